@@ -1,0 +1,149 @@
+//! Wires the exporter together: the API client, the cache, one task per
+//! enabled collector and the HTTP server, and stops them all on shutdown.
+
+use crate::api::{self, Credentials};
+use crate::cache::Snapshots;
+use crate::collectors::{self, Collector, Kind, Schedule, Status};
+use crate::config::Config;
+use crate::http::{self, AppState};
+use crate::metrics::Metrics;
+use crate::simulator::{self, Simulator};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// How long shutdown waits for refresh tasks before giving up on them.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(4);
+
+/// Why the exporter could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot start the API client: {0}")]
+    Client(#[from] api::Error),
+    #[error("cannot start the demo API: {0}")]
+    Demo(std::io::Error),
+    #[error("HTTP server failed: {0}")]
+    Serve(std::io::Error),
+}
+
+/// Starts the built-in simulated partner and returns where it listens and its key.
+async fn start_demo() -> Result<(url::Url, Credentials), Error> {
+    let simulator = Simulator::new(
+        simulator::Dataset::generate(simulator::Shape::demo()),
+        Default::default(),
+    );
+    let secret_id = format!("AKIDdemo{:016x}", rand::random::<u64>());
+    let secret_key = format!("{:032x}", rand::random::<u128>());
+    simulator.add_key(&secret_id, &secret_key);
+    let addr = simulator.spawn().await.map_err(Error::Demo)?;
+    simulator.spawn_drift(Duration::from_secs(10));
+    let endpoint = url::Url::parse(&format!("http://{addr}")).expect("a socket address makes a valid URL");
+    tracing::info!(%endpoint, "demo mode: serving a simulated partner API");
+    Ok((endpoint, Credentials::new(secret_id, secret_key, None)))
+}
+
+/// Runs the exporter on `listener` until `shutdown` completes.
+pub async fn run(
+    mut config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    let credentials = match config.credentials.clone() {
+        Some(credentials) if !config.demo => {
+            tracing::info!(secret_id = %credentials.secret_id, endpoint = %config.api.endpoint, "using API credentials from the environment");
+            credentials
+        }
+        _ => {
+            let (endpoint, credentials) = start_demo().await?;
+            config.api.endpoint = endpoint;
+            credentials
+        }
+    };
+
+    let snapshots = Snapshots::new();
+    let mut statuses = vec![
+        Arc::new(Status::new(Kind::Partner, config.intervals.partner)),
+        Arc::new(Status::new(Kind::Customers, config.intervals.customers)),
+    ];
+    if config.allocations {
+        statuses.push(Arc::new(Status::new(Kind::Allocations, config.intervals.allocations)));
+    }
+    if config.vouchers {
+        statuses.push(Arc::new(Status::new(Kind::Vouchers, config.intervals.vouchers)));
+    }
+    let metrics = Arc::new(Metrics::new(snapshots.clone(), statuses.clone(), config.export_names));
+    let client = api::Client::new(config.api.clone(), credentials, Arc::new(metrics.api.clone()))?;
+    let shared = collectors::Shared {
+        api: client,
+        snapshots,
+        timezone: config.timezone,
+        customer_uins: config.customer_uins.clone().map(Into::into),
+    };
+
+    let cancel = CancellationToken::new();
+    let tasks = TaskTracker::new();
+    for status in &statuses {
+        let schedule = Schedule {
+            interval: status.interval,
+            // A value stays exported until it is older than --cache.max-age,
+            // or than two of its own intervals if that is longer: a slow
+            // collector's series must not blink out between two good refreshes.
+            max_age: config.max_age.max(status.interval * 2),
+        };
+        let (shared, status, cancel) = (shared.clone(), status.clone(), cancel.clone());
+        match status.kind {
+            Kind::Partner => spawn(&tasks, collectors::partner::Partner, shared, status, schedule, cancel),
+            Kind::Customers => spawn(
+                &tasks,
+                collectors::customers::Customers,
+                shared,
+                status,
+                schedule,
+                cancel,
+            ),
+            Kind::Allocations => spawn(
+                &tasks,
+                collectors::allocations::Allocations::default(),
+                shared,
+                status,
+                schedule,
+                cancel,
+            ),
+            Kind::Vouchers => spawn(&tasks, collectors::vouchers::Vouchers, shared, status, schedule, cancel),
+        }
+    }
+    tasks.close();
+
+    let state = AppState {
+        metrics,
+        statuses: statuses.into(),
+        telemetry_path: config.telemetry_path.clone(),
+        demo: config.demo,
+    };
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(address = %addr, path = %config.telemetry_path, "listening");
+    }
+    let served = axum::serve(listener, http::router(state))
+        .with_graceful_shutdown(shutdown)
+        .await;
+    cancel.cancel();
+    if tokio::time::timeout(SHUTDOWN_GRACE, tasks.wait()).await.is_err() {
+        tracing::warn!("refresh tasks did not stop in time");
+    }
+    tracing::info!("stopped");
+    served.map_err(Error::Serve)
+}
+
+fn spawn<C: Collector>(
+    tasks: &TaskTracker,
+    collector: C,
+    shared: collectors::Shared,
+    status: Arc<Status>,
+    schedule: Schedule,
+    cancel: CancellationToken,
+) {
+    tasks.spawn(collectors::run(collector, shared, status, schedule, cancel));
+}

@@ -1,0 +1,137 @@
+//! The last complete snapshot of each collector, held in a moka cache whose
+//! entries expire once they are older than the configured maximum age.
+//!
+//! A snapshot is published whole or not at all; readers get an `Arc` to an
+//! immutable value and never see a refresh in progress. Nothing here calls the
+//! API or knows how snapshots are turned into metrics.
+
+use crate::collectors::{Kind, Snapshot};
+use moka::Expiry;
+use moka::sync::Cache;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+use tokio::sync::watch;
+
+/// One published snapshot and when it was taken.
+#[derive(Debug)]
+pub struct Published {
+    pub snapshot: Snapshot,
+    /// When the refresh that produced it completed.
+    pub at: SystemTime,
+    /// How long it may be exported.
+    max_age: Duration,
+}
+
+struct MaxAge;
+
+impl Expiry<Kind, Arc<Published>> for MaxAge {
+    fn expire_after_create(&self, _: &Kind, value: &Arc<Published>, _: Instant) -> Option<Duration> {
+        Some(value.max_age)
+    }
+
+    fn expire_after_update(
+        &self,
+        _: &Kind,
+        value: &Arc<Published>,
+        _: Instant,
+        _: Option<Duration>,
+    ) -> Option<Duration> {
+        Some(value.max_age)
+    }
+}
+
+/// The snapshots every collector last completed.
+#[derive(Clone)]
+pub struct Snapshots {
+    cache: Cache<Kind, Arc<Published>>,
+    /// Bumped on each publish, so dependent collectors can wait for data.
+    generations: Arc<[watch::Sender<u64>; Kind::ALL.len()]>,
+}
+
+impl Snapshots {
+    /// An empty cache.
+    pub fn new() -> Self {
+        Self {
+            cache: Cache::builder()
+                .max_capacity(Kind::ALL.len() as u64)
+                .expire_after(MaxAge)
+                .build(),
+            generations: Arc::new(Kind::ALL.map(|_| watch::Sender::new(0))),
+        }
+    }
+
+    /// Replaces the snapshot of `snapshot.kind()`; it expires after `max_age`.
+    pub fn publish(&self, snapshot: Snapshot, max_age: Duration) {
+        let kind = snapshot.kind();
+        self.cache.insert(
+            kind,
+            Arc::new(Published {
+                snapshot,
+                at: SystemTime::now(),
+                max_age,
+            }),
+        );
+        self.generations[kind as usize].send_modify(|g| *g += 1);
+    }
+
+    /// The latest snapshot of `kind`, unless none was published or it is too old.
+    pub fn latest(&self, kind: Kind) -> Option<Arc<Published>> {
+        self.cache.get(&kind)
+    }
+
+    /// Waits until a snapshot of `kind` has been published at least once.
+    pub async fn wait_for_first(&self, kind: Kind) {
+        let mut receiver = self.generations[kind as usize].subscribe();
+        // The sender lives as long as `self`, so this only ends on a publish.
+        let _ = receiver.wait_for(|generation| *generation > 0).await;
+    }
+}
+
+impl Default for Snapshots {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collectors::partner::PartnerSnapshot;
+
+    fn partner(total: f64) -> Snapshot {
+        Snapshot::Partner(PartnerSnapshot {
+            total: Some(total),
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn publish_replaces_and_expires_after_max_age() {
+        let snapshots = Snapshots::new();
+        assert!(snapshots.latest(Kind::Partner).is_none());
+        snapshots.publish(partner(1.0), Duration::from_millis(300));
+        snapshots.publish(partner(2.0), Duration::from_millis(300));
+        match &snapshots.latest(Kind::Partner).unwrap().snapshot {
+            Snapshot::Partner(p) => assert_eq!(p.total, Some(2.0)),
+            other => panic!("unexpected {other:?}"),
+        }
+        std::thread::sleep(Duration::from_millis(400));
+        assert!(snapshots.latest(Kind::Partner).is_none());
+    }
+
+    #[tokio::test]
+    async fn wait_for_first_returns_after_a_publish() {
+        let snapshots = Snapshots::new();
+        let waiter = tokio::spawn({
+            let snapshots = snapshots.clone();
+            async move { snapshots.wait_for_first(Kind::Partner).await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished());
+        snapshots.publish(partner(1.0), Duration::from_secs(60));
+        tokio::time::timeout(Duration::from_secs(1), waiter)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+}

@@ -1,0 +1,388 @@
+//! The collectors: background tasks that refresh one snapshot each, on their
+//! own interval, and publish it whole to the cache. Nothing here runs at
+//! scrape time, and nothing here knows how snapshots become metrics.
+//!
+//! "Collector" means our refreshers, as in `--collector.vouchers`; the
+//! prometheus-client trait of the same name lives in `metrics`.
+
+pub mod allocations;
+pub mod customers;
+pub mod partner;
+pub mod vouchers;
+
+use crate::api::{self, Action};
+use crate::cache::Snapshots;
+use chrono::{FixedOffset, NaiveDateTime};
+use futures::{StreamExt, TryStreamExt};
+use std::collections::HashSet;
+use std::fmt;
+use std::future::Future;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime};
+use tokio_util::sync::CancellationToken;
+
+/// The collectors an operator can enable, in the order they are refreshed and exported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    Partner = 0,
+    Customers = 1,
+    Allocations = 2,
+    Vouchers = 3,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 4] = [Kind::Partner, Kind::Customers, Kind::Allocations, Kind::Vouchers];
+
+    /// The `collector` label value and the name in flags.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Partner => "partner",
+            Kind::Customers => "customers",
+            Kind::Allocations => "allocations",
+            Kind::Vouchers => "vouchers",
+        }
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A complete result of one collector's refresh.
+#[derive(Debug, Clone)]
+pub enum Snapshot {
+    Partner(partner::PartnerSnapshot),
+    Customers(customers::CustomersSnapshot),
+    Allocations(allocations::AllocationsSnapshot),
+    Vouchers(vouchers::VouchersSnapshot),
+}
+
+impl Snapshot {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Snapshot::Partner(_) => Kind::Partner,
+            Snapshot::Customers(_) => Kind::Customers,
+            Snapshot::Allocations(_) => Kind::Allocations,
+            Snapshot::Vouchers(_) => Kind::Vouchers,
+        }
+    }
+}
+
+/// Why a refresh failed; the previous snapshot stays published.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Api(#[from] api::Error),
+    #[error("{listing} kept changing while it was read ({attempts} walks); trying again next refresh")]
+    Unsettled { listing: &'static str, attempts: u32 },
+    #[error("no current customer list: the customers collector has not refreshed within --cache.max-age")]
+    NoCustomers,
+}
+
+/// What every collector needs to refresh: the API, the other snapshots, and
+/// how to read the API's values.
+#[derive(Clone)]
+pub struct Shared {
+    pub api: api::Client,
+    pub snapshots: Snapshots,
+    /// The zone of the API's zone-less time strings.
+    pub timezone: FixedOffset,
+    /// `--customers.uins`: only these customers, read with QueryCreditByUinList.
+    pub customer_uins: Option<Arc<[u64]>>,
+}
+
+/// One collector's view of [`Shared`] plus its own status, so every API call
+/// it makes also proves the task is alive.
+pub struct Context {
+    pub shared: Shared,
+    status: Arc<Status>,
+}
+
+impl Context {
+    /// Calls the API and records progress for `/-/healthy`.
+    pub async fn call<A: Action>(&self, request: &A::Request) -> Result<A::Response, api::Error> {
+        let result = self.shared.api.call::<A>(request).await;
+        self.status.lock().last_progress = Instant::now();
+        result
+    }
+
+    /// Reads a time string of the API as unix seconds.
+    pub fn timestamp(&self, text: Option<&str>) -> Option<f64> {
+        parse_time(text?, self.shared.timezone)
+    }
+
+    /// The latest customer list, if it is not older than `--cache.max-age`.
+    pub fn customers(&self) -> Result<Arc<crate::cache::Published>, Error> {
+        self.shared.snapshots.latest(Kind::Customers).ok_or(Error::NoCustomers)
+    }
+}
+
+/// Parses `YYYY-MM-DD hh:mm:ss` in `zone` to unix seconds.
+pub fn parse_time(text: &str, zone: FixedOffset) -> Option<f64> {
+    let naive = NaiveDateTime::parse_from_str(text.trim(), "%Y-%m-%d %H:%M:%S").ok()?;
+    Some(naive.and_local_timezone(zone).single()?.timestamp() as f64)
+}
+
+/// A collector: produces a complete snapshot, or an error and nothing.
+pub trait Collector: Send + 'static {
+    const KIND: Kind;
+    /// Whether the first refresh must wait for the first customer list.
+    const NEEDS_CUSTOMERS: bool = false;
+    fn refresh(&mut self, ctx: &Context) -> impl Future<Output = Result<Snapshot, Error>> + Send;
+}
+
+/// What `/-/healthy`, `/-/ready`, the landing page and the refresh metrics
+/// know of one collector's task.
+#[derive(Debug)]
+pub struct Status {
+    pub kind: Kind,
+    pub interval: Duration,
+    inner: Mutex<StatusView>,
+}
+
+/// A copy of a collector's status at one moment.
+#[derive(Debug, Clone)]
+pub struct StatusView {
+    /// When the task last started a refresh or got an API answer.
+    pub last_progress: Instant,
+    pub last_attempt: Option<SystemTime>,
+    pub last_success: Option<SystemTime>,
+    /// Whether the last finished refresh succeeded.
+    pub last_ok: Option<bool>,
+    pub last_duration: Option<Duration>,
+    pub last_error: Option<String>,
+    pub next_run: Option<SystemTime>,
+    pub running: bool,
+    /// Waiting for another collector's first snapshot: not wedged.
+    pub waiting: bool,
+    /// The task ended (panicked, or the exporter is stopping).
+    pub stopped: bool,
+}
+
+impl Status {
+    pub fn new(kind: Kind, interval: Duration) -> Self {
+        Self {
+            kind,
+            interval,
+            inner: Mutex::new(StatusView {
+                last_progress: Instant::now(),
+                last_attempt: None,
+                last_success: None,
+                last_ok: None,
+                last_duration: None,
+                last_error: None,
+                next_run: None,
+                running: false,
+                waiting: false,
+                stopped: false,
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, StatusView> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn view(&self) -> StatusView {
+        self.lock().clone()
+    }
+
+    /// Healthy unless the task died or has shown no progress for three intervals.
+    pub fn is_healthy(&self) -> bool {
+        let view = self.lock();
+        !view.stopped && (view.waiting || view.last_progress.elapsed() < self.interval * 3)
+    }
+
+    /// Whether a refresh has completed at least once.
+    pub fn is_ready(&self) -> bool {
+        self.lock().last_success.is_some()
+    }
+}
+
+/// Marks the status stopped when the task ends, by return or by panic.
+struct StopGuard(Arc<Status>);
+impl Drop for StopGuard {
+    fn drop(&mut self) {
+        self.0.lock().stopped = true;
+    }
+}
+
+/// How a collector's task runs.
+#[derive(Debug, Clone, Copy)]
+pub struct Schedule {
+    pub interval: Duration,
+    /// How long a snapshot may be exported.
+    pub max_age: Duration,
+}
+
+/// Runs `collector` every `schedule.interval` until `cancel`, publishing each
+/// complete snapshot. A failed refresh is logged and leaves the last one in place.
+pub async fn run<C: Collector>(
+    mut collector: C,
+    shared: Shared,
+    status: Arc<Status>,
+    schedule: Schedule,
+    cancel: CancellationToken,
+) {
+    let _guard = StopGuard(status.clone());
+    let ctx = Context {
+        shared: shared.clone(),
+        status: status.clone(),
+    };
+    if C::NEEDS_CUSTOMERS {
+        status.lock().waiting = true;
+        tokio::select! {
+            _ = shared.snapshots.wait_for_first(Kind::Customers) => {}
+            _ = cancel.cancelled() => return,
+        }
+        status.lock().waiting = false;
+    }
+    let mut ticker = tokio::time::interval(schedule.interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = cancel.cancelled() => return,
+        }
+        let started = Instant::now();
+        {
+            let mut view = status.lock();
+            view.last_progress = started;
+            view.last_attempt = Some(SystemTime::now());
+            view.running = true;
+        }
+        let result = tokio::select! {
+            result = collector.refresh(&ctx) => result,
+            _ = cancel.cancelled() => return,
+        };
+        let elapsed = started.elapsed();
+        let mut view = status.lock();
+        view.running = false;
+        view.last_duration = Some(elapsed);
+        view.next_run = Some(SystemTime::now() + schedule.interval.saturating_sub(elapsed));
+        match result {
+            Ok(snapshot) => {
+                shared.snapshots.publish(snapshot, schedule.max_age);
+                view.last_success = Some(SystemTime::now());
+                view.last_ok = Some(true);
+                view.last_error = None;
+                tracing::debug!(collector = %C::KIND, duration = ?elapsed, "refresh complete");
+            }
+            Err(error) => {
+                view.last_ok = Some(false);
+                view.last_error = Some(error.to_string());
+                tracing::warn!(collector = %C::KIND, %error, "refresh failed; keeping the last complete snapshot");
+            }
+        }
+    }
+}
+
+/// How many times a listing is walked again when it changes while being read.
+const MAX_WALKS: u32 = 5;
+/// Pages of one listing requested at once; the rate limiter paces them.
+const PAGES_IN_FLIGHT: usize = 4;
+
+/// One page of a listing: the total it claims, and its items.
+pub struct Page<T> {
+    pub total: Option<u64>,
+    pub items: Vec<T>,
+}
+
+/// Reads every page of a listing (pages from 1, `page_size` items each).
+///
+/// The listing is read again from the start when its `Total` changes during
+/// the walk, or when the items read do not add up to `Total` (a customer bound
+/// and another unbound meanwhile shift the pages without changing the total).
+/// A listing without a total is read until a short page.
+pub async fn walk_pages<T, F, Fut>(
+    listing: &'static str,
+    page_size: u64,
+    key: impl Fn(&T) -> u64,
+    fetch: F,
+) -> Result<Vec<T>, Error>
+where
+    F: Fn(u64) -> Fut,
+    Fut: Future<Output = Result<Page<T>, api::Error>>,
+{
+    for attempt in 1..=MAX_WALKS {
+        let first = fetch(1).await?;
+        let Some(total) = first.total else {
+            return walk_until_short_page(first, page_size, &fetch).await;
+        };
+        let pages = total.div_ceil(page_size).max(1);
+        let rest: Vec<Page<T>> = futures::stream::iter(2..=pages)
+            .map(&fetch)
+            .buffered(PAGES_IN_FLIGHT)
+            .try_collect()
+            .await?;
+        let settled = rest.iter().all(|p| p.total == Some(total));
+        let mut seen = HashSet::new();
+        let items: Vec<T> = std::iter::once(first)
+            .chain(rest)
+            .flat_map(|p| p.items)
+            .filter(|item| seen.insert(key(item)))
+            .collect();
+        if settled && items.len() as u64 == total {
+            return Ok(items);
+        }
+        tracing::debug!(
+            listing,
+            attempt,
+            total,
+            read = items.len(),
+            "listing changed during the walk; reading it again"
+        );
+    }
+    Err(Error::Unsettled {
+        listing,
+        attempts: MAX_WALKS,
+    })
+}
+
+async fn walk_until_short_page<T, F, Fut>(first: Page<T>, page_size: u64, fetch: &F) -> Result<Vec<T>, Error>
+where
+    F: Fn(u64) -> Fut,
+    Fut: Future<Output = Result<Page<T>, api::Error>>,
+{
+    let mut items = Vec::new();
+    let mut page = first;
+    let mut number = 1;
+    loop {
+        let short = (page.items.len() as u64) < page_size;
+        items.extend(page.items);
+        if short {
+            return Ok(items);
+        }
+        number += 1;
+        page = fetch(number).await?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_strings_are_read_in_the_configured_zone() {
+        let china = FixedOffset::east_opt(8 * 3600).unwrap();
+        assert_eq!(parse_time("2022-10-13 20:09:03", china), Some(1_665_662_943.0));
+        let utc = FixedOffset::east_opt(0).unwrap();
+        assert_eq!(parse_time("2022-10-13 12:09:03", utc), Some(1_665_662_943.0));
+        assert_eq!(parse_time("", china), None);
+        assert_eq!(parse_time("0000-00-00 00:00:00", china), None);
+    }
+
+    #[test]
+    fn status_turns_unhealthy_after_three_silent_intervals() {
+        let status = Status::new(Kind::Partner, Duration::from_millis(20));
+        assert!(status.is_healthy());
+        std::thread::sleep(Duration::from_millis(70));
+        assert!(!status.is_healthy());
+        status.lock().waiting = true;
+        assert!(status.is_healthy(), "waiting for a dependency is not being wedged");
+        status.lock().stopped = true;
+        assert!(!status.is_healthy());
+    }
+}

@@ -1,0 +1,33 @@
+//! `partner`: the partner's own credit, from QueryPartnerCredit.
+
+use super::{Collector, Context, Error, Kind, Snapshot};
+use crate::api::actions::{Empty, QueryPartnerCredit};
+
+/// The partner's credit in USD; any field may be missing from the answer.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PartnerSnapshot {
+    pub total: Option<f64>,
+    pub allocated: Option<f64>,
+    pub remaining: Option<f64>,
+    pub customers_total: Option<f64>,
+    pub customers_remaining: Option<f64>,
+}
+
+/// Refreshes [`PartnerSnapshot`] with one call.
+#[derive(Debug, Default)]
+pub struct Partner;
+
+impl Collector for Partner {
+    const KIND: Kind = Kind::Partner;
+
+    async fn refresh(&mut self, ctx: &Context) -> Result<Snapshot, Error> {
+        let credit = ctx.call::<QueryPartnerCredit>(&Empty {}).await?;
+        Ok(Snapshot::Partner(PartnerSnapshot {
+            total: credit.total_credit,
+            allocated: credit.allocated_credit,
+            remaining: credit.remaining_credit,
+            customers_total: credit.customer_total_credit,
+            customers_remaining: credit.customer_remaining_credit,
+        }))
+    }
+}

@@ -1,0 +1,117 @@
+//! `vouchers`: every voucher of every customer. DescribeCustomerVoucherList
+//! (all pages) discovers the vouchers and their labels; then
+//! DescribeCustomerVoucherUsageDetails gives each one's amounts and usage count.
+
+use super::{Collector, Context, Error, Kind, Page, Snapshot, walk_pages};
+use crate::api::Action;
+use crate::api::actions::{
+    DescribeCustomerVoucherList, DescribeCustomerVoucherUsageDetails, VoucherListRequest, VoucherUsageRequest,
+};
+use futures::{StreamExt, TryStreamExt};
+use std::collections::HashSet;
+
+/// Vouchers per DescribeCustomerVoucherList page (the documented maximum).
+const PAGE_SIZE: u64 = 100;
+/// Usage-detail calls at once; the rate limiter (20/s) paces them.
+const VOUCHERS_IN_FLIGHT: usize = 16;
+
+/// One voucher.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct VoucherRow {
+    pub customer_uin: u64,
+    pub voucher_id: u64,
+    pub status: String,
+    pub usage: String,
+    pub payment_mode: String,
+    pub product_scope: String,
+    pub amount: Option<f64>,
+    pub remaining: Option<f64>,
+    pub usage_records: Option<u64>,
+    /// Unix seconds.
+    pub expiry: Option<f64>,
+}
+
+/// Every voucher of the partner's customers.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct VouchersSnapshot {
+    pub rows: Vec<VoucherRow>,
+}
+
+/// Refreshes [`VouchersSnapshot`].
+#[derive(Debug, Default)]
+pub struct Vouchers;
+
+impl Collector for Vouchers {
+    const KIND: Kind = Kind::Vouchers;
+
+    async fn refresh(&mut self, ctx: &Context) -> Result<Snapshot, Error> {
+        let mut rows = list(ctx).await?;
+        if let Some(uins) = &ctx.shared.customer_uins {
+            let wanted: HashSet<u64> = uins.iter().copied().collect();
+            rows.retain(|v| wanted.contains(&v.customer_uin));
+        }
+        let mut rows: Vec<VoucherRow> = futures::stream::iter(rows)
+            .map(|row| with_usage(ctx, row))
+            .buffer_unordered(VOUCHERS_IN_FLIGHT)
+            .try_collect()
+            .await?;
+        rows.sort_by_key(|r| (r.customer_uin, r.voucher_id));
+        Ok(Snapshot::Vouchers(VouchersSnapshot { rows }))
+    }
+}
+
+async fn list(ctx: &Context) -> Result<Vec<VoucherRow>, Error> {
+    walk_pages(
+        DescribeCustomerVoucherList::NAME,
+        PAGE_SIZE,
+        |row: &VoucherRow| row.voucher_id,
+        |page| async move {
+            let request = VoucherListRequest {
+                page,
+                page_size: PAGE_SIZE,
+                ..Default::default()
+            };
+            let answer = ctx.call::<DescribeCustomerVoucherList>(&request).await?;
+            let items = answer
+                .data
+                .into_iter()
+                .filter_map(|v| {
+                    Some(VoucherRow {
+                        customer_uin: v.customer_uin?,
+                        voucher_id: v.voucher_id?,
+                        status: v.voucher_status.unwrap_or_default(),
+                        usage: v.usage.unwrap_or_default(),
+                        payment_mode: v.payment_mode.unwrap_or_default(),
+                        product_scope: v.product_scope.unwrap_or_default(),
+                        amount: v.total_amount,
+                        remaining: v.remaining_amount,
+                        usage_records: None,
+                        expiry: ctx.timestamp(v.expire_time.as_deref()),
+                    })
+                })
+                .collect();
+            Ok(Page {
+                total: answer.total_count,
+                items,
+            })
+        },
+    )
+    .await
+}
+
+/// Fills in the amounts from the usage details; the list's values stand where
+/// the details leave a field out.
+async fn with_usage(ctx: &Context, mut row: VoucherRow) -> Result<VoucherRow, Error> {
+    let request = VoucherUsageRequest {
+        page: 1,
+        page_size: 1,
+        customer_uin: row.customer_uin,
+        voucher_id: row.voucher_id,
+        month: None,
+    };
+    let usage = ctx.call::<DescribeCustomerVoucherUsageDetails>(&request).await?;
+    row.amount = usage.total_amount.or(row.amount);
+    row.remaining = usage.remain_amount.or(row.remaining);
+    row.usage_records = usage.total_records_count;
+    Ok(row)
+}

@@ -1,0 +1,368 @@
+//! Command-line flags (each with an environment variable) and the validated
+//! configuration the rest of the exporter runs on. No I/O beyond reading the
+//! credential variables through the lookup the caller passes in.
+
+use crate::api::{self, Credentials};
+use chrono::FixedOffset;
+use clap::{ArgAction, Parser, ValueEnum};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::time::Duration;
+use url::Url;
+
+/// Environment variables of Tencent's SDKs that hold the API key.
+pub const SECRET_ID_VAR: &str = "TENCENTCLOUD_SECRET_ID";
+pub const SECRET_KEY_VAR: &str = "TENCENTCLOUD_SECRET_KEY";
+pub const SESSION_TOKEN_VAR: &str = "TENCENTCLOUD_SESSION_TOKEN";
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Logfmt,
+    Json,
+}
+
+/// Log level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogLevel {
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+/// Prometheus exporter for Tencent Cloud International Partners: partner and
+/// customer credit, credit allocations and customer vouchers.
+#[derive(Debug, Parser)]
+#[command(name = "tencentcloud-partner-exporter", version, about, long_about = None)]
+pub struct Flags {
+    /// Address to listen on for HTTP requests (`:PORT` listens on every interface).
+    #[arg(long = "web.listen-address", env = "TENCENTCLOUD_PARTNER_EXPORTER_WEB_LISTEN_ADDRESS", default_value = ":19287", value_parser = parse_listen_address, value_name = "ADDRESS")]
+    pub listen_address: SocketAddr,
+
+    /// Path under which to expose metrics.
+    #[arg(long = "web.telemetry-path", env = "TENCENTCLOUD_PARTNER_EXPORTER_WEB_TELEMETRY_PATH", default_value = "/metrics", value_parser = parse_telemetry_path, value_name = "PATH")]
+    pub telemetry_path: String,
+
+    /// Tencent Cloud API endpoint, scheme included.
+    #[arg(long = "api.endpoint", env = "TENCENTCLOUD_PARTNER_EXPORTER_API_ENDPOINT", default_value = api::DEFAULT_ENDPOINT, value_parser = parse_endpoint, value_name = "URL")]
+    pub endpoint: Url,
+
+    /// Region sent as X-TC-Region (not required by current endpoints).
+    #[arg(
+        long = "api.region",
+        env = "TENCENTCLOUD_PARTNER_EXPORTER_API_REGION",
+        value_name = "REGION"
+    )]
+    pub region: Option<String>,
+
+    /// Share of each action's documented rate limit to use (1.0 = 5/s, 20/s for voucher usage details).
+    #[arg(long = "api.rate-limit-fraction", env = "TENCENTCLOUD_PARTNER_EXPORTER_API_RATE_LIMIT_FRACTION", default_value = "1.0", value_parser = parse_fraction, value_name = "FRACTION")]
+    pub rate_limit_fraction: f64,
+
+    /// Timeout of one API call.
+    #[arg(long = "api.timeout", env = "TENCENTCLOUD_PARTNER_EXPORTER_API_TIMEOUT", default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    pub timeout: Duration,
+
+    /// Zone of the API's time strings, which carry none (UTC+8, China Standard Time, unless set).
+    #[arg(long = "api.timezone", env = "TENCENTCLOUD_PARTNER_EXPORTER_API_TIMEZONE", default_value = "+08:00", value_parser = parse_timezone, value_name = "OFFSET")]
+    pub timezone: FixedOffset,
+
+    /// Interval between refreshes of the partner's own credit.
+    #[arg(long = "refresh.partner-interval", env = "TENCENTCLOUD_PARTNER_EXPORTER_REFRESH_PARTNER_INTERVAL", default_value = "60s", value_parser = parse_duration, value_name = "DURATION")]
+    pub partner_interval: Duration,
+
+    /// Interval between refreshes of the customers' credit.
+    #[arg(long = "refresh.customers-interval", env = "TENCENTCLOUD_PARTNER_EXPORTER_REFRESH_CUSTOMERS_INTERVAL", default_value = "5m", value_parser = parse_duration, value_name = "DURATION")]
+    pub customers_interval: Duration,
+
+    /// Interval between refreshes of the credit allocation history.
+    #[arg(long = "refresh.allocations-interval", env = "TENCENTCLOUD_PARTNER_EXPORTER_REFRESH_ALLOCATIONS_INTERVAL", default_value = "1h", value_parser = parse_duration, value_name = "DURATION")]
+    pub allocations_interval: Duration,
+
+    /// Interval between refreshes of the customers' vouchers.
+    #[arg(long = "refresh.vouchers-interval", env = "TENCENTCLOUD_PARTNER_EXPORTER_REFRESH_VOUCHERS_INTERVAL", default_value = "15m", value_parser = parse_duration, value_name = "DURATION")]
+    pub vouchers_interval: Duration,
+
+    /// Enable the allocations collector (default: enabled).
+    #[arg(long = "collector.allocations", env = "TENCENTCLOUD_PARTNER_EXPORTER_COLLECTOR_ALLOCATIONS", num_args = 0..=1, require_equals = true, default_value = "true", default_missing_value = "true", action = ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new(), overrides_with = "no_allocations", value_name = "BOOL")]
+    pub allocations: bool,
+
+    /// Disable the allocations collector.
+    #[arg(long = "no-collector.allocations", action = ArgAction::SetTrue, overrides_with = "allocations")]
+    pub no_allocations: bool,
+
+    /// Enable the vouchers collector (default: enabled).
+    #[arg(long = "collector.vouchers", env = "TENCENTCLOUD_PARTNER_EXPORTER_COLLECTOR_VOUCHERS", num_args = 0..=1, require_equals = true, default_value = "true", default_missing_value = "true", action = ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new(), overrides_with = "no_vouchers", value_name = "BOOL")]
+    pub vouchers: bool,
+
+    /// Disable the vouchers collector.
+    #[arg(long = "no-collector.vouchers", action = ArgAction::SetTrue, overrides_with = "vouchers")]
+    pub no_vouchers: bool,
+
+    /// Only these customers (comma-separated UINs), read with QueryCreditByUinList.
+    #[arg(long = "customers.uins", env = "TENCENTCLOUD_PARTNER_EXPORTER_CUSTOMERS_UINS", value_delimiter = ',', value_parser = parse_uin, value_name = "UIN,...")]
+    pub customer_uins: Option<Vec<u64>>,
+
+    /// Add the customer's name (often an e-mail address) to tencentcloud_partner_customer_info.
+    #[arg(long = "customer.export-names", env = "TENCENTCLOUD_PARTNER_EXPORTER_CUSTOMER_EXPORT_NAMES", action = ArgAction::SetTrue)]
+    pub export_names: bool,
+
+    /// Stop exporting values older than this (an outage then shows as absent series).
+    #[arg(long = "cache.max-age", env = "TENCENTCLOUD_PARTNER_EXPORTER_CACHE_MAX_AGE", default_value = "1h", value_parser = parse_duration, value_name = "DURATION")]
+    pub max_age: Duration,
+
+    /// Only log messages of this level or more severe.
+    #[arg(
+        long = "log.level",
+        env = "TENCENTCLOUD_PARTNER_EXPORTER_LOG_LEVEL",
+        default_value = "info",
+        value_enum
+    )]
+    pub log_level: LogLevel,
+
+    /// Log line format.
+    #[arg(
+        long = "log.format",
+        env = "TENCENTCLOUD_PARTNER_EXPORTER_LOG_FORMAT",
+        default_value = "logfmt",
+        value_enum
+    )]
+    pub log_format: LogFormat,
+
+    /// Serve a built-in simulated partner (no Tencent account needed).
+    #[arg(long = "demo", env = "TENCENTCLOUD_PARTNER_EXPORTER_DEMO", action = ArgAction::SetTrue)]
+    pub demo: bool,
+}
+
+/// Why the configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("missing credentials: set {SECRET_ID_VAR} and {SECRET_KEY_VAR}, or run with --demo")]
+    MissingCredentials,
+    #[error("--customers.uins lists no customer")]
+    EmptyUinList,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen_address: SocketAddr,
+    pub telemetry_path: String,
+    pub api: api::Settings,
+    pub timezone: FixedOffset,
+    /// `None` in demo mode: the demo makes its own key.
+    pub credentials: Option<Credentials>,
+    pub intervals: Intervals,
+    pub allocations: bool,
+    pub vouchers: bool,
+    pub customer_uins: Option<Vec<u64>>,
+    pub export_names: bool,
+    pub max_age: Duration,
+    pub log_level: LogLevel,
+    pub log_format: LogFormat,
+    pub demo: bool,
+}
+
+/// Refresh interval of each collector.
+#[derive(Debug, Clone, Copy)]
+pub struct Intervals {
+    pub partner: Duration,
+    pub customers: Duration,
+    pub allocations: Duration,
+    pub vouchers: Duration,
+}
+
+impl Config {
+    /// Validates `flags`; `env` looks up the credential variables.
+    pub fn from_flags(flags: Flags, env: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
+        let var = |name: &str| env(name).filter(|v| !v.trim().is_empty());
+        let credentials = match (var(SECRET_ID_VAR), var(SECRET_KEY_VAR)) {
+            (Some(id), Some(key)) => Some(Credentials::new(id.trim(), key.trim(), var(SESSION_TOKEN_VAR))),
+            _ if flags.demo => None,
+            _ => return Err(Error::MissingCredentials),
+        };
+        if flags.customer_uins.as_ref().is_some_and(Vec::is_empty) {
+            return Err(Error::EmptyUinList);
+        }
+        Ok(Self {
+            listen_address: flags.listen_address,
+            telemetry_path: flags.telemetry_path,
+            api: api::Settings {
+                endpoint: flags.endpoint,
+                region: flags.region.filter(|r| !r.is_empty()),
+                timeout: flags.timeout,
+                rate_limit_fraction: flags.rate_limit_fraction,
+                retry: api::RetryPolicy::default(),
+            },
+            timezone: flags.timezone,
+            credentials,
+            intervals: Intervals {
+                partner: flags.partner_interval,
+                customers: flags.customers_interval,
+                allocations: flags.allocations_interval,
+                vouchers: flags.vouchers_interval,
+            },
+            allocations: flags.allocations && !flags.no_allocations,
+            vouchers: flags.vouchers && !flags.no_vouchers,
+            customer_uins: flags.customer_uins,
+            export_names: flags.export_names,
+            max_age: flags.max_age,
+            log_level: flags.log_level,
+            log_format: flags.log_format,
+            demo: flags.demo,
+        })
+    }
+}
+
+fn parse_listen_address(text: &str) -> Result<SocketAddr, String> {
+    let text = text.trim();
+    let full = match text.strip_prefix(':') {
+        Some(port) => format!("0.0.0.0:{port}"),
+        None => text.to_owned(),
+    };
+    full.to_socket_addrs()
+        .map_err(|e| format!("not a HOST:PORT address ({e})"))?
+        .next()
+        .ok_or_else(|| "the host resolves to no address".to_owned())
+}
+
+fn parse_telemetry_path(text: &str) -> Result<String, String> {
+    match text {
+        "/" | "/-/healthy" | "/-/ready" => Err(format!("{text} is taken by another endpoint")),
+        p if p.starts_with('/') && !p.contains(char::is_whitespace) => Ok(p.to_owned()),
+        _ => Err("must be a path starting with /".into()),
+    }
+}
+
+fn parse_endpoint(text: &str) -> Result<Url, String> {
+    let url = Url::parse(text).map_err(|e| format!("not a URL ({e})"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err("must be an http:// or https:// URL with a host".into());
+    }
+    Ok(url)
+}
+
+fn parse_fraction(text: &str) -> Result<f64, String> {
+    let value: f64 = text.trim().parse().map_err(|_| "not a number".to_owned())?;
+    if !(value.is_finite() && value > 0.0 && value <= 100.0) {
+        return Err("must be above 0 and at most 100".into());
+    }
+    Ok(value)
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let duration =
+        humantime::parse_duration(text.trim()).map_err(|e| format!("not a duration like 30s, 5m or 1h ({e})"))?;
+    if duration.is_zero() {
+        return Err("must be longer than zero".into());
+    }
+    Ok(duration)
+}
+
+fn parse_timezone(text: &str) -> Result<FixedOffset, String> {
+    let text = text.trim();
+    if matches!(text, "UTC" | "utc" | "Z") {
+        return Ok(FixedOffset::east_opt(0).expect("zero is a valid offset"));
+    }
+    text.parse::<FixedOffset>()
+        .map_err(|_| "must be a UTC offset like +08:00, -05:00 or UTC".to_owned())
+}
+
+fn parse_uin(text: &str) -> Result<u64, String> {
+    text.trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a UIN (a positive integer)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Flags, clap::Error> {
+        Flags::try_parse_from(std::iter::once("exporter").chain(args.iter().copied()))
+    }
+
+    fn env(name: &str) -> Option<String> {
+        match name {
+            SECRET_ID_VAR => Some("AKIDtest".into()),
+            SECRET_KEY_VAR => Some("key".into()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn defaults_match_the_documentation() {
+        let config = Config::from_flags(parse(&[]).unwrap(), env).unwrap();
+        assert_eq!(config.listen_address.port(), 19287);
+        assert_eq!(config.telemetry_path, "/metrics");
+        assert_eq!(
+            config.api.endpoint.as_str(),
+            "https://intlpartnersmgt.intl.tencentcloudapi.com/"
+        );
+        assert_eq!(config.intervals.partner, Duration::from_secs(60));
+        assert_eq!(config.intervals.customers, Duration::from_secs(300));
+        assert_eq!(config.intervals.allocations, Duration::from_secs(3600));
+        assert_eq!(config.intervals.vouchers, Duration::from_secs(900));
+        assert_eq!(config.max_age, Duration::from_secs(3600));
+        assert_eq!(config.timezone.local_minus_utc(), 8 * 3600);
+        assert!(config.allocations && config.vouchers);
+    }
+
+    #[test]
+    fn collectors_can_be_switched_off_and_on_again() {
+        let off = Config::from_flags(parse(&["--no-collector.allocations"]).unwrap(), env).unwrap();
+        assert!(!off.allocations && off.vouchers);
+        let on = Config::from_flags(
+            parse(&["--no-collector.vouchers", "--collector.vouchers"]).unwrap(),
+            env,
+        )
+        .unwrap();
+        assert!(on.vouchers);
+        let off = Config::from_flags(parse(&["--collector.vouchers=false"]).unwrap(), env).unwrap();
+        assert!(!off.vouchers);
+    }
+
+    #[test]
+    fn bad_values_are_rejected() {
+        for args in [
+            &["--api.timeout", "soon"][..],
+            &["--api.timeout", "0s"],
+            &["--api.rate-limit-fraction", "0"],
+            &["--api.rate-limit-fraction", "NaN"],
+            &["--api.endpoint", "not a url"],
+            &["--api.endpoint", "ftp://example.com"],
+            &["--web.listen-address", "nowhere"],
+            &["--web.telemetry-path", "metrics"],
+            &["--customers.uins", "12,abc"],
+            &["--api.timezone", "Mars/Olympus"],
+        ] {
+            assert!(parse(args).is_err(), "{args:?} should be rejected");
+        }
+    }
+
+    #[test]
+    fn credentials_are_required_unless_demo() {
+        let none = |_: &str| None;
+        assert!(matches!(
+            Config::from_flags(parse(&[]).unwrap(), none),
+            Err(Error::MissingCredentials)
+        ));
+        assert!(
+            Config::from_flags(parse(&["--demo"]).unwrap(), none)
+                .unwrap()
+                .credentials
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn uin_list_and_offsets_parse() {
+        let config = Config::from_flags(
+            parse(&["--customers.uins", "1, 2,3", "--api.timezone", "UTC"]).unwrap(),
+            env,
+        )
+        .unwrap();
+        assert_eq!(config.customer_uins, Some(vec![1, 2, 3]));
+        assert_eq!(config.timezone.local_minus_utc(), 0);
+    }
+}

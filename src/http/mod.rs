@@ -1,0 +1,113 @@
+//! The exporter's HTTP interface: `/` (landing page), the telemetry path,
+//! `/-/healthy` and `/-/ready`. Every handler reads memory only; none calls the API.
+
+mod landing;
+
+use crate::collectors::Status;
+use crate::metrics::Metrics;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use std::sync::Arc;
+use std::time::Duration;
+use tower_http::compression::CompressionLayer;
+use tower_http::timeout::TimeoutLayer;
+
+/// Content type of the OpenMetrics text format.
+pub const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+/// Content type of the Prometheus text format.
+pub const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
+/// The longest any request may take before the exporter answers 408.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    pub metrics: Arc<Metrics>,
+    pub statuses: Arc<[Arc<Status>]>,
+    pub telemetry_path: String,
+    /// Shown on the landing page so a demo run says what it is.
+    pub demo: bool,
+}
+
+/// The exporter's router; tests call it without a socket.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(landing::page))
+        .route(&state.telemetry_path, get(metrics))
+        .route("/-/healthy", get(healthy))
+        .route("/-/ready", get(ready))
+        .layer(CompressionLayer::new().gzip(true))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
+        .with_state(state)
+}
+
+/// Serves OpenMetrics to scrapers that ask for it (Prometheus does), and the
+/// classic text format to everyone else (curl, older scrapers).
+async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let wants_openmetrics = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("application/openmetrics-text"));
+    let (content_type, body) = if wants_openmetrics {
+        (OPENMETRICS, state.metrics.openmetrics())
+    } else {
+        (PROMETHEUS_TEXT, state.metrics.prometheus_text())
+    };
+    ([(header::CONTENT_TYPE, content_type)], body).into_response()
+}
+
+async fn healthy(State(state): State<AppState>) -> Response {
+    let unhealthy: Vec<&str> = state
+        .statuses
+        .iter()
+        .filter(|s| !s.is_healthy())
+        .map(|s| s.kind.name())
+        .collect();
+    if unhealthy.is_empty() {
+        (StatusCode::OK, "Healthy\n").into_response()
+    } else {
+        let message = format!(
+            "Unhealthy: refresh task stopped or silent for three intervals: {}\n",
+            unhealthy.join(", ")
+        );
+        (StatusCode::SERVICE_UNAVAILABLE, message).into_response()
+    }
+}
+
+async fn ready(State(state): State<AppState>) -> Response {
+    let waiting: Vec<&str> = state
+        .statuses
+        .iter()
+        .filter(|s| !s.is_ready())
+        .map(|s| s.kind.name())
+        .collect();
+    if waiting.is_empty() {
+        (StatusCode::OK, "Ready\n").into_response()
+    } else {
+        let message = format!("Not ready: waiting for the first refresh of {}\n", waiting.join(", "));
+        (StatusCode::SERVICE_UNAVAILABLE, message).into_response()
+    }
+}
+
+/// Escapes text for HTML element content and attribute values.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}

@@ -1,0 +1,63 @@
+//! The `tencentcloud-partner-exporter` binary: flags in, exporter running
+//! until SIGINT or SIGTERM. Every error ends here as one line and exit code 1
+//! (2 for an unusable command line).
+
+use clap::Parser;
+use clap::error::ErrorKind;
+use std::process::ExitCode;
+use tencentcloud_partner_exporter::config::{Config, Flags};
+use tencentcloud_partner_exporter::{app, telemetry};
+
+fn main() -> ExitCode {
+    let flags = match Flags::try_parse() {
+        Ok(flags) => flags,
+        Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => e.exit(),
+        Err(e) => {
+            // clap adds usage and a hint on further lines; one line is enough.
+            let rendered = e.render().to_string();
+            eprintln!("{}", rendered.lines().next().unwrap_or("error: invalid command line"));
+            return ExitCode::from(2);
+        }
+    };
+    match run(flags) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(flags: Flags) -> anyhow::Result<()> {
+    let config = Config::from_flags(flags, |name| std::env::var(name).ok())?;
+    telemetry::init(config.log_level, config.log_format);
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(config.listen_address)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen_address))?;
+        app::run(config, listener, shutdown_signal()).await?;
+        Ok(())
+    })
+}
+
+/// Completes on the first SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {}
+        _ = terminate => {}
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,326 @@
+//! Turns the cached snapshots and the collectors' status into metric families
+//! on each scrape. Reads memory only: no API call, no lock held across I/O.
+
+use crate::cache::Snapshots;
+use crate::collectors::{Kind, Snapshot, Status};
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::registry::Unit;
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The prometheus-client collector that exports the cached snapshots.
+#[derive(Debug)]
+pub struct CachedMetrics {
+    pub(crate) snapshots: Snapshots,
+    pub(crate) statuses: Vec<Arc<Status>>,
+    /// `--customer.export-names`.
+    pub(crate) export_names: bool,
+}
+
+impl fmt::Debug for Snapshots {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Snapshots")
+    }
+}
+
+static USD: std::sync::LazyLock<Unit> = std::sync::LazyLock::new(|| Unit::Other("usd".into()));
+
+/// Writes one gauge family, unless it has no samples.
+fn gauges<L: EncodeLabelSet>(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    unit: Option<&Unit>,
+    samples: impl IntoIterator<Item = (L, f64)>,
+) -> fmt::Result {
+    let mut samples = samples.into_iter().peekable();
+    if samples.peek().is_none() {
+        return Ok(());
+    }
+    let mut family = encoder.encode_descriptor(name, help, unit, MetricType::Gauge)?;
+    for (labels, value) in samples {
+        ConstGauge::new(value).encode(family.encode_family(&labels)?)?;
+    }
+    Ok(())
+}
+
+/// Writes one unlabelled gauge, if it has a value.
+fn gauge(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    unit: Option<&Unit>,
+    value: Option<f64>,
+) -> fmt::Result {
+    let Some(value) = value else { return Ok(()) };
+    let family = encoder.encode_descriptor(name, help, unit, MetricType::Gauge)?;
+    ConstGauge::new(value).encode(family)
+}
+
+fn unix(t: SystemTime) -> f64 {
+    t.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO).as_secs_f64()
+}
+
+impl CachedMetrics {
+    fn interval(&self, kind: Kind) -> String {
+        self.statuses
+            .iter()
+            .find(|s| s.kind == kind)
+            .map(|s| humantime::format_duration(s.interval).to_string())
+            .unwrap_or_default()
+    }
+
+    fn help(&self, what: &str, kind: Kind) -> String {
+        format!(
+            "{what} (cached; refreshed by the {kind} collector every {}).",
+            self.interval(kind)
+        )
+    }
+
+    fn encode_partner(
+        &self,
+        e: &mut DescriptorEncoder,
+        p: &crate::collectors::partner::PartnerSnapshot,
+    ) -> fmt::Result {
+        let k = Kind::Partner;
+        gauge(
+            e,
+            "credit",
+            &self.help("Total credit of the partner in USD", k),
+            Some(&USD),
+            p.total,
+        )?;
+        gauge(
+            e,
+            "credit_allocated",
+            &self.help("Credit the partner has allocated to customers in USD", k),
+            Some(&USD),
+            p.allocated,
+        )?;
+        gauge(
+            e,
+            "credit_remaining",
+            &self.help("Credit the partner has left to allocate in USD", k),
+            Some(&USD),
+            p.remaining,
+        )?;
+        gauge(
+            e,
+            "customers_credit",
+            &self.help("Credit allocated to all customers in USD", k),
+            Some(&USD),
+            p.customers_total,
+        )?;
+        gauge(
+            e,
+            "customers_credit_remaining",
+            &self.help("Credit all customers have left in USD", k),
+            Some(&USD),
+            p.customers_remaining,
+        )
+    }
+
+    fn encode_customers(
+        &self,
+        e: &mut DescriptorEncoder,
+        c: &crate::collectors::customers::CustomersSnapshot,
+    ) -> fmt::Result {
+        let k = Kind::Customers;
+        gauge(
+            e,
+            "customers",
+            &self.help("Number of customers bound to the partner", k),
+            None,
+            Some(c.total as f64),
+        )?;
+        let uins: Vec<String> = c.customers.iter().map(|c| c.uin.to_string()).collect();
+        let rows = || c.customers.iter().zip(&uins);
+        gauges(
+            e,
+            "customer_credit",
+            &self.help("Credit allocated to the customer in USD", k),
+            Some(&USD),
+            rows().filter_map(|(c, uin)| Some(([("customer_uin", uin.as_str())], c.credit?))),
+        )?;
+        gauges(
+            e,
+            "customer_credit_remaining",
+            &self.help("Credit the customer has left in USD", k),
+            Some(&USD),
+            rows().filter_map(|(c, uin)| Some(([("customer_uin", uin.as_str())], c.remaining?))),
+        )?;
+        gauges(
+            e,
+            "customer_credit_expiry_timestamp",
+            &self.help("Unix time at which the customer's nearest credit expires", k),
+            Some(&Unit::Seconds),
+            rows().filter_map(|(c, uin)| Some(([("customer_uin", uin.as_str())], c.expiry?))),
+        )?;
+        let info = rows().map(|(c, uin)| {
+            let mut labels = vec![
+                ("customer_uin", uin.as_str()),
+                ("remark", c.remark.as_str()),
+                ("customer_type", c.customer_type.as_str()),
+                ("identify_type", c.identify_type.as_str()),
+            ];
+            if self.export_names {
+                labels.push(("name", c.name.as_str()));
+            }
+            (labels, 1.0)
+        });
+        gauges(
+            e,
+            "customer_info",
+            &self.help("Descriptive labels of the customer, value 1", k),
+            None,
+            info,
+        )
+    }
+
+    fn encode_allocations(
+        &self,
+        e: &mut DescriptorEncoder,
+        a: &crate::collectors::allocations::AllocationsSnapshot,
+    ) -> fmt::Result {
+        let k = Kind::Allocations;
+        let uins: Vec<String> = a.rows.iter().map(|r| r.uin.to_string()).collect();
+        let rows = || a.rows.iter().zip(&uins);
+        gauges(
+            e,
+            "customer_credit_allocations",
+            &self.help("Number of credit allocations the customer has received", k),
+            None,
+            rows().map(|(r, uin)| ([("customer_uin", uin.as_str())], r.count as f64)),
+        )?;
+        gauges(
+            e,
+            "customer_credit_last_allocation_timestamp",
+            &self.help("Unix time of the customer's newest credit allocation", k),
+            Some(&Unit::Seconds),
+            rows().filter_map(|(r, uin)| Some(([("customer_uin", uin.as_str())], r.last_time?))),
+        )?;
+        gauges(
+            e,
+            "customer_credit_last_allocation",
+            &self.help("Credit of the customer's newest allocation in USD", k),
+            Some(&USD),
+            rows().filter_map(|(r, uin)| Some(([("customer_uin", uin.as_str())], r.last_credit?))),
+        )
+    }
+
+    fn encode_vouchers(
+        &self,
+        e: &mut DescriptorEncoder,
+        v: &crate::collectors::vouchers::VouchersSnapshot,
+    ) -> fmt::Result {
+        let k = Kind::Vouchers;
+        let ids: Vec<(String, String)> = v
+            .rows
+            .iter()
+            .map(|r| (r.customer_uin.to_string(), r.voucher_id.to_string()))
+            .collect();
+        let rows = || v.rows.iter().zip(&ids);
+        let labels = |(uin, id): &'_ (String, String)| [("customer_uin", uin.clone()), ("voucher_id", id.clone())];
+        gauges(
+            e,
+            "voucher_amount",
+            &self.help("Face value of the voucher in USD", k),
+            Some(&USD),
+            rows().filter_map(|(r, ids)| Some((labels(ids), r.amount?))),
+        )?;
+        gauges(
+            e,
+            "voucher_remaining",
+            &self.help("Balance left on the voucher in USD", k),
+            Some(&USD),
+            rows().filter_map(|(r, ids)| Some((labels(ids), r.remaining?))),
+        )?;
+        gauges(
+            e,
+            "voucher_usage_records",
+            &self.help("Number of charges made against the voucher", k),
+            None,
+            rows().filter_map(|(r, ids)| Some((labels(ids), r.usage_records? as f64))),
+        )?;
+        gauges(
+            e,
+            "voucher_expiry_timestamp",
+            &self.help("Unix time at which the voucher expires", k),
+            Some(&Unit::Seconds),
+            rows().filter_map(|(r, ids)| Some((labels(ids), r.expiry?))),
+        )?;
+        let info = rows().map(|(r, (uin, id))| {
+            (
+                [
+                    ("customer_uin", uin.as_str()),
+                    ("voucher_id", id.as_str()),
+                    ("status", r.status.as_str()),
+                    ("usage", r.usage.as_str()),
+                    ("payment_mode", r.payment_mode.as_str()),
+                    ("product_scope", r.product_scope.as_str()),
+                ],
+                1.0,
+            )
+        });
+        gauges(
+            e,
+            "voucher_info",
+            &self.help("Descriptive labels of the voucher, value 1", k),
+            None,
+            info,
+        )
+    }
+
+    fn encode_refresh(&self, e: &mut DescriptorEncoder) -> fmt::Result {
+        let views: Vec<(&'static str, crate::collectors::StatusView)> =
+            self.statuses.iter().map(|s| (s.kind.name(), s.view())).collect();
+        gauges(
+            e,
+            "refresh_success",
+            "Whether the collector's last refresh succeeded (1) or failed (0)",
+            None,
+            views
+                .iter()
+                .filter_map(|(k, v)| Some(([("collector", *k)], f64::from(u8::from(v.last_ok?))))),
+        )?;
+        gauges(
+            e,
+            "refresh_last_success_timestamp",
+            "Unix time of the collector's last successful refresh",
+            Some(&Unit::Seconds),
+            views
+                .iter()
+                .filter_map(|(k, v)| Some(([("collector", *k)], unix(v.last_success?)))),
+        )?;
+        gauges(
+            e,
+            "refresh_duration",
+            "Duration of the collector's last refresh, successful or not",
+            Some(&Unit::Seconds),
+            views
+                .iter()
+                .filter_map(|(k, v)| Some(([("collector", *k)], v.last_duration?.as_secs_f64()))),
+        )
+    }
+}
+
+impl Collector for CachedMetrics {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> fmt::Result {
+        for kind in Kind::ALL {
+            let Some(published) = self.snapshots.latest(kind) else {
+                continue;
+            };
+            match &published.snapshot {
+                Snapshot::Partner(p) => self.encode_partner(&mut encoder, p)?,
+                Snapshot::Customers(c) => self.encode_customers(&mut encoder, c)?,
+                Snapshot::Allocations(a) => self.encode_allocations(&mut encoder, a)?,
+                Snapshot::Vouchers(v) => self.encode_vouchers(&mut encoder, v)?,
+            }
+        }
+        self.encode_refresh(&mut encoder)
+    }
+}

@@ -1,0 +1,74 @@
+//! Direct instrumentation of the exporter itself: every API call it makes.
+//! Refresh metrics are not here: they are read from each collector's status at
+//! scrape time, so `/-/healthy`, the landing page and `/metrics` never disagree.
+
+use crate::api::{self, Observer};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::{Registry, Unit};
+use std::time::Duration;
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ActionCodeLabels {
+    pub action: &'static str,
+    pub code: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ActionLabels {
+    pub action: &'static str,
+}
+
+/// Counts and times every API call; the [`api::Client`]'s observer.
+#[derive(Debug, Clone)]
+pub struct ApiMetrics {
+    requests: Family<ActionCodeLabels, Counter>,
+    durations: Family<ActionLabels, Histogram>,
+}
+
+impl ApiMetrics {
+    /// Registers the API metrics, with a zero `Success` series for every action
+    /// so that rates start at 0 rather than from nothing.
+    pub fn register(registry: &mut Registry) -> Self {
+        let requests = Family::<ActionCodeLabels, Counter>::default();
+        let durations = Family::<ActionLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.025, 2.0, 10))
+        });
+        registry.register(
+            "api_requests",
+            "Calls to the Tencent Cloud API by action and result code (Success or the error code), retries included",
+            requests.clone(),
+        );
+        registry.register_with_unit(
+            "api_request_duration",
+            "Duration of calls to the Tencent Cloud API, retries counted separately",
+            Unit::Seconds,
+            durations.clone(),
+        );
+        for (action, _) in api::actions::ALL {
+            requests
+                .get_or_create(&ActionCodeLabels {
+                    action,
+                    code: "Success".into(),
+                })
+                .get();
+        }
+        Self { requests, durations }
+    }
+}
+
+impl Observer for ApiMetrics {
+    fn observe(&self, action: &'static str, code: &str, elapsed: Duration) {
+        self.requests
+            .get_or_create(&ActionCodeLabels {
+                action,
+                code: code.to_owned(),
+            })
+            .inc();
+        self.durations
+            .get_or_create(&ActionLabels { action })
+            .observe(elapsed.as_secs_f64());
+    }
+}

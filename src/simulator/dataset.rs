@@ -1,0 +1,296 @@
+//! The simulated partner's data: customers, their credit and allocation
+//! history, their vouchers. Amounts are kept in integer cents, so the truth a
+//! test compares against is exact and the API's floats are derived from it.
+
+use chrono::{Duration as Days, NaiveDate, NaiveDateTime};
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use std::collections::BTreeMap;
+
+/// Tencent's time string format (no zone).
+pub const TIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
+
+/// Integer cents as the API's USD float.
+pub fn usd(cents: i64) -> f64 {
+    cents as f64 / 100.0
+}
+
+/// One credit allocation of a partner to a customer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Allocation {
+    pub time: NaiveDateTime,
+    pub credit_cents: i64,
+    pub operator: String,
+}
+
+/// A customer bound to the partner.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Customer {
+    pub uin: u64,
+    pub name: String,
+    pub remark: String,
+    pub customer_type: String,
+    pub identify_type: i64,
+    pub association_time: NaiveDateTime,
+    pub recent_expiry: Option<NaiveDateTime>,
+    pub credit_cents: i64,
+    pub remaining_cents: i64,
+    pub allocations: Vec<Allocation>,
+}
+
+/// A voucher issued to a customer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Voucher {
+    pub id: u64,
+    pub customer_uin: u64,
+    pub status: String,
+    pub total_cents: i64,
+    pub remaining_cents: i64,
+    pub usage: String,
+    pub payment_mode: String,
+    pub product_scope: String,
+    pub effective_time: NaiveDateTime,
+    pub expire_time: NaiveDateTime,
+    pub usage_records: u64,
+}
+
+/// Everything the simulated API answers from.
+#[derive(Debug, Clone, Default)]
+pub struct Dataset {
+    /// The partner's own credit line; allocated credit is the customers' sum.
+    pub partner_total_cents: i64,
+    pub customers: BTreeMap<u64, Customer>,
+    pub vouchers: BTreeMap<u64, Voucher>,
+}
+
+/// Sizes of a generated dataset.
+#[derive(Debug, Clone, Copy)]
+pub struct Shape {
+    pub customers: usize,
+    /// Average vouchers per customer (0 for none).
+    pub vouchers_per_customer: f64,
+    pub seed: u64,
+}
+
+impl Shape {
+    /// The demo partner: a few hundred customers and vouchers.
+    pub fn demo() -> Self {
+        Self {
+            customers: 250,
+            vouchers_per_customer: 2.0,
+            seed: 7,
+        }
+    }
+}
+
+const FIRST_UIN: u64 = 100_000_000_000;
+const FIRST_VOUCHER: u64 = 12_130_000;
+
+fn base_time() -> NaiveDateTime {
+    NaiveDate::from_ymd_opt(2026, 1, 1)
+        .and_then(|d| d.and_hms_opt(9, 0, 0))
+        .expect("a valid constant date")
+}
+
+impl Dataset {
+    /// A deterministic synthetic partner of the given shape.
+    pub fn generate(shape: Shape) -> Self {
+        let mut rng = StdRng::seed_from_u64(shape.seed);
+        let mut data = Dataset::default();
+        let mut next_voucher = FIRST_VOUCHER;
+        for i in 0..shape.customers {
+            let customer = generate_customer(&mut rng, FIRST_UIN + i as u64 * 7, i);
+            let vouchers = if shape.vouchers_per_customer > 0.0 {
+                rng.random_range(0..=(2.0 * shape.vouchers_per_customer).round() as u64)
+            } else {
+                0
+            };
+            for _ in 0..vouchers {
+                let voucher = generate_voucher(&mut rng, next_voucher, customer.uin);
+                data.vouchers.insert(voucher.id, voucher);
+                next_voucher += 1;
+            }
+            data.customers.insert(customer.uin, customer);
+        }
+        data.partner_total_cents = data.allocated_cents() * 3 / 2 + 1_000_000;
+        data
+    }
+
+    /// Credit allocated to customers, in cents.
+    pub fn allocated_cents(&self) -> i64 {
+        self.customers.values().map(|c| c.credit_cents).sum()
+    }
+
+    /// Credit the customers have left, in cents.
+    pub fn customers_remaining_cents(&self) -> i64 {
+        self.customers.values().map(|c| c.remaining_cents).sum()
+    }
+
+    /// Customers in the API's default order: newest association first.
+    pub fn customers_by_association(&self, ascending: bool) -> Vec<&Customer> {
+        let mut list: Vec<&Customer> = self.customers.values().collect();
+        list.sort_by_key(|c| (c.association_time, c.uin));
+        if !ascending {
+            list.reverse();
+        }
+        list
+    }
+
+    /// Allocates `cents` more credit to a customer now, as the partner would.
+    pub fn allocate(&mut self, uin: u64, cents: i64, time: NaiveDateTime) {
+        if let Some(customer) = self.customers.get_mut(&uin) {
+            customer.credit_cents += cents;
+            customer.remaining_cents += cents;
+            customer.allocations.push(Allocation {
+                time,
+                credit_cents: cents,
+                operator: "simulator".into(),
+            });
+        }
+    }
+
+    /// Lets time pass: customers spend credit and vouchers, and now and then the
+    /// partner tops a customer up. Keeps every balance non-negative.
+    pub fn drift(&mut self, rng: &mut impl RngExt, now: NaiveDateTime) {
+        for customer in self.customers.values_mut() {
+            if customer.remaining_cents > 0 && rng.random_bool(0.2) {
+                let spend = rng.random_range(0..=customer.credit_cents / 50 + 1);
+                customer.remaining_cents = (customer.remaining_cents - spend).max(0);
+            }
+        }
+        let uins: Vec<u64> = self.customers.keys().copied().collect();
+        if !uins.is_empty() && rng.random_bool(0.3) {
+            let uin = uins[rng.random_range(0..uins.len())];
+            self.allocate(uin, rng.random_range(1..=500) * 100, now);
+        }
+        for voucher in self.vouchers.values_mut() {
+            if voucher.status == "Issued" && voucher.remaining_cents > 0 && rng.random_bool(0.2) {
+                let spend = rng.random_range(1..=voucher.total_cents / 20 + 1);
+                voucher.remaining_cents = (voucher.remaining_cents - spend).max(0);
+                voucher.usage_records += 1;
+                if voucher.remaining_cents == 0 {
+                    voucher.status = "Used".into();
+                }
+            }
+        }
+    }
+}
+
+fn generate_customer(rng: &mut StdRng, uin: u64, index: usize) -> Customer {
+    let association_time = base_time() - Days::minutes(rng.random_range(0..500_000)) - Days::seconds(index as i64);
+    // Every 40th customer has a long history, so that finding the newest
+    // allocation needs more than one page.
+    let allocations = if index % 40 == 3 {
+        rng.random_range(101..=260)
+    } else {
+        rng.random_range(0..=12)
+    };
+    let mut time = association_time;
+    let mut history = Vec::with_capacity(allocations);
+    for _ in 0..allocations {
+        time += Days::minutes(rng.random_range(1..5_000));
+        history.push(Allocation {
+            time,
+            credit_cents: rng.random_range(1..=2_000) * 100 + rng.random_range(0..100),
+            operator: "PartnerTest Limited".into(),
+        });
+    }
+    let credit_cents: i64 = history.iter().map(|a| a.credit_cents).sum();
+    // A spread of states: untouched, half used, nearly exhausted, exhausted.
+    let remaining_cents = match index % 10 {
+        0 => 0,
+        1 => credit_cents / 50,
+        2 | 3 => credit_cents / 2,
+        _ => credit_cents - rng.random_range(0..=credit_cents / 3),
+    };
+    let remark = match index % 5 {
+        0 => String::new(),
+        // Remarks are free text; the exposition must escape these.
+        1 => format!("shop \"{index}\" \\ east"),
+        _ => format!("customer-{index}"),
+    };
+    Customer {
+        uin,
+        name: format!("user{index}@example.com"),
+        remark,
+        customer_type: if index.is_multiple_of(3) { "new" } else { "old" }.into(),
+        identify_type: (index % 3) as i64,
+        association_time,
+        recent_expiry: (credit_cents > 0).then(|| base_time() + Days::days(rng.random_range(1..400))),
+        credit_cents,
+        remaining_cents,
+        allocations: history,
+    }
+}
+
+fn generate_voucher(rng: &mut StdRng, id: u64, customer_uin: u64) -> Voucher {
+    let total_cents = rng.random_range(1..=500) * 100;
+    let status = ["Issued", "Issued", "Issued", "Used", "Expired", "Invalidated"][rng.random_range(0..6)];
+    let remaining_cents = match status {
+        "Used" => 0,
+        "Issued" => rng.random_range(0..=total_cents),
+        _ => rng.random_range(0..=total_cents / 2),
+    };
+    let effective_time = base_time() - Days::days(rng.random_range(0..200));
+    Voucher {
+        id,
+        customer_uin,
+        status: status.into(),
+        total_cents,
+        remaining_cents,
+        usage: ["ProductTrial", "CustomerOffer"][rng.random_range(0..2)].into(),
+        payment_mode: ["AllPayment", "Prepaid", "Postpaid"][rng.random_range(0..3)].into(),
+        product_scope: ["AllProducts", "SpecifyProducts", "SpecifyProductsBlacklist"][rng.random_range(0..3)].into(),
+        effective_time,
+        expire_time: effective_time + Days::days(rng.random_range(30..400)),
+        usage_records: rng.random_range(0..40),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generation_is_deterministic_and_shaped() {
+        let a = Dataset::generate(Shape {
+            customers: 120,
+            vouchers_per_customer: 2.0,
+            seed: 1,
+        });
+        let b = Dataset::generate(Shape {
+            customers: 120,
+            vouchers_per_customer: 2.0,
+            seed: 1,
+        });
+        assert_eq!(a.customers, b.customers);
+        assert_eq!(a.customers.len(), 120);
+        assert!(a.customers.values().any(|c| c.allocations.len() > 100));
+        assert!(
+            a.customers
+                .values()
+                .any(|c| c.remaining_cents == 0 && c.credit_cents > 0)
+        );
+        assert!(!a.vouchers.is_empty());
+        assert!(a.partner_total_cents > a.allocated_cents());
+    }
+
+    #[test]
+    fn drift_keeps_balances_non_negative() {
+        let mut data = Dataset::generate(Shape {
+            customers: 50,
+            vouchers_per_customer: 2.0,
+            seed: 2,
+        });
+        let mut rng = StdRng::seed_from_u64(3);
+        for _ in 0..200 {
+            data.drift(&mut rng, base_time());
+        }
+        assert!(
+            data.customers
+                .values()
+                .all(|c| c.remaining_cents >= 0 && c.remaining_cents <= c.credit_cents)
+        );
+        assert!(data.vouchers.values().all(|v| v.remaining_cents >= 0));
+    }
+}

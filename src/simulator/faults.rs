@@ -1,0 +1,66 @@
+//! Faults the simulator can inject, to prove the exporter survives them.
+
+use std::time::Duration;
+
+/// What goes wrong with one answer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fault {
+    /// Answer with this Tencent error code (HTTP 200, `Response.Error`).
+    Error(String),
+    /// Answer with this HTTP status and an HTML body.
+    Status(u16),
+    /// Answer HTTP 200 with a body that is not JSON.
+    Malformed,
+    /// Answer with the first half of the correct JSON body.
+    Truncated,
+    /// Answer correctly, but only after this delay.
+    Latency(Duration),
+    /// Answer with every field of the `Response` set to `null`.
+    Nulls,
+}
+
+/// A fault applied to matching requests.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// The action it applies to; `None` for every action.
+    pub action: Option<String>,
+    pub fault: Fault,
+    /// Chance of applying to a matching request.
+    pub probability: f64,
+    /// How many more times it may apply; `None` for no end.
+    pub remaining: Option<u64>,
+}
+
+impl Rule {
+    /// A fault on every call of every action, until removed.
+    pub fn always(fault: Fault) -> Self {
+        Self {
+            action: None,
+            fault,
+            probability: 1.0,
+            remaining: None,
+        }
+    }
+
+    /// Restricts the rule to one action.
+    pub fn on(mut self, action: &str) -> Self {
+        self.action = Some(action.into());
+        self
+    }
+
+    /// Applies the rule only to this share of matching calls.
+    pub fn sometimes(mut self, probability: f64) -> Self {
+        self.probability = probability;
+        self
+    }
+
+    /// Applies the rule to the next `n` matching calls only.
+    pub fn times(mut self, n: u64) -> Self {
+        self.remaining = Some(n);
+        self
+    }
+
+    pub(crate) fn matches(&self, action: &str) -> bool {
+        self.remaining != Some(0) && self.action.as_deref().is_none_or(|a| a == action)
+    }
+}

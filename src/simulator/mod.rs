@@ -1,0 +1,544 @@
+//! An in-process fake of the `intlpartnersmgt` API, for `--demo` and for the
+//! tests. It verifies TC3 signatures, paginates, enforces each action's rate
+//! limit in a sliding one-second window and answers like Tencent, errors
+//! included. Faults can be injected. It shares only the signing functions with
+//! the client: its answers are built from its own [`Dataset`], field by field.
+
+pub mod dataset;
+pub mod faults;
+
+pub use dataset::{Dataset, Shape};
+pub use faults::{Fault, Rule};
+
+use crate::api::{self, signing};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::NaiveDateTime;
+use rand::RngExt;
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// How far a request timestamp may be from the simulator's clock, as Tencent allows.
+const MAX_CLOCK_SKEW_SECS: i64 = 300;
+
+/// How the simulator behaves, beyond its data.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Multiplies every documented rate limit; `None` disables rate limiting.
+    pub rate_limit_scale: Option<f64>,
+    /// Whether allocation history is listed oldest first. The API does not
+    /// document an order; the exporter must not depend on either.
+    pub allocations_oldest_first: bool,
+    /// Largest PageSize QueryCustomersCredit and QueryCreditAllocationHistory accept.
+    pub max_page_size: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            rate_limit_scale: Some(1.0),
+            allocations_oldest_first: true,
+            max_page_size: 100,
+        }
+    }
+}
+
+/// Calls seen for one action.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ActionStats {
+    /// Every call that reached the simulator, throttled ones included.
+    pub calls: u64,
+    /// Calls answered with `RequestLimitExceeded`.
+    pub throttled: u64,
+}
+
+/// A running simulated API; clones share state.
+#[derive(Clone)]
+pub struct Simulator {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    settings: Settings,
+    data: Mutex<Dataset>,
+    keys: Mutex<HashMap<String, String>>,
+    windows: Mutex<HashMap<String, VecDeque<Instant>>>,
+    faults: Mutex<Vec<Rule>>,
+    stats: Mutex<BTreeMap<String, ActionStats>>,
+    requests: AtomicU64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Simulator {
+    /// A simulator answering from `data`.
+    pub fn new(data: Dataset, settings: Settings) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                settings,
+                data: Mutex::new(data),
+                keys: Mutex::default(),
+                windows: Mutex::default(),
+                faults: Mutex::default(),
+                stats: Mutex::default(),
+                requests: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// Accepts requests signed with this key pair.
+    pub fn add_key(&self, secret_id: &str, secret_key: &str) {
+        lock(&self.shared.keys).insert(secret_id.into(), secret_key.into());
+    }
+
+    /// Reads or changes the data the API answers from.
+    pub fn with_data<R>(&self, f: impl FnOnce(&mut Dataset) -> R) -> R {
+        f(&mut lock(&self.shared.data))
+    }
+
+    /// Adds a fault rule; rules are tried in the order added.
+    pub fn inject(&self, rule: Rule) {
+        lock(&self.shared.faults).push(rule);
+    }
+
+    /// Removes every fault rule.
+    pub fn clear_faults(&self) {
+        lock(&self.shared.faults).clear();
+    }
+
+    /// Calls seen so far, by action.
+    pub fn stats(&self) -> BTreeMap<String, ActionStats> {
+        lock(&self.shared.stats).clone()
+    }
+
+    /// Forgets the calls seen so far.
+    pub fn reset_stats(&self) {
+        lock(&self.shared.stats).clear();
+    }
+
+    /// The simulator as an axum router (one `POST /`).
+    pub fn router(&self) -> Router {
+        Router::new()
+            .route("/", axum::routing::post(handle))
+            .with_state(self.shared.clone())
+    }
+
+    /// Serves on `127.0.0.1` at a free port until the runtime stops; returns the address.
+    pub async fn spawn(&self) -> std::io::Result<SocketAddr> {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+        let addr = listener.local_addr()?;
+        let router = self.router();
+        tokio::spawn(async move {
+            if let Err(error) = axum::serve(listener, router).await {
+                tracing::error!(%error, "simulator stopped");
+            }
+        });
+        Ok(addr)
+    }
+
+    /// Lets the simulated customers spend and be topped up, every `period`, forever.
+    pub fn spawn_drift(&self, period: Duration) {
+        let sim = self.clone();
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(period);
+            ticker.tick().await;
+            loop {
+                ticker.tick().await;
+                let now = china_now();
+                let mut rng = rand::rng();
+                sim.with_data(|data| data.drift(&mut rng, now));
+            }
+        });
+    }
+}
+
+/// The current wall-clock time in UTC+8, the zone of the API's time strings.
+pub fn china_now() -> NaiveDateTime {
+    (chrono::Utc::now() + chrono::Duration::hours(8)).naive_utc()
+}
+
+struct ApiError {
+    code: std::borrow::Cow<'static, str>,
+    message: String,
+}
+
+fn fail(code: impl Into<std::borrow::Cow<'static, str>>, message: impl Into<String>) -> ApiError {
+    ApiError {
+        code: code.into(),
+        message: message.into(),
+    }
+}
+
+async fn handle(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    let request_id = format!(
+        "sim-{:08x}-{:04x}",
+        shared.requests.fetch_add(1, Ordering::Relaxed),
+        rand::rng().random::<u16>()
+    );
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let action = header("x-tc-action").to_owned();
+    let result = match authenticate(&shared, &headers, &body) {
+        Err(e) => Err(e),
+        Ok(()) if header("x-tc-version") != api::VERSION => {
+            Err(fail("NoSuchVersion", "The requested version does not exist"))
+        }
+        Ok(()) => match throttle(&shared, &action) {
+            Err(e) => Err(e),
+            Ok(()) => return answer_with_faults(&shared, &action, &body, request_id).await,
+        },
+    };
+    match result {
+        Ok(()) => unreachable!("successful requests returned above"),
+        Err(error) => error_response(&error, &request_id),
+    }
+}
+
+fn error_response(error: &ApiError, request_id: &str) -> Response {
+    axum::Json(json!({"Response": {"Error": {"Code": error.code, "Message": error.message}, "RequestId": request_id}}))
+        .into_response()
+}
+
+fn authenticate(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<(), ApiError> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let auth = header("authorization")
+        .and_then(signing::parse_authorization)
+        .ok_or_else(|| {
+            fail(
+                "AuthFailure.InvalidAuthorization",
+                "Authorization is not a valid TC3 header",
+            )
+        })?;
+    let key = lock(&shared.keys)
+        .get(&auth.secret_id)
+        .cloned()
+        .ok_or_else(|| fail("AuthFailure.SecretIdNotFound", "The SecretId is not found"))?;
+    let timestamp: i64 = header("x-tc-timestamp")
+        .and_then(|t| t.parse().ok())
+        .ok_or_else(|| fail("AuthFailure.InvalidAuthorization", "X-TC-Timestamp is missing"))?;
+    let now = chrono::Utc::now().timestamp();
+    if (timestamp - now).abs() > MAX_CLOCK_SKEW_SECS {
+        return Err(fail(
+            "AuthFailure.SignatureExpire",
+            format!("Signature expired. Timestamp {timestamp} is too far from the server time {now}"),
+        ));
+    }
+    if auth.service != signing::SERVICE || auth.date != signing::scope_date(timestamp) {
+        return Err(fail("AuthFailure.SignatureFailure", "Credential scope does not match"));
+    }
+    let request = signing::Request {
+        host: header("host").unwrap_or_default(),
+        content_type: header("content-type").unwrap_or_default(),
+        body,
+        timestamp,
+    };
+    if auth.signed_headers != signing::SIGNED_HEADERS || signing::signature(&key, &request) != auth.signature {
+        return Err(fail(
+            "AuthFailure.SignatureFailure",
+            "The provided credentials could not be validated. Please check your signature is correct.",
+        ));
+    }
+    Ok(())
+}
+
+fn documented_limit(action: &str) -> Option<u32> {
+    api::actions::ALL
+        .iter()
+        .find(|(name, _)| *name == action)
+        .map(|(_, limit)| *limit)
+}
+
+/// Counts the call and rejects it when its action already had its limit of
+/// calls in the last second.
+fn throttle(shared: &Shared, action: &str) -> Result<(), ApiError> {
+    let mut stats = lock(&shared.stats);
+    let entry = stats.entry(action.to_owned()).or_default();
+    entry.calls += 1;
+    let (Some(scale), Some(limit)) = (shared.settings.rate_limit_scale, documented_limit(action)) else {
+        return Ok(());
+    };
+    let allowed = ((f64::from(limit) * scale).floor() as usize).max(1);
+    let now = Instant::now();
+    let mut windows = lock(&shared.windows);
+    let window = windows.entry(action.to_owned()).or_default();
+    while window
+        .front()
+        .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1))
+    {
+        window.pop_front();
+    }
+    if window.len() >= allowed {
+        entry.throttled += 1;
+        return Err(fail(
+            "RequestLimitExceeded",
+            "Your current request times exceeds the limit. Please try again later.",
+        ));
+    }
+    window.push_back(now);
+    Ok(())
+}
+
+fn pick_fault(shared: &Shared, action: &str) -> Option<Fault> {
+    let mut rules = lock(&shared.faults);
+    let mut rng = rand::rng();
+    for rule in rules.iter_mut() {
+        if rule.matches(action) && rng.random_bool(rule.probability.clamp(0.0, 1.0)) {
+            if let Some(n) = rule.remaining.as_mut() {
+                *n -= 1;
+            }
+            return Some(rule.fault.clone());
+        }
+    }
+    None
+}
+
+async fn answer_with_faults(shared: &Shared, action: &str, body: &[u8], request_id: String) -> Response {
+    let fault = pick_fault(shared, action);
+    if let Some(Fault::Latency(delay)) = fault {
+        tokio::time::sleep(delay).await;
+    }
+    let answer = match fault {
+        Some(Fault::Error(code)) => {
+            return error_response(&fail(code, "Injected by the simulator"), &request_id);
+        }
+        Some(Fault::Status(status)) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+            return (status, "<html><body>upstream error</body></html>").into_response();
+        }
+        Some(Fault::Malformed) => return "<html><body>502 Bad Gateway</body></html>".into_response(),
+        _ => answer(shared, action, body),
+    };
+    let mut response = match answer {
+        Ok(fields) => fields,
+        Err(error) => return error_response(&error, &request_id),
+    };
+    if let (Some(Fault::Nulls), Some(object)) = (&fault, response.as_object_mut()) {
+        object.values_mut().for_each(|v| *v = Value::Null);
+    }
+    response["RequestId"] = json!(request_id);
+    let text = json!({ "Response": response }).to_string();
+    if let Some(Fault::Truncated) = fault {
+        return text[..text.len() / 2].to_owned().into_response();
+    }
+    ([("content-type", "application/json")], text).into_response()
+}
+
+fn param_u64(body: &Value, name: &str) -> Result<Option<u64>, ApiError> {
+    match body.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v.as_u64().map(Some).ok_or_else(|| {
+            fail(
+                "InvalidParameterValue",
+                format!("{name} must be a non-negative integer"),
+            )
+        }),
+    }
+}
+
+/// Reads Page and PageSize, rejecting what Tencent rejects.
+fn paging(body: &Value, max: u64, default_size: u64) -> Result<(usize, usize), ApiError> {
+    let page = param_u64(body, "Page")?.unwrap_or(1);
+    let size = param_u64(body, "PageSize")?.unwrap_or(default_size);
+    if page == 0 {
+        return Err(fail("InvalidParameterValue", "Page starts at 1"));
+    }
+    if size == 0 || size > max {
+        return Err(fail(
+            "InvalidParameterValue",
+            format!("PageSize must be between 1 and {max}"),
+        ));
+    }
+    Ok(((page - 1) as usize * size as usize, size as usize))
+}
+
+fn page_of<T: Clone>(items: &[T], (offset, size): (usize, usize)) -> Vec<T> {
+    items.iter().skip(offset).take(size).cloned().collect()
+}
+
+fn time(t: &NaiveDateTime) -> String {
+    t.format(dataset::TIME_FORMAT).to_string()
+}
+
+fn answer(shared: &Shared, action: &str, body: &[u8]) -> Result<Value, ApiError> {
+    let body: Value =
+        serde_json::from_slice(body).map_err(|_| fail("InvalidParameter", "The request body is not valid JSON"))?;
+    let data = lock(&shared.data);
+    let max_page = shared.settings.max_page_size;
+    match action {
+        "QueryPartnerCredit" => {
+            let allocated = data.allocated_cents();
+            Ok(json!({
+                "TotalCredit": dataset::usd(data.partner_total_cents),
+                "AllocatedCredit": dataset::usd(allocated),
+                "RemainingCredit": dataset::usd(data.partner_total_cents - allocated),
+                "CustomerTotalCredit": dataset::usd(allocated),
+                "CustomerRemainingCredit": dataset::usd(data.customers_remaining_cents()),
+            }))
+        }
+        "QueryCustomersCredit" => {
+            let paging = paging(&body, max_page, 20)?;
+            let ascending = body.get("Order").and_then(Value::as_str) == Some("asc");
+            let list = data.customers_by_association(ascending);
+            let rows: Vec<Value> = page_of(&list, paging)
+                .into_iter()
+                .map(|c| {
+                    json!({
+                        "ClientUin": c.uin,
+                        "Name": c.name,
+                        "Type": c.customer_type,
+                        "Mobile": "131****6789",
+                        "Email": "user****@example.com",
+                        "Arrears": "Fixed as -",
+                        "AssociationTime": time(&c.association_time),
+                        "RecentExpiry": c.recent_expiry.as_ref().map(time),
+                        "Credit": dataset::usd(c.credit_cents),
+                        "RemainingCredit": dataset::usd(c.remaining_cents),
+                        "IdentifyType": c.identify_type,
+                        "Remark": c.remark,
+                        "Force": 0,
+                    })
+                })
+                .collect();
+            Ok(json!({"Total": list.len(), "Data": rows}))
+        }
+        "QueryCreditByUinList" => {
+            let uins: Vec<u64> = body
+                .get("UinList")
+                .and_then(Value::as_array)
+                .map(|list| list.iter().filter_map(Value::as_u64).collect())
+                .unwrap_or_default();
+            if uins.is_empty() || uins.len() > 50 {
+                return Err(fail(
+                    "InvalidParameterValue.UinList",
+                    "Invalid UinList. Array length value: 1-50.",
+                ));
+            }
+            if let Some(stranger) = uins.iter().find(|u| !data.customers.contains_key(u)) {
+                return Err(fail(
+                    "UnauthorizedOperation.NotCustomerUin",
+                    format!("The current user is not a customer: {stranger}"),
+                ));
+            }
+            let rows: Vec<Value> = uins
+                .iter()
+                .map(|u| {
+                    let c = &data.customers[u];
+                    json!({"Uin": c.uin, "TotalCredit": dataset::usd(c.credit_cents), "RemainingCredit": dataset::usd(c.remaining_cents)})
+                })
+                .collect();
+            Ok(json!({"Data": rows}))
+        }
+        "QueryCreditAllocationHistory" => {
+            let uin =
+                param_u64(&body, "ClientUin")?.ok_or_else(|| fail("MissingParameter", "ClientUin is required"))?;
+            let paging = paging(&body, max_page, 20)?;
+            let customer = data
+                .customers
+                .get(&uin)
+                .ok_or_else(|| fail("InvalidParameterValue.InvalidUin", format!("{uin} is not a customer")))?;
+            let mut history = customer.allocations.clone();
+            if !shared.settings.allocations_oldest_first {
+                history.reverse();
+            }
+            let mut after = 0;
+            let rows: Vec<Value> = history
+                .iter()
+                .map(|a| {
+                    after += a.credit_cents;
+                    json!({
+                        "AllocatedTime": time(&a.time),
+                        "Operator": a.operator,
+                        "Credit": dataset::usd(a.credit_cents),
+                        "AllocatedCredit": dataset::usd(a.credit_cents),
+                        "ClientCreditAfter": dataset::usd(after),
+                        "Remark": "",
+                    })
+                })
+                .collect();
+            Ok(json!({"Total": history.len(), "History": page_of(&rows, paging)}))
+        }
+        "DescribeCustomerVoucherList" => {
+            let paging = paging(&body, 100, 20)?;
+            let customer = param_u64(&body, "CustomerUin")?;
+            let status = body.get("VoucherStatus").and_then(Value::as_str);
+            let list: Vec<&dataset::Voucher> = data
+                .vouchers
+                .values()
+                .filter(|v| customer.is_none_or(|c| v.customer_uin == c))
+                .filter(|v| status.is_none_or(|s| v.status == s))
+                .collect();
+            let rows: Vec<Value> = page_of(&list, paging)
+                .into_iter()
+                .map(|v| {
+                    json!({
+                        "VoucherId": v.id,
+                        "CustomerUin": v.customer_uin,
+                        "VoucherStatus": v.status,
+                        "RemainingAmount": dataset::usd(v.remaining_cents),
+                        "TotalAmount": dataset::usd(v.total_cents),
+                        "Usage": v.usage,
+                        "PaymentMode": v.payment_mode,
+                        "ProductScope": v.product_scope,
+                        "EffectiveTime": time(&v.effective_time),
+                        "ExpireTime": time(&v.expire_time),
+                        "ApplyReason": "simulated",
+                    })
+                })
+                .collect();
+            Ok(json!({"TotalCount": list.len(), "Data": rows}))
+        }
+        "DescribeCustomerVoucherUsageDetails" => {
+            let (offset, size) = paging(&body, 100, 20)?;
+            let (Some(customer), Some(id)) = (param_u64(&body, "CustomerUin")?, param_u64(&body, "VoucherId")?) else {
+                return Err(fail("MissingParameter", "CustomerUin and VoucherId are required"));
+            };
+            let voucher = data
+                .vouchers
+                .get(&id)
+                .filter(|v| v.customer_uin == customer)
+                .ok_or_else(|| {
+                    fail(
+                        "InvalidParameterValue",
+                        format!("voucher {id} of customer {customer} not found"),
+                    )
+                })?;
+            let rows: Vec<Value> = (offset as u64..voucher.usage_records.min((offset + size) as u64))
+                .map(|i| {
+                    json!({
+                        "Id": format!("{id}-{i}"), "VoucherId": id, "DealName": format!("deal-{i}"),
+                        "BillId": format!("bill-{i}"), "Amount": 1.0, "PayMode": voucher.payment_mode,
+                        "ProductCode": "p_cvm", "SubProductCode": "sp_cvm_s5", "ProductCodeName": "Cloud Virtual Machine",
+                        "SubProductCodeName": "Standard S5", "PayTime": time(&voucher.effective_time),
+                        "CompletionTime": time(&voucher.effective_time), "OwnerUin": customer.to_string(),
+                    })
+                })
+                .collect();
+            Ok(json!({
+                "CustomerUin": customer,
+                "VoucherId": id,
+                "TotalAmount": dataset::usd(voucher.total_cents),
+                "RemainAmount": dataset::usd(voucher.remaining_cents),
+                "TotalRecordsCount": voucher.usage_records,
+                "Month": body.get("Month").cloned().unwrap_or(Value::Null),
+                "RecordsCountByMonth": 0,
+                "Data": rows,
+            }))
+        }
+        "QueryVoucherPool" => Ok(json!({
+            "AgentName": "Simulated Partner Ltd",
+            "AccountType": "2",
+            "TotalQuota": 100000.0,
+            "RemainingQuota": 100000.0 - dataset::usd(data.vouchers.values().map(|v| v.total_cents).sum()),
+            "IssuedNum": data.vouchers.len(),
+        })),
+        _ => Err(fail("InvalidAction", format!("The action {action} does not exist"))),
+    }
+}
