@@ -295,7 +295,10 @@ pub struct Page<T> {
 /// The listing is read again from the start when its `Total` changes during
 /// the walk, or when the items read do not add up to `Total` (a customer bound
 /// and another unbound meanwhile shift the pages without changing the total).
-/// A listing without a total is read until a short page.
+/// A listing without a total is read until a short page. One case cannot be
+/// seen from the listing itself: a bind and an unbind between two page reads
+/// that shift an item past the reader while keeping both the total and the
+/// count; the next refresh corrects it.
 pub async fn walk_pages<T, F, Fut>(
     listing: &'static str,
     page_size: u64,
@@ -372,6 +375,101 @@ mod tests {
         assert_eq!(parse_time("2022-10-13 12:09:03", utc), Some(1_665_662_943.0));
         assert_eq!(parse_time("", china), None);
         assert_eq!(parse_time("0000-00-00 00:00:00", china), None);
+    }
+
+    /// A listing of `items` whose contents change (to `after`) once `calls`
+    /// pages have been served, as when customers bind or unbind mid-walk.
+    struct Listing {
+        before: Vec<u64>,
+        after: Vec<u64>,
+        change_after_calls: usize,
+        calls: Mutex<usize>,
+    }
+
+    impl Listing {
+        fn page(&self, page: u64, size: u64) -> Page<u64> {
+            let mut calls = self.calls.lock().unwrap();
+            *calls += 1;
+            let items = if *calls > self.change_after_calls {
+                &self.after
+            } else {
+                &self.before
+            };
+            Page {
+                total: Some(items.len() as u64),
+                items: items
+                    .iter()
+                    .copied()
+                    .skip(((page - 1) * size) as usize)
+                    .take(size as usize)
+                    .collect(),
+            }
+        }
+    }
+
+    async fn walk(listing: &Listing) -> Result<Vec<u64>, Error> {
+        walk_pages(
+            "test",
+            10,
+            |i: &u64| *i,
+            |page| async move { Ok(listing.page(page, 10)) },
+        )
+        .await
+    }
+
+    #[tokio::test]
+    async fn a_listing_that_grows_mid_walk_is_read_again() {
+        let listing = Listing {
+            before: (0..25).collect(),
+            // A new customer is listed first, shifting every page by one.
+            after: std::iter::once(100).chain(0..25).collect(),
+            change_after_calls: 1,
+            calls: Mutex::new(0),
+        };
+        let mut items = walk(&listing).await.unwrap();
+        items.sort();
+        assert_eq!(items, (0..25).chain(std::iter::once(100)).collect::<Vec<_>>());
+    }
+
+    #[tokio::test]
+    async fn a_swap_that_keeps_the_total_is_caught_by_the_count() {
+        // A customer bound (listed first) and another unbound (the last): the
+        // total stays 25, but the shifted pages repeat one item, so the walk
+        // reads 24 distinct items and starts over.
+        let listing = Listing {
+            before: (0..25).collect(),
+            after: std::iter::once(100).chain(0..24).collect(),
+            change_after_calls: 1,
+            calls: Mutex::new(0),
+        };
+        let mut items = walk(&listing).await.unwrap();
+        items.sort();
+        assert_eq!(items, (0..24).chain(std::iter::once(100)).collect::<Vec<u64>>());
+        assert_eq!(*listing.calls.lock().unwrap(), 6, "two walks of three pages");
+    }
+
+    #[tokio::test]
+    async fn a_listing_that_never_settles_fails_instead_of_publishing() {
+        struct Restless(Mutex<u64>);
+        let restless = Restless(Mutex::new(0));
+        let result = walk_pages(
+            "test",
+            10,
+            |i: &u64| *i,
+            |page| {
+                let restless = &restless;
+                async move {
+                    let mut n = restless.0.lock().unwrap();
+                    *n += 1;
+                    Ok(Page {
+                        total: Some(20 + *n),
+                        items: (page * 10..page * 10 + 10).collect(),
+                    })
+                }
+            },
+        )
+        .await;
+        assert!(matches!(result, Err(Error::Unsettled { .. })));
     }
 
     #[test]

@@ -29,6 +29,8 @@ pub struct Rule {
     pub probability: f64,
     /// How many more times it may apply; `None` for no end.
     pub remaining: Option<u64>,
+    /// Matching calls to let through untouched before the rule starts applying.
+    pub skip: u64,
 }
 
 impl Rule {
@@ -39,6 +41,7 @@ impl Rule {
             fault,
             probability: 1.0,
             remaining: None,
+            skip: 0,
         }
     }
 
@@ -57,6 +60,12 @@ impl Rule {
     /// Applies the rule to the next `n` matching calls only.
     pub fn times(mut self, n: u64) -> Self {
         self.remaining = Some(n);
+        self
+    }
+
+    /// Lets the next `n` matching calls through first: a refresh then fails part-way.
+    pub fn after(mut self, n: u64) -> Self {
+        self.skip = n;
         self
     }
 

@@ -290,6 +290,10 @@ fn pick_fault(shared: &Shared, action: &str) -> Option<Fault> {
     let mut rules = lock(&shared.faults);
     let mut rng = rand::rng();
     for rule in rules.iter_mut() {
+        if rule.matches(action) && rule.skip > 0 {
+            rule.skip -= 1;
+            continue;
+        }
         if rule.matches(action) && rng.random_bool(rule.probability.clamp(0.0, 1.0)) {
             if let Some(n) = rule.remaining.as_mut() {
                 *n -= 1;

@@ -1,0 +1,159 @@
+//! The real binary: bad command lines and missing credentials end in one
+//! clear line and a non-zero exit, never a panic; `--demo` works with no account.
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_tencentcloud-partner-exporter");
+
+fn exporter(args: &[&str]) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .args(args)
+        .env_remove("TENCENTCLOUD_SECRET_ID")
+        .env_remove("TENCENTCLOUD_SECRET_KEY")
+        .env_remove("TENCENTCLOUD_SESSION_TOKEN")
+        .stdin(Stdio::null());
+    command
+}
+
+fn run(args: &[&str]) -> Output {
+    exporter(args).output().expect("the binary runs")
+}
+
+fn single_error_line(output: &Output) -> String {
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(stderr.lines().count(), 1, "expected one line, got:\n{stderr}");
+    assert!(stderr.starts_with("error:"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    stderr
+}
+
+#[test]
+fn every_flag_with_a_bad_value_is_one_line_and_exit_code_2() {
+    for args in [
+        &["--api.timeout", "soon"][..],
+        &["--api.timeout=0s"],
+        &["--refresh.partner-interval", "-5m"],
+        &["--refresh.customers-interval=often"],
+        &["--refresh.allocations-interval=1x"],
+        &["--refresh.vouchers-interval="],
+        &["--cache.max-age=forever"],
+        &["--api.rate-limit-fraction=0"],
+        &["--api.rate-limit-fraction=lots"],
+        &["--api.endpoint=not a url"],
+        &["--api.endpoint=intlpartnersmgt.intl.tencentcloudapi.com"],
+        &["--api.timezone=Mars"],
+        &["--web.listen-address=nowhere"],
+        &["--web.listen-address=127.0.0.1:99999"],
+        &["--web.telemetry-path=metrics"],
+        &["--customers.uins=123,abc"],
+        &["--log.level=loud"],
+        &["--log.format=xml"],
+        &["--collector.vouchers=maybe"],
+        &["--no-such-flag"],
+    ] {
+        let output = run(args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let line = single_error_line(&output);
+        assert!(line.contains("--") || line.contains("argument"), "{args:?}: {line}");
+    }
+}
+
+#[test]
+fn missing_credentials_say_which_variables_to_set() {
+    let output = run(&[]);
+    assert_eq!(output.status.code(), Some(1));
+    let line = single_error_line(&output);
+    assert!(
+        line.contains("TENCENTCLOUD_SECRET_ID") && line.contains("--demo"),
+        "{line}"
+    );
+}
+
+#[test]
+fn version_names_the_exporter() {
+    let output = run(&["--version"]);
+    assert!(output.status.success());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.starts_with("tencentcloud-partner-exporter "), "{stdout}");
+}
+
+#[test]
+fn a_listen_address_in_use_is_one_line_and_exit_code_1() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = format!("--web.listen-address={}", taken.local_addr().unwrap());
+    let output = exporter(&["--demo", &address, "--log.level=error"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let line = single_error_line(&output);
+    assert!(line.contains("cannot listen"), "{line}");
+}
+
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Sends SIGTERM and returns how long the process took to exit.
+pub fn terminate(child: &mut Child) -> Duration {
+    let started = Instant::now();
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = started + Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "no exit within 10 s of SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    started.elapsed()
+}
+
+#[test]
+fn demo_mode_serves_metrics_with_no_account_and_stops_on_sigterm() {
+    let port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    let address = format!("--web.listen-address=127.0.0.1:{port}");
+    let mut child = Running(
+        exporter(&["--demo", &address])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let stderr = child.0.stderr.take().unwrap();
+    let log = std::thread::spawn(move || {
+        let mut text = String::new();
+        BufReader::new(stderr).read_to_string(&mut text).unwrap();
+        text
+    });
+    let url = format!("http://127.0.0.1:{port}/metrics");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let body = loop {
+        let fetched = Command::new("curl").args(["-sf", &url]).output().unwrap();
+        let text = String::from_utf8_lossy(&fetched.stdout).into_owned();
+        if text.contains("tencentcloud_partner_customer_credit_remaining_usd{") {
+            break text;
+        }
+        assert!(Instant::now() < deadline, "demo exported no customer within 20 s");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(body.contains("tencentcloud_partner_credit_usd "));
+    let took = terminate(&mut child.0);
+    assert!(took < Duration::from_secs(5), "took {took:?} to stop");
+    let log = log.join().unwrap();
+    assert!(log.lines().any(|l| l.contains("demo mode")), "{log}");
+    assert!(
+        BufReader::new(log.as_bytes())
+            .lines()
+            .all(|l| !l.unwrap().contains("panicked"))
+    );
+}

@@ -1,0 +1,212 @@
+//! The exported values, compared exactly with the simulated partner's data,
+//! for a partner whose customer list spans three pages.
+
+mod support;
+
+use std::time::Duration;
+use support::{Exporter, china_unix, escape_label, fast_settings, start_api};
+use tencentcloud_partner_exporter::simulator::{Settings, Shape, dataset::usd};
+
+const SHAPE: Shape = Shape {
+    customers: 250,
+    vouchers_per_customer: 1.0,
+    seed: 11,
+};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exports_every_value_of_a_multi_page_partner_exactly() {
+    let api = start_api(SHAPE, fast_settings()).await;
+    let exporter = Exporter::start(&api, Exporter::FAST).await;
+    exporter.wait_ready(Duration::from_secs(60)).await;
+    let scrape = exporter.scrape().await;
+    let data = api.sim.with_data(|d| d.clone());
+
+    let allocated = data.allocated_cents();
+    assert_eq!(
+        scrape.get("tencentcloud_partner_credit_usd"),
+        Some(usd(data.partner_total_cents))
+    );
+    assert_eq!(
+        scrape.get("tencentcloud_partner_credit_allocated_usd"),
+        Some(usd(allocated))
+    );
+    assert_eq!(
+        scrape.get("tencentcloud_partner_credit_remaining_usd"),
+        Some(usd(data.partner_total_cents - allocated))
+    );
+    assert_eq!(
+        scrape.get("tencentcloud_partner_customers_credit_usd"),
+        Some(usd(allocated))
+    );
+    assert_eq!(
+        scrape.get("tencentcloud_partner_customers_credit_remaining_usd"),
+        Some(usd(data.customers_remaining_cents()))
+    );
+    assert_eq!(scrape.get("tencentcloud_partner_customers"), Some(250.0));
+    assert_eq!(scrape.series("tencentcloud_partner_customer_credit_usd").len(), 250);
+
+    for c in data.customers.values() {
+        assert_eq!(
+            scrape.customer("tencentcloud_partner_customer_credit_usd", c.uin),
+            Some(usd(c.credit_cents))
+        );
+        assert_eq!(
+            scrape.customer("tencentcloud_partner_customer_credit_remaining_usd", c.uin),
+            Some(usd(c.remaining_cents))
+        );
+        assert_eq!(
+            scrape.customer("tencentcloud_partner_customer_credit_expiry_timestamp_seconds", c.uin),
+            c.recent_expiry.as_ref().map(china_unix)
+        );
+        let identify = ["unverified", "individual", "enterprise"][c.identify_type as usize];
+        let info = format!(
+            "tencentcloud_partner_customer_info{{customer_uin=\"{}\",remark=\"{}\",customer_type=\"{}\",identify_type=\"{identify}\"}}",
+            c.uin,
+            escape_label(&c.remark),
+            c.customer_type
+        );
+        assert_eq!(scrape.get(&info), Some(1.0), "missing {info}");
+        assert!(
+            !scrape.text.contains(&c.name),
+            "names are not exported unless asked for"
+        );
+
+        let newest = c.allocations.iter().max_by_key(|a| a.time);
+        assert_eq!(
+            scrape.customer("tencentcloud_partner_customer_credit_allocations", c.uin),
+            Some(c.allocations.len() as f64)
+        );
+        assert_eq!(
+            scrape.customer(
+                "tencentcloud_partner_customer_credit_last_allocation_timestamp_seconds",
+                c.uin
+            ),
+            newest.map(|a| china_unix(&a.time))
+        );
+        assert_eq!(
+            scrape.customer("tencentcloud_partner_customer_credit_last_allocation_usd", c.uin),
+            newest.map(|a| usd(a.credit_cents))
+        );
+    }
+
+    assert!(data.vouchers.len() > 100, "the voucher list spans several pages");
+    assert_eq!(
+        scrape.series("tencentcloud_partner_voucher_amount_usd").len(),
+        data.vouchers.len()
+    );
+    for v in data.vouchers.values() {
+        let (uin, id) = (v.customer_uin, v.id);
+        assert_eq!(
+            scrape.voucher("tencentcloud_partner_voucher_amount_usd", uin, id),
+            Some(usd(v.total_cents))
+        );
+        assert_eq!(
+            scrape.voucher("tencentcloud_partner_voucher_remaining_usd", uin, id),
+            Some(usd(v.remaining_cents))
+        );
+        assert_eq!(
+            scrape.voucher("tencentcloud_partner_voucher_usage_records", uin, id),
+            Some(v.usage_records as f64)
+        );
+        assert_eq!(
+            scrape.voucher("tencentcloud_partner_voucher_expiry_timestamp_seconds", uin, id),
+            Some(china_unix(&v.expire_time))
+        );
+        let info = format!(
+            "tencentcloud_partner_voucher_info{{customer_uin=\"{uin}\",voucher_id=\"{id}\",status=\"{}\",usage=\"{}\",payment_mode=\"{}\",product_scope=\"{}\"}}",
+            v.status, v.usage, v.payment_mode, v.product_scope
+        );
+        assert_eq!(scrape.get(&info), Some(1.0), "missing {info}");
+    }
+
+    for collector in ["partner", "customers", "allocations", "vouchers"] {
+        assert_eq!(
+            scrape.get(&format!(
+                "tencentcloud_partner_refresh_success{{collector=\"{collector}\"}}"
+            )),
+            Some(1.0)
+        );
+    }
+    // Three pages of 100 customers, read once: the walk saw a stable listing.
+    let stats = api.sim.stats();
+    assert_eq!(stats["QueryCustomersCredit"].calls, 3);
+    exporter.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finds_the_newest_allocation_whatever_the_record_order_in_two_calls_at_most() {
+    for oldest_first in [true, false] {
+        let settings = Settings {
+            allocations_oldest_first: oldest_first,
+            ..fast_settings()
+        };
+        let shape = Shape {
+            customers: 120,
+            vouchers_per_customer: 0.0,
+            seed: 5,
+        };
+        let api = start_api(shape, settings).await;
+        let exporter = Exporter::start(&api, &[Exporter::FAST[0], Exporter::FAST[1], "--no-collector.vouchers"]).await;
+        exporter.wait_ready(Duration::from_secs(60)).await;
+        let scrape = exporter.scrape().await;
+        let data = api.sim.with_data(|d| d.clone());
+        assert!(data.customers.values().any(|c| c.allocations.len() > 100));
+        for c in data.customers.values() {
+            let newest = c.allocations.iter().max_by_key(|a| a.time).map(|a| china_unix(&a.time));
+            assert_eq!(
+                scrape.customer(
+                    "tencentcloud_partner_customer_credit_last_allocation_timestamp_seconds",
+                    c.uin
+                ),
+                newest,
+                "customer {} with {} allocations, oldest first: {oldest_first}",
+                c.uin,
+                c.allocations.len()
+            );
+        }
+        let calls = api.sim.stats()["QueryCreditAllocationHistory"].calls;
+        assert!(calls <= 2 * 120, "{calls} calls for 120 customers");
+        exporter.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uin_list_mode_reads_only_the_listed_customers_in_batches_of_fifty() {
+    let shape = Shape {
+        customers: 120,
+        vouchers_per_customer: 1.0,
+        seed: 9,
+    };
+    let api = start_api(shape, fast_settings()).await;
+    let (uins, data) = api
+        .sim
+        .with_data(|d| (d.customers.keys().copied().take(60).collect::<Vec<_>>(), d.clone()));
+    let list = format!(
+        "--customers.uins={}",
+        uins.iter().map(u64::to_string).collect::<Vec<_>>().join(",")
+    );
+    let exporter = Exporter::start(&api, &[Exporter::FAST[0], Exporter::FAST[1], list.as_str()]).await;
+    exporter.wait_ready(Duration::from_secs(60)).await;
+    let scrape = exporter.scrape().await;
+    assert_eq!(scrape.get("tencentcloud_partner_customers"), Some(60.0));
+    assert_eq!(scrape.series("tencentcloud_partner_customer_credit_usd").len(), 60);
+    for uin in &uins {
+        let c = &data.customers[uin];
+        assert_eq!(
+            scrape.customer("tencentcloud_partner_customer_credit_remaining_usd", *uin),
+            Some(usd(c.remaining_cents))
+        );
+    }
+    let stats = api.sim.stats();
+    assert_eq!(stats["QueryCreditByUinList"].calls, 2, "60 UINs make two batches");
+    assert!(!stats.contains_key("QueryCustomersCredit"));
+    let listed: std::collections::HashSet<u64> = uins.iter().copied().collect();
+    for (series, _) in scrape.series("tencentcloud_partner_voucher_amount_usd") {
+        let uin: u64 = series.split('"').nth(1).unwrap().parse().unwrap();
+        assert!(
+            listed.contains(&uin),
+            "voucher of an unlisted customer exported: {series}"
+        );
+    }
+    exporter.stop().await;
+}

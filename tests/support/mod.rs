@@ -1,0 +1,188 @@
+//! Shared test fixtures: a simulated partner API on a loopback port, the
+//! exporter running in-process against it, and a parser for its exposition.
+#![allow(dead_code)]
+
+use chrono::NaiveDateTime;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use tencentcloud_partner_exporter::config::{Config, Flags};
+use tencentcloud_partner_exporter::simulator::{self, Dataset, Shape, Simulator};
+
+pub const SECRET_ID: &str = "AKIDtestexporter0000000000000001";
+pub const SECRET_KEY: &str = "TestSecretKeyThatMustNeverBePrinted42";
+
+/// A simulator serving on loopback.
+pub struct Api {
+    pub sim: Simulator,
+    pub endpoint: String,
+}
+
+/// Starts a simulator with `shape` and `settings`, accepting the test key.
+pub async fn start_api(shape: Shape, settings: simulator::Settings) -> Api {
+    // The tests' own HTTP clients need the crypto provider the exporter installs.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let sim = Simulator::new(Dataset::generate(shape), settings);
+    sim.add_key(SECRET_ID, SECRET_KEY);
+    let addr = sim.spawn().await.expect("simulator binds a loopback port");
+    Api {
+        sim,
+        endpoint: format!("http://{addr}"),
+    }
+}
+
+/// A simulator whose rate limits are 20 times the documented ones, so that
+/// tests of behaviour other than rate limiting run quickly.
+pub fn fast_settings() -> simulator::Settings {
+    simulator::Settings {
+        rate_limit_scale: Some(20.0),
+        ..Default::default()
+    }
+}
+
+/// The exporter running in this process.
+pub struct Exporter {
+    pub addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Exporter {
+    /// Starts the exporter with `args` (flags) against `api`.
+    pub async fn start(api: &Api, args: &[&str]) -> Self {
+        let endpoint = format!("--api.endpoint={}", api.endpoint);
+        let argv = ["exporter", endpoint.as_str()].into_iter().chain(args.iter().copied());
+        let flags = <Flags as clap::Parser>::try_parse_from(argv).expect("test flags parse");
+        let config = Config::from_flags(flags, |name| match name {
+            "TENCENTCLOUD_SECRET_ID" => Some(SECRET_ID.into()),
+            "TENCENTCLOUD_SECRET_KEY" => Some(SECRET_KEY.into()),
+            _ => None,
+        })
+        .expect("test configuration is valid");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            tencentcloud_partner_exporter::app::run(config, listener, async {
+                let _ = stopped.await;
+            })
+            .await
+            .expect("exporter runs");
+        });
+        Self {
+            addr,
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    /// Fast refresh settings for tests: rate limits scaled like [`fast_settings`].
+    pub const FAST: &'static [&'static str] = &["--api.rate-limit-fraction=20", "--api.timeout=2s"];
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// The exposition in the Prometheus text format.
+    pub async fn scrape(&self) -> Exposition {
+        let body = reqwest::get(self.url("/metrics")).await.unwrap().text().await.unwrap();
+        Exposition::parse(&body)
+    }
+
+    /// Waits until `/-/ready` answers 200.
+    pub async fn wait_ready(&self, within: Duration) {
+        let url = self.url("/-/ready");
+        eventually(within, || async {
+            reqwest::get(&url)
+                .await
+                .map(|r| r.status().is_success())
+                .unwrap_or(false)
+        })
+        .await;
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        tokio::time::timeout(Duration::from_secs(10), &mut self.task)
+            .await
+            .expect("exporter stops within 10 s")
+            .expect("exporter task ends cleanly");
+    }
+}
+
+/// Polls `condition` every 100 ms until it holds; panics after `within`.
+pub async fn eventually<F, Fut>(within: Duration, condition: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = Instant::now() + within;
+    while !condition().await {
+        assert!(Instant::now() < deadline, "condition not met within {within:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Samples of an exposition, keyed by `name{labels}` exactly as written.
+#[derive(Debug, Clone)]
+pub struct Exposition {
+    pub text: String,
+    pub samples: BTreeMap<String, f64>,
+}
+
+impl Exposition {
+    pub fn parse(text: &str) -> Self {
+        let samples = text
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+            .map(|line| {
+                let (series, value) = line.rsplit_once(' ').expect("a sample line has a value");
+                (
+                    series.to_owned(),
+                    value.parse::<f64>().expect("a sample value is a number"),
+                )
+            })
+            .collect();
+        Self {
+            text: text.to_owned(),
+            samples,
+        }
+    }
+
+    /// The value of one series, by its exact text.
+    pub fn get(&self, series: &str) -> Option<f64> {
+        self.samples.get(series).copied()
+    }
+
+    /// Series of metric `name` (with labels), in order.
+    pub fn series(&self, name: &str) -> Vec<(&str, f64)> {
+        self.samples
+            .iter()
+            .filter(|(k, _)| k.split('{').next() == Some(name))
+            .map(|(k, v)| (k.as_str(), *v))
+            .collect()
+    }
+
+    /// The value of `name{customer_uin="uin"}`.
+    pub fn customer(&self, name: &str, uin: u64) -> Option<f64> {
+        self.get(&format!("{name}{{customer_uin=\"{uin}\"}}"))
+    }
+
+    /// The value of `name{customer_uin="uin",voucher_id="id"}`.
+    pub fn voucher(&self, name: &str, uin: u64, id: u64) -> Option<f64> {
+        self.get(&format!("{name}{{customer_uin=\"{uin}\",voucher_id=\"{id}\"}}"))
+    }
+}
+
+/// A time string of the simulator (UTC+8) as unix seconds.
+pub fn china_unix(t: &NaiveDateTime) -> f64 {
+    (t.and_utc().timestamp() - 8 * 3600) as f64
+}
+
+/// Escapes a label value as the text format does.
+pub fn escape_label(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
