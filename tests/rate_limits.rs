@@ -5,7 +5,7 @@ mod support;
 
 use std::time::Duration;
 use support::{Exporter, start_api};
-use tencentcloud_partner_exporter::simulator::{Settings, Shape, dataset::usd};
+use tencentcloud_partner_exporter::simulator::{Settings, Shape};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_refresh_at_the_documented_limits_is_rarely_throttled_and_exact() {
@@ -34,23 +34,7 @@ async fn full_refresh_at_the_documented_limits_is_rarely_throttled_and_exact() {
     );
     eprintln!("{calls} calls, {throttled} throttled");
 
-    let scrape = exporter.scrape().await;
     let data = api.sim.with_data(|d| d.clone());
-    for c in data.customers.values() {
-        assert_eq!(
-            scrape.customer("tencentcloud_partner_customer_credit_remaining_usd", c.uin),
-            Some(usd(c.remaining_cents))
-        );
-        assert_eq!(
-            scrape.customer("tencentcloud_partner_customer_credit_allocations", c.uin),
-            Some(c.allocations.len() as f64)
-        );
-    }
-    for v in data.vouchers.values() {
-        assert_eq!(
-            scrape.voucher("tencentcloud_partner_voucher_remaining_usd", v.customer_uin, v.id),
-            Some(usd(v.remaining_cents))
-        );
-    }
+    exporter.scrape().await.assert_balances_match(&data);
     exporter.stop().await;
 }

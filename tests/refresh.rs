@@ -192,24 +192,9 @@ async fn retryable_faults_are_survived_without_losing_values() {
     }
     let exporter = Exporter::start(&api, &args(&[])).await;
     exporter.wait_ready(Duration::from_secs(90)).await;
-    let scrape = exporter.scrape().await;
     let data = api.sim.with_data(|d| d.clone());
-    for c in data.customers.values() {
-        assert_eq!(
-            scrape.customer("tencentcloud_partner_customer_credit_remaining_usd", c.uin),
-            Some(usd(c.remaining_cents))
-        );
-        assert_eq!(
-            scrape.customer("tencentcloud_partner_customer_credit_allocations", c.uin),
-            Some(c.allocations.len() as f64)
-        );
-    }
-    for v in data.vouchers.values() {
-        assert_eq!(
-            scrape.voucher("tencentcloud_partner_voucher_remaining_usd", v.customer_uin, v.id),
-            Some(usd(v.remaining_cents))
-        );
-    }
+    let scrape = exporter.scrape().await;
+    scrape.assert_balances_match(&data);
     for code in ["InternalError", "HTTP502", "MalformedResponse"] {
         let failures: f64 = scrape
             .series("tencentcloud_partner_api_requests_total")

@@ -177,6 +177,29 @@ impl Exposition {
     }
 }
 
+impl Exposition {
+    /// Asserts that every customer's remaining credit and allocation count,
+    /// and every voucher's balance, are exported exactly as `data` holds them.
+    pub fn assert_balances_match(&self, data: &Dataset) {
+        use tencentcloud_partner_exporter::simulator::dataset::usd;
+        for c in data.customers.values() {
+            let remaining = self.customer("tencentcloud_partner_customer_credit_remaining_usd", c.uin);
+            assert_eq!(remaining, Some(usd(c.remaining_cents)), "remaining credit of {}", c.uin);
+            let allocations = self.customer("tencentcloud_partner_customer_credit_allocations", c.uin);
+            assert_eq!(
+                allocations,
+                Some(c.allocations.len() as f64),
+                "allocations of {}",
+                c.uin
+            );
+        }
+        for v in data.vouchers.values() {
+            let remaining = self.voucher("tencentcloud_partner_voucher_remaining_usd", v.customer_uin, v.id);
+            assert_eq!(remaining, Some(usd(v.remaining_cents)), "balance of voucher {}", v.id);
+        }
+    }
+}
+
 /// A time string of the simulator (UTC+8) as unix seconds.
 pub fn china_unix(t: &NaiveDateTime) -> f64 {
     (t.and_utc().timestamp() - 8 * 3600) as f64
