@@ -188,7 +188,7 @@ async fn retryable_faults_are_survived_without_losing_values() {
         Fault::Malformed,
         Fault::Truncated,
     ] {
-        api.sim.inject(Rule::always(fault).sometimes(0.1));
+        api.sim.inject(Rule::always(fault).sometimes(0.05));
     }
     let exporter = Exporter::start(&api, &args(&[])).await;
     exporter.wait_ready(Duration::from_secs(90)).await;
