@@ -298,6 +298,13 @@ impl CachedMetrics {
         )?;
         gauges(
             e,
+            "refresh_interval",
+            "Configured interval between the collector's refreshes",
+            Some(&Unit::Seconds),
+            self.statuses.iter().map(|s| ([("collector", s.kind.name())], s.interval.as_secs_f64())),
+        )?;
+        gauges(
+            e,
             "refresh_duration",
             "Duration of the collector's last refresh, successful or not",
             Some(&Unit::Seconds),
