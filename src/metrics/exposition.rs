@@ -301,7 +301,9 @@ impl CachedMetrics {
             "refresh_interval",
             "Configured interval between the collector's refreshes",
             Some(&Unit::Seconds),
-            self.statuses.iter().map(|s| ([("collector", s.kind.name())], s.interval.as_secs_f64())),
+            self.statuses
+                .iter()
+                .map(|s| ([("collector", s.kind.name())], s.interval.as_secs_f64())),
         )?;
         gauges(
             e,

@@ -86,10 +86,11 @@ impl Shape {
 const FIRST_UIN: u64 = 100_000_000_000;
 const FIRST_VOUCHER: u64 = 12_130_000;
 
+/// 09:00 of the current day in UTC+8: generated expiries and histories lie
+/// around today, so "expiring within 30 days" has examples whenever it runs.
 fn base_time() -> NaiveDateTime {
-    NaiveDate::from_ymd_opt(2026, 1, 1)
-        .and_then(|d| d.and_hms_opt(9, 0, 0))
-        .expect("a valid constant date")
+    let today: NaiveDate = super::china_now().date();
+    today.and_hms_opt(9, 0, 0).expect("09:00:00 is a valid time")
 }
 
 impl Dataset {
