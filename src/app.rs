@@ -78,7 +78,7 @@ pub async fn run(
     let client = api::Client::new(config.api.clone(), credentials, Arc::new(metrics.api.clone()))?;
     let shared = collectors::Shared {
         api: client,
-        snapshots,
+        snapshots: snapshots.clone(),
         timezone: config.timezone,
         customer_uins: config.customer_uins.clone().map(Into::into),
     };
@@ -121,6 +121,7 @@ pub async fn run(
         metrics,
         statuses: statuses.into(),
         telemetry_path: config.telemetry_path.clone(),
+        snapshots,
         demo: config.demo,
     };
     if let Ok(addr) = listener.local_addr() {

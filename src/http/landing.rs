@@ -1,75 +1,175 @@
-//! The landing page at `/`: what this is, where the metrics are, and how each
-//! collector is doing. Plain server-rendered HTML, no external assets.
+//! The landing page at `/`: what this is, where the metrics are, how each
+//! collector is doing, the API calls per action, and the customers closest to
+//! running out of credit. Plain server-rendered HTML with inline CSS: no
+//! external assets, no JavaScript.
 
 use super::{AppState, escape};
+use crate::collectors::customers::CustomerRow;
+use crate::collectors::{Kind, Snapshot, StatusView};
 use axum::extract::State;
 use axum::response::Html;
 use std::fmt::Write;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
+
+/// How many customers the page lists.
+const CLOSEST: usize = 5;
+
+fn whole_seconds(d: Duration) -> String {
+    humantime::format_duration(Duration::from_secs(d.as_secs())).to_string()
+}
 
 fn ago(t: Option<SystemTime>) -> String {
     match t.and_then(|t| SystemTime::now().duration_since(t).ok()) {
-        Some(d) => format!(
-            "{} ago",
-            humantime::format_duration(std::time::Duration::from_secs(d.as_secs()))
-        ),
+        Some(d) => format!("{} ago", whole_seconds(d)),
         None => "never".into(),
     }
 }
 
 fn until(t: Option<SystemTime>) -> String {
-    match t.and_then(|t| t.duration_since(SystemTime::now()).ok()) {
-        Some(d) => format!(
-            "in {}",
-            humantime::format_duration(std::time::Duration::from_secs(d.as_secs()))
-        ),
+    match t.map(|t| t.duration_since(SystemTime::now()).unwrap_or_default()) {
+        Some(d) if d.as_secs() == 0 => "now".into(),
+        Some(d) => format!("in {}", whole_seconds(d)),
         None => "-".into(),
     }
 }
 
-pub(super) async fn page(State(state): State<AppState>) -> Html<String> {
+fn state(v: &StatusView) -> (&'static str, &'static str) {
+    match (v.stopped, v.waiting, v.running, v.last_ok) {
+        (true, ..) => ("stopped", "bad"),
+        (_, true, ..) => ("waiting for customers", "idle"),
+        (_, _, true, _) => ("refreshing", "idle"),
+        (.., Some(true)) => ("ok", "good"),
+        (.., Some(false)) => ("failing", "bad"),
+        _ => ("starting", "idle"),
+    }
+}
+
+fn collectors_table(state_: &AppState) -> String {
     let mut rows = String::new();
-    for status in state.statuses.iter() {
+    for status in state_.statuses.iter() {
         let v = status.view();
-        let state_text = match (v.stopped, v.waiting, v.running, v.last_ok) {
-            (true, ..) => "stopped",
-            (_, true, ..) => "waiting for customers",
-            (_, _, true, _) => "refreshing",
-            (.., Some(true)) => "ok",
-            (.., Some(false)) => "failing",
-            _ => "starting",
-        };
-        let _ = write!(
+        let (text, class) = state(&v);
+        let _ = writeln!(
             rows,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td class={class}>{text}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=err>{}</td></tr>",
             status.kind,
-            state_text,
-            humantime::format_duration(status.interval),
+            whole_seconds(status.interval),
             ago(v.last_success),
+            v.last_duration
+                .map(|d| format!("{:.1} s", d.as_secs_f64()))
+                .unwrap_or_else(|| "-".into()),
             until(v.next_run),
             escape(v.last_error.as_deref().unwrap_or("")),
         );
     }
-    let path = escape(&state.telemetry_path);
-    let demo = if state.demo {
-        "<p class=demo>Demo mode: the numbers come from a built-in simulated partner, not from Tencent Cloud.</p>"
+    rows
+}
+
+fn api_table(state_: &AppState) -> String {
+    let counts = state_.metrics.api.counts();
+    if counts.is_empty() {
+        return "<tr><td colspan=4>No calls yet.</td></tr>".into();
+    }
+    let mut rows = String::new();
+    for (action, c) in counts {
+        let throttled = if c.throttled > 0 { "warn" } else { "" };
+        let errors = if c.errors > 0 { "bad" } else { "" };
+        let _ = writeln!(
+            rows,
+            "<tr><td>{action}</td><td class=num>{}</td><td class=\"num {throttled}\">{}</td><td class=\"num {errors}\">{}</td></tr>",
+            c.calls, c.throttled, c.errors
+        );
+    }
+    rows
+}
+
+/// Customers with credit, by the share of it left, lowest first.
+pub fn closest_to_running_out(customers: &[CustomerRow], n: usize) -> Vec<(&CustomerRow, f64)> {
+    let mut with_credit: Vec<(&CustomerRow, f64)> = customers
+        .iter()
+        .filter_map(|c| match (c.credit, c.remaining) {
+            (Some(credit), Some(remaining)) if credit > 0.0 => Some((c, remaining / credit)),
+            _ => None,
+        })
+        .collect();
+    with_credit.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.uin.cmp(&b.0.uin)));
+    with_credit.truncate(n);
+    with_credit
+}
+
+fn customers_table(state_: &AppState) -> String {
+    let Some(published) = state_.snapshots.latest(Kind::Customers) else {
+        return "<tr><td colspan=5>No customer list yet.</td></tr>".into();
+    };
+    let Snapshot::Customers(list) = &published.snapshot else {
+        return String::new();
+    };
+    let mut rows = String::new();
+    for (c, left) in closest_to_running_out(&list.customers, CLOSEST) {
+        let class = if left <= 0.0 {
+            "bad"
+        } else if left < 0.1 {
+            "warn"
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            rows,
+            "<tr><td>{}</td><td>{}</td><td class=num>{:.2}</td><td class=num>{:.2}</td><td class=\"num {class}\">{:.1} %</td></tr>",
+            c.uin,
+            escape(&c.remark),
+            c.credit.unwrap_or_default(),
+            c.remaining.unwrap_or_default(),
+            left * 100.0
+        );
+    }
+    if rows.is_empty() {
+        rows.push_str("<tr><td colspan=5>No customer has credit.</td></tr>");
+    }
+    rows
+}
+
+pub(super) async fn page(State(state_): State<AppState>) -> Html<String> {
+    let path = escape(&state_.telemetry_path);
+    let demo = if state_.demo {
+        "<p class=demo>Demo mode: these numbers come from a built-in simulated partner, not from Tencent Cloud.</p>"
     } else {
         ""
     };
     Html(format!(
         r#"<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>Tencent Cloud Partner Exporter</title>
-<style>body{{font-family:sans-serif;max-width:60em;margin:2em auto;padding:0 1em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.3em .6em;text-align:left}}.demo{{background:#fff3cd;padding:.5em}}</style>
-</head><body>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<title>Tencent Cloud Partner Exporter</title>
+<style>
+body{{font:15px/1.45 system-ui,sans-serif;color:#1f2328;max-width:64em;margin:1.5em auto;padding:0 1em}}
+h1{{font-size:1.5em;margin-bottom:.2em}} h2{{font-size:1.1em;margin-top:1.6em}}
+nav a{{margin-right:1.2em}} table{{border-collapse:collapse;width:100%}}
+th,td{{border-bottom:1px solid #d0d7de;padding:.35em .6em;text-align:left;vertical-align:top}}
+th{{background:#f6f8fa}} .num{{text-align:right;font-variant-numeric:tabular-nums}}
+.good{{color:#1a7f37;font-weight:600}} .bad{{color:#cf222e;font-weight:600}} .warn{{color:#9a6700;font-weight:600}}
+.idle{{color:#57606a}} .err{{color:#cf222e;font-size:.9em}} .demo{{background:#fff8c5;border:1px solid #d4a72c;padding:.5em .8em}}
+footer{{margin-top:2em;color:#57606a;font-size:.9em}}
+</style></head><body>
 <h1>Tencent Cloud Partner Exporter</h1>
-<p>Partner and customer credit, credit allocations and customer vouchers of a Tencent Cloud International partner, for Prometheus. Version {version}.</p>
+<p>Partner and customer credit, credit allocations and customer vouchers of a Tencent Cloud International partner, for Prometheus.</p>
 {demo}
-<ul><li><a href="{path}">Metrics</a></li><li><a href="/-/healthy">Health</a></li><li><a href="/-/ready">Readiness</a></li></ul>
+<nav><a href="{path}">Metrics</a><a href="/-/healthy">Health</a><a href="/-/ready">Readiness</a></nav>
 <h2>Collectors</h2>
-<table><tr><th>Collector</th><th>State</th><th>Interval</th><th>Last success</th><th>Next run</th><th>Last error</th></tr>
-{rows}</table>
+<table><tr><th>Collector</th><th>State</th><th>Interval</th><th>Last success</th><th>Took</th><th>Next run</th><th>Last error</th></tr>
+{collectors}</table>
+<h2>Customers closest to running out of credit</h2>
+<table><tr><th>UIN</th><th>Remark</th><th class=num>Credit (USD)</th><th class=num>Left (USD)</th><th class=num>Left</th></tr>
+{customers}</table>
+<h2>API calls since start</h2>
+<table><tr><th>Action</th><th class=num>Calls</th><th class=num>Throttled</th><th class=num>Errors</th></tr>
+{api}</table>
+<footer>tencentcloud-partner-exporter {version} ({revision})</footer>
 </body></html>
 "#,
+        collectors = collectors_table(&state_),
+        customers = customers_table(&state_),
+        api = api_table(&state_),
         version = crate::metrics::VERSION,
+        revision = crate::metrics::REVISION,
     ))
 }

@@ -28,6 +28,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub statuses: Arc<[Arc<Status>]>,
     pub telemetry_path: String,
+    /// Read by the landing page for the customers closest to running out.
+    pub snapshots: crate::cache::Snapshots,
     /// Shown on the landing page so a demo run says what it is.
     pub demo: bool,
 }

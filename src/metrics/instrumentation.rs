@@ -8,6 +8,8 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::{Registry, Unit};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -21,11 +23,22 @@ pub struct ActionLabels {
     pub action: &'static str,
 }
 
+/// Calls of one action, for the landing page.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CallCounts {
+    pub calls: u64,
+    pub throttled: u64,
+    /// Failed calls other than throttled ones.
+    pub errors: u64,
+}
+
 /// Counts and times every API call; the [`api::Client`]'s observer.
 #[derive(Debug, Clone)]
 pub struct ApiMetrics {
     requests: Family<ActionCodeLabels, Counter>,
     durations: Family<ActionLabels, Histogram>,
+    /// The same calls summed per action: the Family cannot be read back.
+    counts: Arc<Mutex<BTreeMap<&'static str, CallCounts>>>,
 }
 
 impl ApiMetrics {
@@ -55,7 +68,16 @@ impl ApiMetrics {
                 })
                 .get();
         }
-        Self { requests, durations }
+        Self {
+            requests,
+            durations,
+            counts: Arc::default(),
+        }
+    }
+
+    /// Calls so far, by action.
+    pub fn counts(&self) -> BTreeMap<&'static str, CallCounts> {
+        self.counts.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }
 
@@ -70,5 +92,13 @@ impl Observer for ApiMetrics {
         self.durations
             .get_or_create(&ActionLabels { action })
             .observe(elapsed.as_secs_f64());
+        let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = counts.entry(action).or_default();
+        entry.calls += 1;
+        if code.starts_with("RequestLimitExceeded") {
+            entry.throttled += 1;
+        } else if code != "Success" {
+            entry.errors += 1;
+        }
     }
 }

@@ -1,0 +1,132 @@
+//! The landing page as a person sees it: rendered by headless Chromium, with a
+//! screenshot taken and the rendered text checked. Chromium comes from the
+//! Debian package `chromium` (installed by `scripts/test`); without it this
+//! test fails.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+use support::{Exporter, fast_settings, start_api};
+use tencentcloud_partner_exporter::simulator::{Fault, Rule, Shape};
+
+fn chromium(profile: &Path, args: &[&str]) -> std::process::Output {
+    let binary = ["chromium", "chromium-browser"]
+        .into_iter()
+        .find(|b| {
+            Command::new(b)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+        .expect("chromium must be installed (Debian package chromium; scripts/test installs it)");
+    let output = Command::new(binary)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn landing_page_renders_status_calls_and_customers_closest_to_running_out() {
+    let shape = Shape {
+        customers: 40,
+        vouchers_per_customer: 1.0,
+        seed: 13,
+    };
+    let api = start_api(shape, fast_settings()).await;
+    // A few throttled calls, so the page has something to show in that column.
+    api.sim.inject(
+        Rule::always(Fault::Error("RequestLimitExceeded".into()))
+            .on("QueryCustomersCredit")
+            .times(2),
+    );
+    let exporter = Exporter::start(&api, Exporter::FAST).await;
+    exporter.wait_ready(Duration::from_secs(60)).await;
+
+    let url = exporter.url("/");
+    let profile = tempfile::tempdir().unwrap();
+    let (dom, shot) = tokio::task::spawn_blocking({
+        let profile = profile.path().to_owned();
+        move || {
+            let dom = chromium(&profile, &["--dump-dom", &url]);
+            let shot = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("landing.png");
+            let _ = std::fs::remove_file(&shot);
+            chromium(
+                &profile,
+                &[
+                    "--window-size=1200,1100",
+                    &format!("--screenshot={}", shot.display()),
+                    &url,
+                ],
+            );
+            (String::from_utf8_lossy(&dom.stdout).into_owned(), shot)
+        }
+    })
+    .await
+    .unwrap();
+
+    let png = std::fs::read(&shot).expect("chromium wrote a screenshot");
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 20_000,
+        "screenshot of {} bytes",
+        png.len()
+    );
+
+    for text in [
+        "Tencent Cloud Partner Exporter",
+        "Collectors",
+        "API calls since start",
+        "QueryCustomersCredit",
+    ] {
+        assert!(dom.contains(text), "rendered page lacks {text:?}");
+    }
+    for collector in ["partner", "customers", "allocations", "vouchers"] {
+        assert!(dom.contains(&format!("<td>{collector}</td>")), "no row for {collector}");
+    }
+    // QueryCustomersCredit: one page of 40 customers, after two throttled answers.
+    let row = "<tr><td>QueryCustomersCredit</td><td class=\"num\">3</td><td class=\"num warn\">2</td>";
+    assert!(dom.contains(row), "{dom}");
+
+    // The five customers with the smallest share of credit left, in order.
+    let expected: Vec<String> = api.sim.with_data(|d| {
+        let mut with_credit: Vec<(f64, u64)> = d
+            .customers
+            .values()
+            .filter(|c| c.credit_cents > 0)
+            .map(|c| (c.remaining_cents as f64 / c.credit_cents as f64, c.uin))
+            .collect();
+        with_credit.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        with_credit
+            .iter()
+            .take(5)
+            .map(|(_, uin)| format!("<td>{uin}</td>"))
+            .collect()
+    });
+    let section = dom.split("Customers closest to running out").nth(1).unwrap();
+    let mut position = 0;
+    for uin in &expected {
+        let found = section[position..]
+            .find(uin.as_str())
+            .unwrap_or_else(|| panic!("{uin} missing or out of order"));
+        position += found;
+    }
+    exporter.stop().await;
+}
