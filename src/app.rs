@@ -7,6 +7,7 @@ use crate::collectors::{self, Collector, Kind, Schedule, Status};
 use crate::config::Config;
 use crate::http::{self, AppState};
 use crate::metrics::Metrics;
+use crate::metrics::exposition::Renderer;
 use crate::simulator::{self, Simulator};
 use std::future::Future;
 use std::sync::Arc;
@@ -63,7 +64,6 @@ pub async fn run(
         }
     };
 
-    let snapshots = Snapshots::new();
     let mut statuses = vec![
         Arc::new(Status::new(Kind::Partner, config.intervals.partner)),
         Arc::new(Status::new(Kind::Customers, config.intervals.customers)),
@@ -74,7 +74,12 @@ pub async fn run(
     if config.vouchers {
         statuses.push(Arc::new(Status::new(Kind::Vouchers, config.intervals.vouchers)));
     }
-    let metrics = Arc::new(Metrics::new(snapshots.clone(), statuses.clone(), config.export_names));
+    let renderer = Renderer::new(
+        statuses.iter().map(|s| (s.kind, s.interval)).collect(),
+        config.export_names,
+    );
+    let snapshots = Snapshots::new(renderer);
+    let metrics = Arc::new(Metrics::new(snapshots.clone(), statuses.clone()));
     let client = api::Client::new(config.api.clone(), credentials, Arc::new(metrics.api.clone()))?;
     let shared = collectors::Shared {
         api: client,

@@ -6,16 +6,20 @@
 //! API or knows how snapshots are turned into metrics.
 
 use crate::collectors::{Kind, Snapshot};
+use crate::metrics::block::Block;
+use crate::metrics::exposition::Renderer;
 use moka::Expiry;
 use moka::sync::Cache;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::watch;
 
-/// One published snapshot and when it was taken.
+/// One published snapshot, its exposition, and when it was taken.
 #[derive(Debug)]
 pub struct Published {
-    pub snapshot: Snapshot,
+    pub snapshot: Arc<Snapshot>,
+    /// The snapshot's metric families, encoded once when it was published.
+    pub block: Block,
     /// When the refresh that produced it completed.
     pub at: SystemTime,
     /// How long it may be exported.
@@ -44,14 +48,16 @@ impl Expiry<Kind, Arc<Published>> for MaxAge {
 #[derive(Clone)]
 pub struct Snapshots {
     cache: Cache<Kind, Arc<Published>>,
+    renderer: Arc<Renderer>,
     /// Bumped on each publish, so dependent collectors can wait for data.
     generations: Arc<[watch::Sender<u64>; Kind::ALL.len()]>,
 }
 
 impl Snapshots {
-    /// An empty cache.
-    pub fn new() -> Self {
+    /// An empty cache whose snapshots `renderer` encodes on publication.
+    pub fn new(renderer: Renderer) -> Self {
         Self {
+            renderer: Arc::new(renderer),
             cache: Cache::builder()
                 .max_capacity(Kind::ALL.len() as u64)
                 .expire_after(MaxAge)
@@ -63,10 +69,13 @@ impl Snapshots {
     /// Replaces the snapshot of `snapshot.kind()`; it expires after `max_age`.
     pub fn publish(&self, snapshot: Snapshot, max_age: Duration) {
         let kind = snapshot.kind();
+        let snapshot = Arc::new(snapshot);
+        let block = self.renderer.render(&snapshot);
         self.cache.insert(
             kind,
             Arc::new(Published {
                 snapshot,
+                block,
                 at: SystemTime::now(),
                 max_age,
             }),
@@ -87,12 +96,6 @@ impl Snapshots {
     }
 }
 
-impl Default for Snapshots {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,11 +110,17 @@ mod tests {
 
     #[test]
     fn publish_replaces_and_expires_after_max_age() {
-        let snapshots = Snapshots::new();
+        let snapshots = Snapshots::new(Renderer::new(vec![], false));
         assert!(snapshots.latest(Kind::Partner).is_none());
         snapshots.publish(partner(1.0), Duration::from_millis(300));
         snapshots.publish(partner(2.0), Duration::from_millis(300));
-        match &snapshots.latest(Kind::Partner).unwrap().snapshot {
+        let latest = snapshots.latest(Kind::Partner).unwrap();
+        assert!(
+            std::str::from_utf8(&latest.block.text)
+                .unwrap()
+                .contains("tencentcloud_partner_credit_usd 2.0")
+        );
+        match &*latest.snapshot {
             Snapshot::Partner(p) => assert_eq!(p.total, Some(2.0)),
             other => panic!("unexpected {other:?}"),
         }
@@ -121,7 +130,7 @@ mod tests {
 
     #[tokio::test]
     async fn wait_for_first_returns_after_a_publish() {
-        let snapshots = Snapshots::new();
+        let snapshots = Snapshots::new(Renderer::new(vec![], false));
         let waiter = tokio::spawn({
             let snapshots = snapshots.clone();
             async move { snapshots.wait_for_first(Kind::Partner).await }

@@ -50,7 +50,7 @@ impl Collector for Allocations {
 
     async fn refresh(&mut self, ctx: &Context) -> Result<Snapshot, Error> {
         let published = ctx.customers()?;
-        let super::Snapshot::Customers(list) = &published.snapshot else {
+        let super::Snapshot::Customers(list) = &*published.snapshot else {
             return Err(Error::NoCustomers);
         };
         let known = &self.known;

@@ -101,7 +101,7 @@ fn customers_table(state_: &AppState) -> String {
     let Some(published) = state_.snapshots.latest(Kind::Customers) else {
         return "<tr><td colspan=5>No customer list yet.</td></tr>".into();
     };
-    let Snapshot::Customers(list) = &published.snapshot else {
+    let Snapshot::Customers(list) = &*published.snapshot else {
         return String::new();
     };
     let mut rows = String::new();

@@ -4,12 +4,14 @@
 mod landing;
 
 use crate::collectors::Status;
-use crate::metrics::Metrics;
+use crate::metrics::{Format, Metrics};
 use axum::Router;
+use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 use tower_http::compression::CompressionLayer;
@@ -50,19 +52,39 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Serves OpenMetrics to scrapers that ask for it (Prometheus does), and the
-/// classic text format to everyone else (curl, older scrapers).
+/// classic text format to everyone else (curl, older scrapers). OpenMetrics is
+/// gzipped here, from the blocks compressed at publication; the classic format
+/// is left to the compression layer.
 async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let wants_openmetrics = headers
-        .get_all(header::ACCEPT)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .any(|v| v.contains("application/openmetrics-text"));
-    let (content_type, body) = if wants_openmetrics {
-        (OPENMETRICS, state.metrics.openmetrics())
-    } else {
-        (PROMETHEUS_TEXT, state.metrics.prometheus_text())
+    let accepts = |name: header::HeaderName, what: &str| {
+        headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|v| v.contains(what))
     };
-    ([(header::CONTENT_TYPE, content_type)], body).into_response()
+    let format = if accepts(header::ACCEPT, "application/openmetrics-text") {
+        Format::OpenMetrics
+    } else {
+        Format::Text
+    };
+    let gzip = format == Format::OpenMetrics && accepts(header::ACCEPT_ENCODING, "gzip");
+    let chunks = state.metrics.scrape(format, gzip);
+    let length: usize = chunks.iter().map(|c| c.len()).sum();
+    let body = Body::from_stream(futures::stream::iter(chunks.into_iter().map(Ok::<_, Infallible>)));
+    let content_type = match format {
+        Format::OpenMetrics => OPENMETRICS,
+        Format::Text => PROMETHEUS_TEXT,
+    };
+    let mut response = Response::new(body);
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    if gzip {
+        headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    }
+    response
 }
 
 async fn healthy(State(state): State<AppState>) -> Response {

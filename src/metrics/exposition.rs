@@ -1,24 +1,28 @@
-//! Turns the cached snapshots and the collectors' status into metric families
-//! on each scrape. Reads memory only: no API call, no lock held across I/O.
+//! Turns snapshots into metric families. A snapshot is encoded once, when its
+//! collector publishes it ([`Renderer`]); the collectors' status, which changes
+//! between refreshes, is encoded on each scrape ([`RefreshMetrics`]). Neither
+//! does I/O.
 
+use super::block::Block;
 use crate::cache::Snapshots;
 use crate::collectors::{Kind, Snapshot, Status};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::registry::Registry;
 use prometheus_client::registry::Unit;
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// The prometheus-client collector that exports the cached snapshots.
-#[derive(Debug)]
-pub struct CachedMetrics {
-    pub(crate) snapshots: Snapshots,
-    pub(crate) statuses: Vec<Arc<Status>>,
+/// Encodes published snapshots into exposition blocks.
+#[derive(Debug, Clone)]
+pub struct Renderer {
+    /// Interval of each collector, for the HELP texts.
+    intervals: Vec<(Kind, Duration)>,
     /// `--customer.export-names`.
-    pub(crate) export_names: bool,
+    export_names: bool,
 }
 
 impl fmt::Debug for Snapshots {
@@ -65,12 +69,33 @@ fn unix(t: SystemTime) -> f64 {
     t.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO).as_secs_f64()
 }
 
-impl CachedMetrics {
+impl Renderer {
+    /// A renderer naming each collector's interval in HELP texts.
+    pub fn new(intervals: Vec<(Kind, Duration)>, export_names: bool) -> Self {
+        Self {
+            intervals,
+            export_names,
+        }
+    }
+
+    /// The OpenMetrics text of `snapshot`'s families, without `# EOF`.
+    pub fn render(&self, snapshot: &Arc<Snapshot>) -> Block {
+        let mut registry = Registry::with_prefix(super::PREFIX);
+        registry.register_collector(Box::new(OneSnapshot {
+            renderer: self.clone(),
+            snapshot: snapshot.clone(),
+        }));
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode_registry(&mut text, &registry)
+            .expect("writing to a String cannot fail");
+        Block::new(text)
+    }
+
     fn interval(&self, kind: Kind) -> String {
-        self.statuses
+        self.intervals
             .iter()
-            .find(|s| s.kind == kind)
-            .map(|s| humantime::format_duration(s.interval).to_string())
+            .find(|(k, _)| *k == kind)
+            .map(|(_, interval)| humantime::format_duration(*interval).to_string())
             .unwrap_or_default()
     }
 
@@ -274,8 +299,36 @@ impl CachedMetrics {
             info,
         )
     }
+}
 
-    fn encode_refresh(&self, e: &mut DescriptorEncoder) -> fmt::Result {
+/// One snapshot, as a prometheus-client collector for [`Renderer::render`].
+#[derive(Debug)]
+struct OneSnapshot {
+    renderer: Renderer,
+    snapshot: Arc<Snapshot>,
+}
+
+impl Collector for OneSnapshot {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> fmt::Result {
+        let r = &self.renderer;
+        match &*self.snapshot {
+            Snapshot::Partner(p) => r.encode_partner(&mut encoder, p),
+            Snapshot::Customers(c) => r.encode_customers(&mut encoder, c),
+            Snapshot::Allocations(a) => r.encode_allocations(&mut encoder, a),
+            Snapshot::Vouchers(v) => r.encode_vouchers(&mut encoder, v),
+        }
+    }
+}
+
+/// The collectors' refresh metrics, read from their status on each scrape.
+#[derive(Debug)]
+pub struct RefreshMetrics {
+    pub(crate) statuses: Vec<Arc<Status>>,
+}
+
+impl Collector for RefreshMetrics {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> fmt::Result {
+        let e = &mut encoder;
         let views: Vec<(&'static str, crate::collectors::StatusView)> =
             self.statuses.iter().map(|s| (s.kind.name(), s.view())).collect();
         gauges(
@@ -314,22 +367,5 @@ impl CachedMetrics {
                 .iter()
                 .filter_map(|(k, v)| Some(([("collector", *k)], v.last_duration?.as_secs_f64()))),
         )
-    }
-}
-
-impl Collector for CachedMetrics {
-    fn encode(&self, mut encoder: DescriptorEncoder) -> fmt::Result {
-        for kind in Kind::ALL {
-            let Some(published) = self.snapshots.latest(kind) else {
-                continue;
-            };
-            match &published.snapshot {
-                Snapshot::Partner(p) => self.encode_partner(&mut encoder, p)?,
-                Snapshot::Customers(c) => self.encode_customers(&mut encoder, c)?,
-                Snapshot::Allocations(a) => self.encode_allocations(&mut encoder, a)?,
-                Snapshot::Vouchers(v) => self.encode_vouchers(&mut encoder, v)?,
-            }
-        }
-        self.encode_refresh(&mut encoder)
     }
 }

@@ -1,12 +1,16 @@
-//! Everything `/metrics` serves: the registry (prefix `tencentcloud_partner`),
-//! the cached snapshots exported by [`exposition::CachedMetrics`], the API
-//! self-metrics of [`instrumentation::ApiMetrics`] and build information.
+//! Everything `/metrics` serves: the blocks each collector's snapshot was
+//! encoded into when it was published ([`exposition::Renderer`]), then the
+//! exporter's own metrics, encoded per scrape: API calls
+//! ([`instrumentation::ApiMetrics`]), refresh status and build information.
+//! A scrape copies no cached block: it hands out reference-counted buffers.
 
+pub mod block;
 pub mod exposition;
 pub mod instrumentation;
 
 use crate::cache::Snapshots;
-use crate::collectors::Status;
+use crate::collectors::{Kind, Status};
+use bytes::Bytes;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -29,16 +33,27 @@ struct BuildLabels {
     revision: &'static str,
 }
 
-/// The exporter's registry, ready to encode.
+/// The exposition formats `/metrics` serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// OpenMetrics text 1.0.0, ending in `# EOF`: what Prometheus asks for.
+    OpenMetrics,
+    /// The Prometheus text format 0.0.4, for every other client.
+    Text,
+}
+
+/// The exporter's metrics, ready to serve.
 #[derive(Debug)]
 pub struct Metrics {
+    /// The exporter's own metrics; the cached snapshots are not in it.
     registry: Registry,
+    snapshots: Snapshots,
     pub api: instrumentation::ApiMetrics,
 }
 
 impl Metrics {
-    /// Builds the registry over the shared snapshots and collector statuses.
-    pub fn new(snapshots: Snapshots, statuses: Vec<Arc<Status>>, export_names: bool) -> Self {
+    /// Builds the registry of the exporter's own metrics over the collectors' statuses.
+    pub fn new(snapshots: Snapshots, statuses: Vec<Arc<Status>>) -> Self {
         let mut registry = Registry::with_prefix(PREFIX);
         let build = Family::<BuildLabels, Gauge>::default();
         build
@@ -53,27 +68,56 @@ impl Metrics {
             build,
         );
         let api = instrumentation::ApiMetrics::register(&mut registry);
-        registry.register_collector(Box::new(exposition::CachedMetrics {
+        registry.register_collector(Box::new(exposition::RefreshMetrics { statuses }));
+        Self {
+            registry,
             snapshots,
-            statuses,
-            export_names,
-        }));
-        Self { registry, api }
+            api,
+        }
     }
 
-    /// The exposition in the OpenMetrics text format, ending in `# EOF`.
-    pub fn openmetrics(&self) -> String {
-        let mut body = String::with_capacity(64 * 1024);
-        prometheus_client::encoding::text::encode(&mut body, &self.registry).expect("writing to a String cannot fail");
-        body
+    /// The exporter's own metrics, encoded now.
+    fn own(&self, format: Format) -> String {
+        let mut text = String::with_capacity(16 * 1024);
+        match format {
+            Format::OpenMetrics => prometheus_client::encoding::text::encode(&mut text, &self.registry),
+            Format::Text => prometheus_client::encoding::prometheus_text::encode(&mut text, &self.registry),
+        }
+        .expect("writing to a String cannot fail");
+        text
     }
 
-    /// The exposition in the Prometheus text format 0.0.4, for scrapers and
-    /// tools that do not ask for OpenMetrics.
-    pub fn prometheus_text(&self) -> String {
-        let mut body = String::with_capacity(64 * 1024);
-        prometheus_client::encoding::prometheus_text::encode(&mut body, &self.registry)
-            .expect("writing to a String cannot fail");
-        body
+    /// The whole exposition as chunks to send in order, gzip-compressed when
+    /// `gzip`. Cached blocks come first and are shared, not copied.
+    pub fn scrape(&self, format: Format, gzip: bool) -> Vec<Bytes> {
+        let published: Vec<_> = Kind::ALL.iter().filter_map(|k| self.snapshots.latest(*k)).collect();
+        let blocks: Vec<&block::Block> = published.iter().map(|p| &p.block).filter(|b| !b.is_empty()).collect();
+        let own = self.own(format);
+        match (format, gzip) {
+            (Format::OpenMetrics, true) => block::gzip(&blocks, own.as_bytes()),
+            (Format::OpenMetrics, false) => blocks
+                .iter()
+                .map(|b| b.text.clone())
+                .chain(std::iter::once(Bytes::from(own)))
+                .collect(),
+            // The blocks are OpenMetrics; for gauges the classic format is the
+            // same text without `# UNIT` lines. Rare clients (curl, scripts)
+            // pay for that copy; Prometheus never does.
+            (Format::Text, _) => blocks
+                .iter()
+                .map(|b| Bytes::from(without_unit_lines(&b.text)))
+                .chain(std::iter::once(Bytes::from(own)))
+                .collect(),
+        }
     }
+}
+
+fn without_unit_lines(text: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len());
+    for line in text.split_inclusive(|b| *b == b'\n') {
+        if !line.starts_with(b"# UNIT ") {
+            out.extend_from_slice(line);
+        }
+    }
+    out
 }
