@@ -9,6 +9,7 @@ use crate::http::{self, AppState};
 use crate::metrics::Metrics;
 use crate::metrics::exposition::Renderer;
 use crate::simulator::{self, Simulator};
+use axum::serve::ListenerExt;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -132,6 +133,13 @@ pub async fn run(
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(address = %addr, path = %config.telemetry_path, "listening");
     }
+    // The exposition goes out in several chunks; without TCP_NODELAY the last
+    // small one can wait 40 ms for a delayed ACK (Nagle's algorithm).
+    let listener = listener.tap_io(|stream| {
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%error, "cannot set TCP_NODELAY");
+        }
+    });
     let served = axum::serve(listener, http::router(state))
         .with_graceful_shutdown(shutdown)
         .await;

@@ -17,7 +17,17 @@ const SAFETY_MARGIN: f64 = 0.98;
 /// The limiters of every action, built once per client.
 #[derive(Debug)]
 pub struct Limiters {
-    by_action: HashMap<&'static str, DefaultDirectRateLimiter>,
+    by_action: HashMap<&'static str, Limiter>,
+}
+
+/// One action's limiter, and the queue in front of it.
+#[derive(Debug)]
+struct Limiter {
+    rate: DefaultDirectRateLimiter,
+    /// Callers wait here in turn (tokio's mutex is fair), so that only one of
+    /// them at a time sleeps on the limiter: a crowd of waiters all waking for
+    /// the same slot would cost CPU and push the winner past its slot.
+    queue: tokio::sync::Mutex<()>,
 }
 
 impl Limiters {
@@ -25,7 +35,13 @@ impl Limiters {
     pub fn new(actions: &[(&'static str, u32)], fraction: f64) -> Self {
         let by_action = actions
             .iter()
-            .map(|&(name, limit)| (name, RateLimiter::direct(quota(limit, fraction))))
+            .map(|&(name, limit)| {
+                let limiter = Limiter {
+                    rate: RateLimiter::direct(quota(limit, fraction)),
+                    queue: tokio::sync::Mutex::new(()),
+                };
+                (name, limiter)
+            })
             .collect();
         Self { by_action }
     }
@@ -33,7 +49,8 @@ impl Limiters {
     /// Waits until `action` may be called once more.
     pub async fn acquire(&self, action: &str) {
         if let Some(limiter) = self.by_action.get(action) {
-            limiter.until_ready().await;
+            let _turn = limiter.queue.lock().await;
+            limiter.rate.until_ready().await;
         }
     }
 }

@@ -1,0 +1,429 @@
+//! Distributor scale: 10,000 customers and about 50,000 vouchers.
+//!
+//! `cargo bench --bench scale` starts the simulator in this process, runs the
+//! release exporter binary against it to a complete refresh, and reports in
+//! one run: start-up to first byte, refresh throughput against the rate-limit
+//! floor, memory, scrape cost (sequential and 4 concurrent, plain and gzip),
+//! the same body served as a static buffer by a minimal axum handler (the
+//! floor), and the same series served by a Python exporter written with
+//! Tencent's SDK and prometheus_client (benches/python_exporter.py; needs
+//! `pip install tencentcloud-sdk-python-intl-en prometheus_client`).
+//!
+//! Environment: BENCH_CUSTOMERS (10000), BENCH_VOUCHERS_PER_CUSTOMER (5),
+//! BENCH_RATE_SCALE (20: the simulator's limits and the exporter's
+//! --api.rate-limit-fraction, so a refresh that takes an hour at the real
+//! limits takes minutes; the floor scales with it), BENCH_SCRAPES (200).
+
+use bytes::Bytes;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tencentcloud_partner_exporter::simulator::{Settings, Shape, Simulator};
+
+const SECRET_ID: &str = "AKIDbenchmark000000000000000001";
+const SECRET_KEY: &str = "BenchmarkSecretKey000000000000001";
+const OPENMETRICS: &str = "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5";
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+struct Killed(Child);
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// (VmHWM, VmRSS) in MiB.
+fn memory(pid: u32) -> (f64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+            / 1024.0
+    };
+    (field("VmHWM:"), field("VmRSS:"))
+}
+
+/// CPU seconds (user + system) the process has used.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after_comm = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or_default();
+    let fields: Vec<&str> = after_comm.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15 of /proc/PID/stat; 12 and 13 after the comm.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Latency {
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+async fn measure(url: &str, gzip: bool, n: usize, concurrency: usize) -> Latency {
+    let client = reqwest::Client::builder().no_gzip().build().unwrap();
+    let per_task = n.div_ceil(concurrency);
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (client, url) = (client.clone(), url.to_owned());
+        tasks.push(tokio::spawn(async move {
+            let mut samples = Vec::with_capacity(per_task);
+            for _ in 0..per_task {
+                let mut request = client.get(&url).header("Accept", OPENMETRICS);
+                if gzip {
+                    request = request.header("Accept-Encoding", "gzip");
+                }
+                let started = Instant::now();
+                let body = request.send().await.unwrap().bytes().await.unwrap();
+                samples.push(started.elapsed().as_secs_f64() * 1000.0);
+                assert!(!body.is_empty());
+            }
+            samples
+        }));
+    }
+    let mut all = Vec::new();
+    for task in tasks {
+        all.extend(task.await.unwrap());
+    }
+    all.sort_by(f64::total_cmp);
+    let at = |q: f64| all[((all.len() as f64 - 1.0) * q).round() as usize];
+    Latency {
+        p50_ms: at(0.5),
+        p99_ms: at(0.99),
+    }
+}
+
+async fn exposition(url: &str) -> String {
+    reqwest::Client::new()
+        .get(url)
+        .header("Accept", OPENMETRICS)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+/// Serves `plain` at /plain and `gz` at /gzip from memory: the physical floor.
+async fn static_floor(plain: Bytes, gz: Bytes) -> String {
+    use axum::http::header;
+    let app = axum::Router::new()
+        .route(
+            "/plain",
+            axum::routing::get(move || {
+                let body = plain.clone();
+                async move {
+                    (
+                        [(
+                            header::CONTENT_TYPE,
+                            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                        )],
+                        body,
+                    )
+                }
+            }),
+        )
+        .route(
+            "/gzip",
+            axum::routing::get(move || {
+                let body = gz.clone();
+                async move { ([(header::CONTENT_ENCODING, "gzip")], body) }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}")
+}
+
+fn python_available() -> bool {
+    Command::new("python3")
+        .args(["-c", "import prometheus_client, tencentcloud.common.common_client"])
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[tokio::main]
+async fn main() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let customers: usize = env_or("BENCH_CUSTOMERS", 10_000);
+    let per_customer: f64 = env_or("BENCH_VOUCHERS_PER_CUSTOMER", 5.0);
+    let scale: f64 = env_or("BENCH_RATE_SCALE", 20.0);
+    let scrapes: usize = env_or("BENCH_SCRAPES", 200);
+    let shape = Shape {
+        customers,
+        vouchers_per_customer: per_customer,
+        seed: 2026,
+    };
+    let sim = Simulator::new(
+        tencentcloud_partner_exporter::simulator::Dataset::generate(shape),
+        Settings {
+            rate_limit_scale: Some(scale),
+            ..Settings::default()
+        },
+    );
+    sim.add_key(SECRET_ID, SECRET_KEY);
+    let vouchers = sim.with_data(|d| d.vouchers.len());
+    let api = sim.spawn().await.unwrap();
+    eprintln!("simulator: {customers} customers, {vouchers} vouchers, limits x{scale}");
+
+    let port = free_port();
+    let started = Instant::now();
+    let child = Killed(
+        Command::new(env!("CARGO_BIN_EXE_tencentcloud-partner-exporter"))
+            .args([
+                format!("--api.endpoint=http://{api}"),
+                format!("--web.listen-address=127.0.0.1:{port}"),
+                format!("--api.rate-limit-fraction={scale}"),
+                "--refresh.partner-interval=6h".into(),
+                "--refresh.customers-interval=6h".into(),
+                "--refresh.allocations-interval=6h".into(),
+                "--refresh.vouchers-interval=6h".into(),
+                "--cache.max-age=24h".into(),
+                "--log.level=warn".into(),
+            ])
+            .env("TENCENTCLOUD_SECRET_ID", SECRET_ID)
+            .env("TENCENTCLOUD_SECRET_KEY", SECRET_KEY)
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let pid = child.0.id();
+    let base = format!("http://127.0.0.1:{port}");
+    // Start-up to the first byte of /metrics, before any refresh completes.
+    let first_byte = loop {
+        if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            use std::io::{Read, Write};
+            stream
+                .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            let mut byte = [0u8; 1];
+            if stream.read(&mut byte).unwrap_or(0) == 1 {
+                break started.elapsed();
+            }
+        }
+        std::thread::sleep(Duration::from_micros(500));
+    };
+    eprintln!("first byte after {first_byte:?}; waiting for a complete refresh");
+
+    let client = reqwest::Client::new();
+    loop {
+        let ready = client
+            .get(format!("{base}/-/ready"))
+            .send()
+            .await
+            .map(|r| r.status().is_success());
+        if ready.unwrap_or(false) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let refreshed_after = started.elapsed();
+    let text = exposition(&format!("{base}/metrics")).await;
+    let series = text.lines().filter(|l| !l.starts_with('#') && !l.is_empty()).count();
+    let stats = sim.stats();
+    let (peak_after_refresh, _) = memory(pid);
+
+    // Refresh throughput against the floor: calls needed / rate limit.
+    let calls = |action: &str| stats.get(action).map(|s| (s.calls, s.throttled)).unwrap_or((0, 0));
+    let mut refresh_rows = Vec::new();
+    let collectors: [(&str, &[(&str, f64)]); 4] = [
+        ("partner", &[("QueryPartnerCredit", 5.0)]),
+        ("customers", &[("QueryCustomersCredit", 5.0)]),
+        ("allocations", &[("QueryCreditAllocationHistory", 5.0)]),
+        (
+            "vouchers",
+            &[
+                ("DescribeCustomerVoucherList", 5.0),
+                ("DescribeCustomerVoucherUsageDetails", 20.0),
+            ],
+        ),
+    ];
+    for (collector, actions) in collectors {
+        let wall = sample(
+            &text,
+            &format!("tencentcloud_partner_refresh_duration_seconds{{collector=\"{collector}\"}}"),
+        )
+        .unwrap_or(f64::NAN);
+        let (mut total, mut throttled, mut floor) = (0, 0, 0.0);
+        for (action, limit) in actions {
+            let (c, t) = calls(action);
+            total += c;
+            throttled += t;
+            floor += (c - t) as f64 / (limit * scale);
+        }
+        refresh_rows.push((collector, total, throttled, wall, floor));
+    }
+
+    // Scrape cost.
+    let plain_body = Bytes::from(text.clone());
+    let raw = reqwest::Client::builder().no_gzip().build().unwrap();
+    let gz_body = raw
+        .get(format!("{base}/metrics"))
+        .header("Accept", OPENMETRICS)
+        .header("Accept-Encoding", "gzip")
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let floor_base = static_floor(plain_body.clone(), gz_body.clone()).await;
+    let mut scrape_rows = Vec::new();
+    for (label, gzip, concurrency) in [
+        ("plain", false, 1),
+        ("gzip", true, 1),
+        ("plain, 4 concurrent", false, 4),
+        ("gzip, 4 concurrent", true, 4),
+    ] {
+        let cpu_before = cpu_seconds(pid);
+        let ours = measure(&format!("{base}/metrics"), gzip, scrapes, concurrency).await;
+        let cpu_ms = (cpu_seconds(pid) - cpu_before) * 1000.0 / scrapes as f64;
+        let floor_path = if gzip { "/gzip" } else { "/plain" };
+        let floor = measure(&format!("{floor_base}{floor_path}"), gzip, scrapes, concurrency).await;
+        scrape_rows.push((label, ours, floor, cpu_ms));
+    }
+    let (peak, rss) = memory(pid);
+
+    // The Python alternative, against a simulator of the same data without rate limits.
+    let python = if python_available() {
+        let unlimited = Simulator::new(
+            tencentcloud_partner_exporter::simulator::Dataset::generate(shape),
+            Settings {
+                rate_limit_scale: None,
+                ..Settings::default()
+            },
+        );
+        unlimited.add_key(SECRET_ID, SECRET_KEY);
+        let api = unlimited.spawn().await.unwrap();
+        let port = free_port();
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/python_exporter.py");
+        eprintln!("starting the Python exporter (it loads every page first)");
+        let mut py = Killed(
+            Command::new("python3")
+                .args([script, &port.to_string(), &api.to_string()])
+                .env("TENCENTCLOUD_SECRET_ID", SECRET_ID)
+                .env("TENCENTCLOUD_SECRET_KEY", SECRET_KEY)
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        );
+        let stdout = py.0.stdout.take().unwrap();
+        let ready = tokio::task::spawn_blocking(move || BufReader::new(stdout).lines().next().is_some())
+            .await
+            .unwrap();
+        assert!(ready, "the Python exporter did not start");
+        let url = format!("http://127.0.0.1:{port}/metrics");
+        let body = reqwest::get(&url).await.unwrap().text().await.unwrap();
+        let py_series = body.lines().filter(|l| !l.starts_with('#') && !l.is_empty()).count();
+        let latency = measure(&url, false, 10, 1).await;
+        Some((latency, py_series))
+    } else {
+        eprintln!(
+            "python3 with prometheus_client and tencentcloud-sdk-python-intl-en not found: skipping the comparison"
+        );
+        None
+    };
+
+    // Report.
+    let mut out = String::new();
+    use std::fmt::Write;
+    let _ = writeln!(
+        out,
+        "Dataset: {customers} customers, {vouchers} vouchers; rate limits x{scale} (simulator and --api.rate-limit-fraction).\n"
+    );
+    let _ = writeln!(out, "| measure | value |\n|---|---|");
+    let _ = writeln!(out, "| series exported | {series} |");
+    let _ = writeln!(
+        out,
+        "| /metrics body, plain | {:.1} MB |",
+        plain_body.len() as f64 / 1e6
+    );
+    let _ = writeln!(out, "| /metrics body, gzip | {:.1} MB |", gz_body.len() as f64 / 1e6);
+    let _ = writeln!(
+        out,
+        "| start-up to first byte of /metrics | {:.1} ms |",
+        first_byte.as_secs_f64() * 1000.0
+    );
+    let _ = writeln!(
+        out,
+        "| start-up to ready (every collector refreshed) | {:.1} s |",
+        refreshed_after.as_secs_f64()
+    );
+    let _ = writeln!(
+        out,
+        "| peak RSS after the first refresh | {peak_after_refresh:.1} MiB |"
+    );
+    let _ = writeln!(out, "| peak RSS after all scrapes | {peak:.1} MiB |");
+    let _ = writeln!(
+        out,
+        "| RSS at the end | {rss:.1} MiB ({:.0} bytes per series) |",
+        rss * 1024.0 * 1024.0 / series as f64
+    );
+    let _ = writeln!(
+        out,
+        "\n| collector | calls | throttled | full refresh | floor (calls ÷ limit) | × floor |\n|---|---|---|---|---|---|"
+    );
+    for (collector, total, throttled, wall, floor) in &refresh_rows {
+        let _ = writeln!(
+            out,
+            "| {collector} | {total} | {throttled} ({:.2} %) | {wall:.2} s | {floor:.2} s | {:.3} |",
+            100.0 * *throttled as f64 / (*total).max(1) as f64,
+            wall / floor
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\n| scrape ({scrapes} each) | p50 | p99 | CPU per scrape | static floor p50 | floor p99 | p99 × floor |\n|---|---|---|---|---|---|---|"
+    );
+    for (label, ours, floor, cpu_ms) in &scrape_rows {
+        let _ = writeln!(
+            out,
+            "| {label} | {:.2} ms | {:.2} ms | {cpu_ms:.2} ms | {:.2} ms | {:.2} ms | {:.2} |",
+            ours.p50_ms,
+            ours.p99_ms,
+            floor.p50_ms,
+            floor.p99_ms,
+            ours.p99_ms / floor.p99_ms
+        );
+    }
+    if let Some((latency, py_series)) = python {
+        let ours = scrape_rows[0].1;
+        let _ = writeln!(
+            out,
+            "\n| Python (SDK + prometheus_client), 10 scrapes | p50 {:.0} ms | p99 {:.0} ms | {py_series} series | ours is {:.0}× faster at p50, {:.0}× at p99 |",
+            latency.p50_ms,
+            latency.p99_ms,
+            latency.p50_ms / ours.p50_ms,
+            latency.p99_ms / ours.p99_ms
+        );
+    }
+    println!("{out}");
+    let report = concat!(env!("CARGO_MANIFEST_DIR"), "/target/bench-scale.md");
+    let _ = std::fs::write(report, &out);
+    eprintln!("report written to {report}");
+    drop(child);
+}
