@@ -355,6 +355,29 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// No command line, however odd, panics the parser or the validation.
+        #[test]
+        fn no_command_line_panics(args in proptest::collection::vec("(--[a-z.-]{1,30}(=[^\\x00]{0,20})?|[^\\x00]{0,20})", 0..8)) {
+            if let Ok(flags) = Flags::try_parse_from(std::iter::once("exporter".to_owned()).chain(args)) {
+                let _ = Config::from_flags(flags, env);
+            }
+        }
+
+        /// Each value parser returns an error rather than panicking. (The listen
+        /// address is left out: host names in it are resolved, and random ones
+        /// would make this test ask DNS.)
+        #[test]
+        fn value_parsers_never_panic(text in "[^\\x00]{0,40}") {
+            let _ = parse_telemetry_path(&text);
+            let _ = parse_endpoint(&text);
+            let _ = parse_fraction(&text);
+            let _ = parse_duration(&text);
+            let _ = parse_timezone(&text);
+            let _ = parse_uin(&text);
+        }
+    }
+
     #[test]
     fn uin_list_and_offsets_parse() {
         let config = Config::from_flags(

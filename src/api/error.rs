@@ -26,6 +26,12 @@ pub enum Error {
     /// The body was not the JSON the action promises (malformed or truncated).
     #[error("malformed response: {0}")]
     Decode(String),
+    /// `AuthFailure.SignatureExpire`, and the answer's `Date` header showed how
+    /// far the local clock is off: signing now uses the API's time.
+    #[error(
+        "AuthFailure.SignatureExpire: the local clock is {offset_secs} s off the API's; signing with the API's time"
+    )]
+    ClockSkew { offset_secs: i64 },
 }
 
 impl Error {
@@ -37,6 +43,7 @@ impl Error {
             Error::Network(_) => Cow::Borrowed("NetworkError"),
             Error::Status(status) => Cow::Owned(format!("HTTP{status}")),
             Error::Decode(_) => Cow::Borrowed("MalformedResponse"),
+            Error::ClockSkew { .. } => Cow::Borrowed("AuthFailure.SignatureExpire"),
         }
     }
 
@@ -56,7 +63,8 @@ impl Error {
                     || code == "ServiceUnavailable"
                     || code == "ResourceUnavailable"
             }
-            Error::Timeout(_) | Error::Network(_) | Error::Decode(_) => true,
+            // The signing clock was corrected: the next attempt is signed right.
+            Error::Timeout(_) | Error::Network(_) | Error::Decode(_) | Error::ClockSkew { .. } => true,
             Error::Status(status) => *status >= 500 || *status == 429,
         }
     }

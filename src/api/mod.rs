@@ -14,6 +14,7 @@ pub use error::Error;
 
 use backon::{ExponentialBuilder, Retryable};
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use url::Url;
@@ -88,6 +89,9 @@ struct Inner {
     /// Non-retryable codes already logged at error level, so a broken key
     /// yields one clear line per action rather than one per refresh.
     reported: Mutex<HashSet<(&'static str, String)>>,
+    /// Seconds to add to the local clock when signing: learnt from the `Date`
+    /// header of an `AuthFailure.SignatureExpire` answer.
+    clock_offset: AtomicI64,
 }
 
 impl Client {
@@ -116,6 +120,7 @@ impl Client {
                 limiters,
                 observer,
                 reported: Mutex::default(),
+                clock_offset: AtomicI64::new(0),
             }),
         })
     }
@@ -158,7 +163,7 @@ impl Client {
     /// One signed POST; returns the `Response` object of a successful answer.
     async fn send(&self, action: &'static str, body: &[u8]) -> Result<serde_json::Value, Error> {
         let inner = &*self.inner;
-        let timestamp = unix_now();
+        let timestamp = unix_now() + inner.clock_offset.load(Ordering::Relaxed);
         let signed = signing::Request {
             host: &inner.host,
             content_type: CONTENT_TYPE,
@@ -184,6 +189,11 @@ impl Client {
             request = request.header("X-TC-Token", token);
         }
         let response = request.send().await.map_err(|e| self.transport_error(e))?;
+        let server_time = response
+            .headers()
+            .get(reqwest::header::DATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| httpdate::parse_http_date(v).ok());
         let status = response.status();
         if !status.is_success() {
             return Err(Error::Status(status.as_u16()));
@@ -192,7 +202,34 @@ impl Client {
             .bytes()
             .await
             .map_err(|e| Error::Decode(format!("body cut short: {}", e.without_url())))?;
-        decode_envelope(&bytes)
+        match decode_envelope(&bytes) {
+            Err(Error::Api { code, .. }) if code == "AuthFailure.SignatureExpire" && server_time.is_some() => {
+                Err(self.correct_clock(server_time.expect("checked above"), timestamp))
+            }
+            other => other,
+        }
+    }
+
+    /// Learns the API's time from a `Date` header after a signature was
+    /// rejected as expired, and signs with it from then on. Tencent's SDKs stop
+    /// here; an exporter left running on a drifting VM should not.
+    fn correct_clock(&self, server_time: SystemTime, signed_at: i64) -> Error {
+        let server = server_time
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or_default();
+        let local = unix_now();
+        let offset = server - local;
+        let previous = self.inner.clock_offset.swap(offset, Ordering::Relaxed);
+        if (offset - previous).abs() > 1 {
+            tracing::warn!(
+                offset_secs = offset,
+                signed_at,
+                "the API rejected a signature as expired: the local clock is {offset} s off Tencent's; \
+                 signing with Tencent's time from now on. Synchronise this host's clock (NTP)"
+            );
+        }
+        Error::ClockSkew { offset_secs: offset }
     }
 
     fn transport_error(&self, error: reqwest::Error) -> Error {
@@ -263,6 +300,36 @@ fn unix_now() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// Any body at all, from any upstream or middlebox, decodes to an answer or an error.
+        #[test]
+        fn decoding_never_panics_on_arbitrary_bytes(body in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
+            let _ = decode_envelope(&body);
+        }
+
+        /// JSON of the right shape with wrong, missing or null fields never panics either.
+        #[test]
+        fn decoding_never_panics_on_odd_json(
+            total in proptest::option::of(proptest::num::i64::ANY),
+            credit in "(null|-?[0-9]{1,20}(\\.[0-9]{1,4})?|\"[a-z]*\"|true|\\[\\]|\\{\\})",
+            uin in "(null|[0-9]{1,22}|-1|\"x\")",
+            error in proptest::bool::ANY,
+        ) {
+            let total = total.map_or("null".to_owned(), |t| t.to_string());
+            let inner = if error {
+                format!(r#"{{"Error":{{"Code":{credit},"Message":{uin}}},"RequestId":"r"}}"#)
+            } else {
+                format!(r#"{{"Total":{total},"Data":[{{"ClientUin":{uin},"Credit":{credit},"RemainingCredit":{credit}}}],"RequestId":"r"}}"#)
+            };
+            let body = format!(r#"{{"Response":{inner}}}"#);
+            if let Ok(value) = decode_envelope(body.as_bytes()) {
+                let _ = serde_json::from_value::<actions::CustomersCredit>(value.clone());
+                let _ = serde_json::from_value::<actions::VoucherList>(value.clone());
+                let _ = serde_json::from_value::<actions::AllocationHistory>(value);
+            }
+        }
+    }
 
     #[test]
     fn envelope_error_becomes_a_typed_error() {

@@ -38,6 +38,9 @@ pub struct Settings {
     pub allocations_oldest_first: bool,
     /// Largest PageSize QueryCustomersCredit and QueryCreditAllocationHistory accept.
     pub max_page_size: u64,
+    /// Seconds the simulated API's clock is ahead of this host's (negative:
+    /// behind), to test a skewed client clock.
+    pub clock_offset_secs: i64,
 }
 
 impl Default for Settings {
@@ -46,6 +49,7 @@ impl Default for Settings {
             rate_limit_scale: Some(1.0),
             allocations_oldest_first: true,
             max_page_size: 100,
+            clock_offset_secs: 0,
         }
     }
 }
@@ -178,7 +182,19 @@ fn fail(code: impl Into<std::borrow::Cow<'static, str>>, message: impl Into<Stri
     }
 }
 
+/// Answers one call and dates the answer with the simulated API's clock, as
+/// Tencent's `Date` header does.
 async fn handle(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    let mut response = respond(&shared, &headers, &body).await;
+    let now = std::time::SystemTime::now() + Duration::from_secs(shared.settings.clock_offset_secs.max(0) as u64)
+        - Duration::from_secs((-shared.settings.clock_offset_secs).max(0) as u64);
+    if let Ok(date) = axum::http::HeaderValue::from_str(&httpdate::fmt_http_date(now)) {
+        response.headers_mut().insert(axum::http::header::DATE, date);
+    }
+    response
+}
+
+async fn respond(shared: &Arc<Shared>, headers: &HeaderMap, body: &Bytes) -> Response {
     let request_id = format!(
         "sim-{:08x}-{:04x}",
         shared.requests.fetch_add(1, Ordering::Relaxed),
@@ -186,14 +202,14 @@ async fn handle(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byt
     );
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default();
     let action = header("x-tc-action").to_owned();
-    let result = match authenticate(&shared, &headers, &body) {
+    let result = match authenticate(shared, headers, body) {
         Err(e) => Err(e),
         Ok(()) if header("x-tc-version") != api::VERSION => {
             Err(fail("NoSuchVersion", "The requested version does not exist"))
         }
-        Ok(()) => match throttle(&shared, &action) {
+        Ok(()) => match throttle(shared, &action) {
             Err(e) => Err(e),
-            Ok(()) => return answer_with_faults(&shared, &action, &body, request_id).await,
+            Ok(()) => return answer_with_faults(shared, &action, body, request_id).await,
         },
     };
     match result {
@@ -224,7 +240,7 @@ fn authenticate(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<(),
     let timestamp: i64 = header("x-tc-timestamp")
         .and_then(|t| t.parse().ok())
         .ok_or_else(|| fail("AuthFailure.InvalidAuthorization", "X-TC-Timestamp is missing"))?;
-    let now = chrono::Utc::now().timestamp();
+    let now = chrono::Utc::now().timestamp() + shared.settings.clock_offset_secs;
     if (timestamp - now).abs() > MAX_CLOCK_SKEW_SECS {
         return Err(fail(
             "AuthFailure.SignatureExpire",
