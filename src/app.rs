@@ -1,10 +1,10 @@
 //! Wires the exporter together: the API client, the cache, one task per
 //! enabled collector and the HTTP server, and stops them all on shutdown.
 
-use crate::api::{self, Credentials};
+use crate::api::{self, Credentials, Provider};
 use crate::cache::Snapshots;
 use crate::collectors::{self, Collector, Kind, Schedule, Status};
-use crate::config::Config;
+use crate::config::{Config, CredentialSource};
 use crate::http::{self, AppState};
 use crate::metrics::Metrics;
 use crate::metrics::exposition::Renderer;
@@ -29,6 +29,55 @@ pub enum Error {
     Demo(std::io::Error),
     #[error("HTTP server failed: {0}")]
     Serve(std::io::Error),
+    #[error(
+        "missing credentials: set TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY, give --api.secret-id-file and \
+         --api.secret-key-file, write ~/.tencentcloud/credentials, run on a CVM with a CAM role, or use --demo"
+    )]
+    MissingCredentials,
+    #[error("{0}")]
+    Credentials(api::Error),
+}
+
+/// How long start-up waits for the metadata service before concluding this
+/// is not a CVM with a role.
+const METADATA_PROBE: Duration = Duration::from_secs(3);
+
+/// Turns the configured source into a provider, checking that it yields a key.
+async fn credential_provider(source: CredentialSource, http: &reqwest::Client) -> Result<Provider, Error> {
+    let provider = match source {
+        CredentialSource::Environment(credentials) => Provider::Fixed {
+            credentials,
+            source: "the environment (TENCENTCLOUD_SECRET_ID)".into(),
+        },
+        CredentialSource::Files { secret_id, secret_key } => {
+            let files = api::credentials::Files::new(secret_id, secret_key);
+            files.current().map_err(Error::Credentials)?;
+            Provider::Files(files)
+        }
+        CredentialSource::Discover { profile, metadata_url } => {
+            let from_profile = match &profile {
+                Some(path) => api::credentials::from_profile(path, "default")
+                    .map_err(Error::Credentials)?
+                    .map(|c| (c, path.display().to_string())),
+                None => None,
+            };
+            match from_profile {
+                Some((credentials, path)) => Provider::Fixed {
+                    credentials,
+                    source: format!("the profile [default] of {path}"),
+                },
+                None => {
+                    let role = api::credentials::InstanceRole::new(metadata_url.as_str());
+                    match tokio::time::timeout(METADATA_PROBE, role.current(http)).await {
+                        Ok(Ok(_)) => Provider::InstanceRole(role),
+                        _ => return Err(Error::MissingCredentials),
+                    }
+                }
+            }
+        }
+        CredentialSource::Demo => unreachable!("the demo makes its own key"),
+    };
+    Ok(provider)
 }
 
 /// Starts the built-in simulated partner and returns where it listens and its key.
@@ -53,17 +102,24 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
+    // reqwest is built without a default TLS crypto provider; ring is ours.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let probe = reqwest::Client::builder()
+        .timeout(config.api.timeout)
+        .build()
+        .map_err(|e| Error::Client(api::Error::Network(e.to_string())))?;
     let credentials = match config.credentials.clone() {
-        Some(credentials) if !config.demo => {
-            tracing::info!(secret_id = %credentials.secret_id, endpoint = %config.api.endpoint, "using API credentials from the environment");
-            credentials
-        }
-        _ => {
+        CredentialSource::Demo => {
             let (endpoint, credentials) = start_demo().await?;
             config.api.endpoint = endpoint;
-            credentials
+            Provider::Fixed {
+                credentials,
+                source: "the demo".into(),
+            }
         }
+        source => credential_provider(source, &probe).await?,
     };
+    tracing::info!(source = %credentials.describe(), endpoint = %config.api.endpoint, "API credentials");
 
     let mut statuses = vec![
         Arc::new(Status::new(Kind::Partner, config.intervals.partner)),

@@ -6,6 +6,7 @@ use crate::api::{self, Credentials};
 use chrono::FixedOffset;
 use clap::{ArgAction, Parser, ValueEnum};
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
 use std::time::Duration;
 use url::Url;
 
@@ -13,6 +14,26 @@ use url::Url;
 pub const SECRET_ID_VAR: &str = "TENCENTCLOUD_SECRET_ID";
 pub const SECRET_KEY_VAR: &str = "TENCENTCLOUD_SECRET_KEY";
 pub const SESSION_TOKEN_VAR: &str = "TENCENTCLOUD_SESSION_TOKEN";
+
+/// The CVM metadata service, as Tencent's SDKs address it.
+pub const DEFAULT_METADATA_URL: &str = "http://metadata.tencentyun.com/latest";
+
+/// Where the API key is to come from, decided without I/O; the exporter
+/// resolves it at start.
+#[derive(Debug, Clone)]
+pub enum CredentialSource {
+    /// `TENCENTCLOUD_SECRET_ID`, `TENCENTCLOUD_SECRET_KEY` (and `TENCENTCLOUD_SESSION_TOKEN`).
+    Environment(Credentials),
+    /// `--api.secret-id-file` and `--api.secret-key-file`.
+    Files { secret_id: PathBuf, secret_key: PathBuf },
+    /// The INI profile if it exists, else the CVM instance role.
+    Discover {
+        profile: Option<PathBuf>,
+        metadata_url: Url,
+    },
+    /// `--demo`: the built-in simulator's own key.
+    Demo,
+}
 
 /// Log line format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -58,6 +79,26 @@ pub struct Flags {
     /// Share of each action's documented rate limit to use (1.0 = 5/s, 20/s for voucher usage details).
     #[arg(long = "api.rate-limit-fraction", env = "TENCENTCLOUD_PARTNER_EXPORTER_API_RATE_LIMIT_FRACTION", default_value = "1.0", value_parser = parse_fraction, value_name = "FRACTION")]
     pub rate_limit_fraction: f64,
+
+    /// File holding the SecretId (read again when it changes), with --api.secret-key-file.
+    #[arg(
+        long = "api.secret-id-file",
+        env = "TENCENTCLOUD_PARTNER_EXPORTER_API_SECRET_ID_FILE",
+        value_name = "PATH"
+    )]
+    pub secret_id_file: Option<PathBuf>,
+
+    /// File holding the SecretKey (read again when it changes), with --api.secret-id-file.
+    #[arg(
+        long = "api.secret-key-file",
+        env = "TENCENTCLOUD_PARTNER_EXPORTER_API_SECRET_KEY_FILE",
+        value_name = "PATH"
+    )]
+    pub secret_key_file: Option<PathBuf>,
+
+    /// CVM metadata service, for the credentials of the instance's CAM role.
+    #[arg(long = "api.metadata-url", env = "TENCENTCLOUD_PARTNER_EXPORTER_API_METADATA_URL", default_value = DEFAULT_METADATA_URL, value_parser = parse_endpoint, value_name = "URL")]
+    pub metadata_url: Url,
 
     /// Timeout of one API call.
     #[arg(long = "api.timeout", env = "TENCENTCLOUD_PARTNER_EXPORTER_API_TIMEOUT", default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
@@ -137,8 +178,8 @@ pub struct Flags {
 /// Why the configuration cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("missing credentials: set {SECRET_ID_VAR} and {SECRET_KEY_VAR}, or run with --demo")]
-    MissingCredentials,
+    #[error("--api.secret-id-file and --api.secret-key-file must be given together")]
+    HalfAKeyFile,
     #[error("--customers.uins lists no customer")]
     EmptyUinList,
 }
@@ -150,8 +191,7 @@ pub struct Config {
     pub telemetry_path: String,
     pub api: api::Settings,
     pub timezone: FixedOffset,
-    /// `None` in demo mode: the demo makes its own key.
-    pub credentials: Option<Credentials>,
+    pub credentials: CredentialSource,
     pub intervals: Intervals,
     pub allocations: bool,
     pub vouchers: bool,
@@ -176,10 +216,25 @@ impl Config {
     /// Validates `flags`; `env` looks up the credential variables.
     pub fn from_flags(flags: Flags, env: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
         let var = |name: &str| env(name).filter(|v| !v.trim().is_empty());
-        let credentials = match (var(SECRET_ID_VAR), var(SECRET_KEY_VAR)) {
-            (Some(id), Some(key)) => Some(Credentials::new(id.trim(), key.trim(), var(SESSION_TOKEN_VAR))),
-            _ if flags.demo => None,
-            _ => return Err(Error::MissingCredentials),
+        let credentials = match (
+            var(SECRET_ID_VAR),
+            var(SECRET_KEY_VAR),
+            &flags.secret_id_file,
+            &flags.secret_key_file,
+        ) {
+            _ if flags.demo => CredentialSource::Demo,
+            (Some(id), Some(key), ..) => {
+                CredentialSource::Environment(Credentials::new(id.trim(), key.trim(), var(SESSION_TOKEN_VAR)))
+            }
+            (_, _, Some(id), Some(key)) => CredentialSource::Files {
+                secret_id: id.clone(),
+                secret_key: key.clone(),
+            },
+            (_, _, Some(_), None) | (_, _, None, Some(_)) => return Err(Error::HalfAKeyFile),
+            _ => CredentialSource::Discover {
+                profile: var("HOME").map(|home| PathBuf::from(home).join(".tencentcloud").join("credentials")),
+                metadata_url: flags.metadata_url.clone(),
+            },
         };
         if flags.customer_uins.as_ref().is_some_and(Vec::is_empty) {
             return Err(Error::EmptyUinList);
@@ -341,18 +396,27 @@ mod tests {
     }
 
     #[test]
-    fn credentials_are_required_unless_demo() {
+    fn credentials_come_from_the_environment_then_files_then_discovery() {
         let none = |_: &str| None;
-        assert!(matches!(
-            Config::from_flags(parse(&[]).unwrap(), none),
-            Err(Error::MissingCredentials)
-        ));
-        assert!(
-            Config::from_flags(parse(&["--demo"]).unwrap(), none)
-                .unwrap()
-                .credentials
-                .is_none()
-        );
+        let source = |args: &[&str], env: &dyn Fn(&str) -> Option<String>| {
+            Config::from_flags(parse(args).unwrap(), env).map(|c| c.credentials)
+        };
+        assert!(matches!(source(&[], &env), Ok(CredentialSource::Environment(_))));
+        let files = ["--api.secret-id-file=/run/id", "--api.secret-key-file=/run/key"];
+        assert!(matches!(source(&files, &none), Ok(CredentialSource::Files { .. })));
+        assert!(matches!(source(&files[..1], &none), Err(Error::HalfAKeyFile)));
+        let home = |name: &str| (name == "HOME").then(|| "/home/partner".to_owned());
+        match source(&[], &home) {
+            Ok(CredentialSource::Discover { profile, metadata_url }) => {
+                assert_eq!(
+                    profile.unwrap(),
+                    PathBuf::from("/home/partner/.tencentcloud/credentials")
+                );
+                assert_eq!(metadata_url.as_str(), "http://metadata.tencentyun.com/latest");
+            }
+            other => panic!("expected discovery, got {other:?}"),
+        }
+        assert!(matches!(source(&["--demo"], &env), Ok(CredentialSource::Demo)));
     }
 
     proptest::proptest! {

@@ -63,7 +63,18 @@ fn every_flag_with_a_bad_value_is_one_line_and_exit_code_2() {
 
 #[test]
 fn missing_credentials_say_which_variables_to_set() {
-    let output = run(&[]);
+    // No key anywhere: not in the environment, no files, no profile in HOME,
+    // and no metadata service (a closed loopback port stands in for it).
+    let home = tempfile::tempdir().unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let listen = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let output = exporter(&[
+        &format!("--api.metadata-url=http://{closed}/latest"),
+        &format!("--web.listen-address={listen}"),
+    ])
+    .env("HOME", home.path())
+    .output()
+    .unwrap();
     assert_eq!(output.status.code(), Some(1));
     let line = single_error_line(&output);
     assert!(

@@ -102,3 +102,124 @@ async fn a_wrong_key_is_counted_and_explained_once_and_never_printed() {
     assert_eq!(partner_lines, 1, "logged once however often it fails:\n{stderr}");
     assert!(!stderr.contains("panicked"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_files_are_read_again_when_a_rotated_key_is_written() {
+    let shape = Shape {
+        customers: 10,
+        vouchers_per_customer: 0.0,
+        seed: 6,
+    };
+    let api = start_api(shape, fast_settings()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (id_file, key_file) = (dir.path().join("secret-id"), dir.path().join("secret-key"));
+    std::fs::write(&id_file, format!("{SECRET_ID}\n")).unwrap();
+    std::fs::write(&key_file, format!("{}\n", support::SECRET_KEY)).unwrap();
+    let args = [
+        format!("--api.secret-id-file={}", id_file.display()),
+        format!("--api.secret-key-file={}", key_file.display()),
+        "--refresh.partner-interval=1s".into(),
+        "--no-collector.allocations".into(),
+        "--no-collector.vouchers".into(),
+    ];
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let exporter = support::Exporter::start_with_env(&api, &args, |_| None).await;
+    exporter.wait_ready(Duration::from_secs(20)).await;
+
+    // The key is rotated in CAM and the mounted Secret is updated.
+    api.sim.add_key("AKIDrotated0000000000000000000002", "RotatedSecretKey");
+    api.sim.remove_key(SECRET_ID);
+    std::fs::write(&id_file, "AKIDrotated0000000000000000000002").unwrap();
+    std::fs::write(&key_file, "RotatedSecretKey").unwrap();
+    eventually(Duration::from_secs(10), || async {
+        api.sim
+            .calls_by_key()
+            .get("AKIDrotated0000000000000000000002")
+            .copied()
+            .unwrap_or(0)
+            >= 2
+    })
+    .await;
+    let scrape = exporter.scrape().await;
+    assert_eq!(
+        scrape.get("tencentcloud_partner_refresh_success{collector=\"partner\"}"),
+        Some(1.0)
+    );
+    exporter.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_instance_role_key_is_used_and_renewed_before_it_expires() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let shape = Shape {
+        customers: 10,
+        vouchers_per_customer: 0.0,
+        seed: 6,
+    };
+    let api = start_api(shape, fast_settings()).await;
+    for n in 0..100 {
+        api.sim.add_temporary_key(
+            &format!("AKIDrole{n:04}"),
+            &format!("role-key-{n}"),
+            &format!("role-token-{n}"),
+        );
+    }
+    // A fake CVM metadata service handing out keys that expire 302 s from now:
+    // two seconds short of the renewal margin, so each is renewed quickly.
+    let fetches = Arc::new(AtomicU64::new(0));
+    let app = axum::Router::new()
+        .route(
+            "/latest/meta-data/cam/security-credentials/",
+            axum::routing::get(|| async { "partner-exporter-role" }),
+        )
+        .route(
+            "/latest/meta-data/cam/security-credentials/partner-exporter-role",
+            axum::routing::get({
+                let fetches = fetches.clone();
+                move || async move {
+                    let n = fetches.fetch_add(1, Ordering::SeqCst);
+                    let expires = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .unwrap()
+                        .as_secs()
+                        + 302;
+                    axum::Json(serde_json::json!({
+                        "TmpSecretId": format!("AKIDrole{n:04}"), "TmpSecretKey": format!("role-key-{n}"),
+                        "Token": format!("role-token-{n}"), "ExpiredTime": expires, "Code": "Success"
+                    }))
+                }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let metadata = format!("--api.metadata-url=http://{}/latest", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let home = tempfile::tempdir().unwrap();
+    let home_path = home.path().display().to_string();
+    let exporter = support::Exporter::start_with_env(
+        &api,
+        &[
+            metadata.as_str(),
+            "--refresh.partner-interval=1s",
+            "--no-collector.allocations",
+            "--no-collector.vouchers",
+        ],
+        move |name| (name == "HOME").then(|| home_path.clone()),
+    )
+    .await;
+    exporter.wait_ready(Duration::from_secs(20)).await;
+    eventually(Duration::from_secs(15), || async {
+        api.sim
+            .calls_by_key()
+            .keys()
+            .filter(|k| k.starts_with("AKIDrole"))
+            .count()
+            >= 3
+    })
+    .await;
+    assert!(fetches.load(Ordering::SeqCst) >= 3, "the key was renewed");
+    let scrape = exporter.scrape().await;
+    assert!(!scrape.text.contains("AuthFailure"), "every call carried a valid token");
+    exporter.stop().await;
+}

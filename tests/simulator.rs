@@ -10,7 +10,7 @@ use tencentcloud_partner_exporter::api::actions::{
     CustomersCreditRequest, DescribeCustomerVoucherList, Empty, QueryCustomersCredit, QueryPartnerCredit,
     VoucherListRequest,
 };
-use tencentcloud_partner_exporter::api::{self, Client, Credentials, Error, NoObserver, RetryPolicy};
+use tencentcloud_partner_exporter::api::{self, Client, Credentials, Error, NoObserver, Provider, RetryPolicy};
 use tencentcloud_partner_exporter::simulator::{Fault, Rule, Settings, Shape};
 
 const SHAPE: Shape = Shape {
@@ -31,12 +31,11 @@ fn client(endpoint: &str, secret_key: &str) -> Client {
             ..RetryPolicy::default()
         },
     };
-    Client::new(
-        settings,
-        Credentials::new(SECRET_ID, secret_key, None),
-        Arc::new(NoObserver),
-    )
-    .unwrap()
+    let credentials = Provider::Fixed {
+        credentials: Credentials::new(SECRET_ID, secret_key, None),
+        source: "test".into(),
+    };
+    Client::new(settings, credentials, Arc::new(NoObserver)).unwrap()
 }
 
 fn code(error: Error) -> String {

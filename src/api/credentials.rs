@@ -1,8 +1,13 @@
-//! API credentials. The secret key is wrapped so that no `Debug`, `Display` or
-//! log line can print it; only the signer exposes it.
+//! API credentials and where they come from. The secret key and token are
+//! wrapped so that no `Debug`, `Display` or log line can print them; only the
+//! signer exposes them.
 
+use super::Error;
 use secrecy::{ExposeSecret, SecretString};
 use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// A Tencent Cloud API key pair, with the session token of temporary credentials.
 #[derive(Clone)]
@@ -56,5 +61,265 @@ mod tests {
         assert!(printed.contains("AKIDpublic"));
         assert!(!printed.contains("very-secret-key"));
         assert!(!printed.contains("session-token"));
+    }
+}
+
+/// Where the API key comes from, in the order Tencent's SDKs look: the
+/// environment, files (`--api.secret-id-file`, `--api.secret-key-file`), the
+/// INI profile `~/.tencentcloud/credentials`, and a CVM instance role.
+pub enum Provider {
+    /// A key that does not change: from the environment, the profile or the demo.
+    Fixed { credentials: Credentials, source: String },
+    /// A key in two files, read again whenever either changes (Kubernetes
+    /// updates a mounted Secret by swapping the files).
+    Files(Files),
+    /// The temporary key of the CVM instance's CAM role, from the metadata
+    /// service, renewed five minutes before it expires.
+    InstanceRole(InstanceRole),
+}
+
+/// Renew role credentials this long before they expire.
+const RENEW_BEFORE: Duration = Duration::from_secs(300);
+
+impl Provider {
+    /// Says where the key comes from, without any part of it but the SecretId.
+    pub fn describe(&self) -> String {
+        match self {
+            Provider::Fixed { source, .. } => source.clone(),
+            Provider::Files(files) => format!("files {} and {}", files.secret_id.display(), files.secret_key.display()),
+            Provider::InstanceRole(role) => format!("the CVM instance role, from {}", role.base_url),
+        }
+    }
+
+    /// The key to sign the next call with.
+    pub async fn current(&self, http: &reqwest::Client) -> Result<Credentials, Error> {
+        match self {
+            Provider::Fixed { credentials, .. } => Ok(credentials.clone()),
+            Provider::Files(files) => files.current(),
+            Provider::InstanceRole(role) => role.current(http).await,
+        }
+    }
+}
+
+/// The key pair kept in two files.
+pub struct Files {
+    pub secret_id: PathBuf,
+    pub secret_key: PathBuf,
+    last: Mutex<Option<(SystemTime, SystemTime, Credentials)>>,
+}
+
+impl Files {
+    pub fn new(secret_id: PathBuf, secret_key: PathBuf) -> Self {
+        Self {
+            secret_id,
+            secret_key,
+            last: Mutex::new(None),
+        }
+    }
+
+    fn modified(path: &Path) -> Result<SystemTime, Error> {
+        std::fs::metadata(path)
+            .and_then(|m| m.modified())
+            .map_err(|e| Error::Credentials(format!("cannot read {}: {e}", path.display())))
+    }
+
+    fn read(path: &Path) -> Result<String, Error> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::Credentials(format!("cannot read {}: {e}", path.display())))?;
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(Error::Credentials(format!("{} is empty", path.display())));
+        }
+        Ok(text.to_owned())
+    }
+
+    /// The key, read again if either file changed since the last read.
+    pub fn current(&self) -> Result<Credentials, Error> {
+        let (id_time, key_time) = (Self::modified(&self.secret_id)?, Self::modified(&self.secret_key)?);
+        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((i, k, credentials)) = last.as_ref()
+            && (*i, *k) == (id_time, key_time)
+        {
+            return Ok(credentials.clone());
+        }
+        let credentials = Credentials::new(Self::read(&self.secret_id)?, Self::read(&self.secret_key)?, None);
+        if last.is_some() {
+            tracing::info!(secret_id = %credentials.secret_id, "credential files changed; using the new key");
+        }
+        *last = Some((id_time, key_time, credentials.clone()));
+        Ok(credentials)
+    }
+}
+
+/// Reads `[profile]` of a Tencent Cloud INI credentials file (`secret_id`,
+/// `secret_key`, optional `token`). `Ok(None)` when the file does not exist.
+pub fn from_profile(path: &Path, profile: &str) -> Result<Option<Credentials>, Error> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::Credentials(format!("cannot read {}: {e}", path.display()))),
+    };
+    let ini = ini::Ini::load_from_str(&text)
+        .map_err(|e| Error::Credentials(format!("{} is not an INI file: {e}", path.display())))?;
+    let section = ini
+        .section(Some(profile))
+        .ok_or_else(|| Error::Credentials(format!("{} has no [{profile}] section", path.display())))?;
+    match (section.get("secret_id"), section.get("secret_key")) {
+        (Some(id), Some(key)) if !id.trim().is_empty() && !key.trim().is_empty() => Ok(Some(Credentials::new(
+            id.trim(),
+            key.trim(),
+            section.get("token").map(|t| t.trim().to_owned()),
+        ))),
+        _ => Err(Error::Credentials(format!(
+            "[{profile}] of {} lacks secret_id or secret_key",
+            path.display()
+        ))),
+    }
+}
+
+/// Temporary credentials of the instance's CAM role.
+pub struct InstanceRole {
+    /// The metadata service, e.g. `http://metadata.tencentyun.com/latest`.
+    pub base_url: String,
+    cached: tokio::sync::Mutex<Option<(Credentials, SystemTime)>>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct RoleCredentials {
+    tmp_secret_id: String,
+    tmp_secret_key: String,
+    token: String,
+    expired_time: i64,
+}
+
+impl InstanceRole {
+    pub fn new(base_url: impl Into<String>) -> Self {
+        Self {
+            base_url: base_url.into().trim_end_matches('/').to_owned(),
+            cached: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    async fn get(http: &reqwest::Client, url: &str) -> Result<reqwest::Response, Error> {
+        let response = http
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| Error::Credentials(format!("metadata service: {}", e.without_url())))?;
+        if !response.status().is_success() {
+            return Err(Error::Credentials(format!(
+                "metadata service answered {} for {url}",
+                response.status()
+            )));
+        }
+        Ok(response)
+    }
+
+    async fn fetch(&self, http: &reqwest::Client) -> Result<(Credentials, SystemTime), Error> {
+        let base = format!("{}/meta-data/cam/security-credentials/", self.base_url);
+        let roles = Self::get(http, &base).await?.text().await.unwrap_or_default();
+        let role = roles
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .ok_or_else(|| Error::Credentials("no CAM role is bound to this instance".into()))?;
+        let body = Self::get(http, &format!("{base}{role}"))
+            .await?
+            .bytes()
+            .await
+            .unwrap_or_default();
+        let answer: RoleCredentials = serde_json::from_slice(&body)
+            // The classification and position only: serde's message could quote a value.
+            .map_err(|e| {
+                Error::Credentials(format!(
+                    "metadata service: role credentials unreadable ({:?} at column {})",
+                    e.classify(),
+                    e.column()
+                ))
+            })?;
+        let expires = UNIX_EPOCH + Duration::from_secs(answer.expired_time.max(0) as u64);
+        let credentials = Credentials::new(answer.tmp_secret_id, answer.tmp_secret_key, Some(answer.token));
+        tracing::info!(role, secret_id = %credentials.secret_id, "obtained temporary credentials of the instance role");
+        Ok((credentials, expires))
+    }
+
+    /// The role's key, renewed when it expires within five minutes.
+    pub async fn current(&self, http: &reqwest::Client) -> Result<Credentials, Error> {
+        let mut cached = self.cached.lock().await;
+        if let Some((credentials, expires)) = cached.as_ref()
+            && expires.duration_since(SystemTime::now()).unwrap_or_default() > RENEW_BEFORE
+        {
+            return Ok(credentials.clone());
+        }
+        match self.fetch(http).await {
+            Ok((credentials, expires)) => {
+                *cached = Some((credentials.clone(), expires));
+                Ok(credentials)
+            }
+            // A blip of the metadata service must not stop a key that is still valid.
+            Err(error) => match cached.as_ref() {
+                Some((credentials, expires)) if *expires > SystemTime::now() => {
+                    tracing::warn!(%error, "cannot renew the instance role's credentials; using the current ones");
+                    Ok(credentials.clone())
+                }
+                _ => Err(error),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod provider_tests {
+    use super::*;
+
+    #[test]
+    fn files_are_read_again_when_they_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let (id, key) = (dir.path().join("id"), dir.path().join("key"));
+        std::fs::write(&id, "AKIDfirst\n").unwrap();
+        std::fs::write(&key, "first-key\n").unwrap();
+        let files = Files::new(id.clone(), key.clone());
+        let first = files.current().unwrap();
+        assert_eq!(
+            (first.secret_id.as_str(), first.secret_key()),
+            ("AKIDfirst", "first-key")
+        );
+        std::thread::sleep(Duration::from_millis(20));
+        std::fs::write(&id, "AKIDsecond").unwrap();
+        std::fs::write(&key, "second-key").unwrap();
+        let second = files.current().unwrap();
+        assert_eq!(
+            (second.secret_id.as_str(), second.secret_key()),
+            ("AKIDsecond", "second-key")
+        );
+        std::fs::remove_file(&key).unwrap();
+        let error = files.current().unwrap_err().to_string();
+        assert!(
+            error.contains("cannot read") && !error.contains("second-key"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn profiles_are_read_from_the_ini_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("credentials");
+        assert!(
+            from_profile(&path, "default").unwrap().is_none(),
+            "no file, no credentials"
+        );
+        std::fs::write(
+            &path,
+            "[default]\nsecret_id = AKIDini\nsecret_key = ini-key\n\n[other]\nsecret_id = x\n",
+        )
+        .unwrap();
+        let credentials = from_profile(&path, "default").unwrap().unwrap();
+        assert_eq!(
+            (credentials.secret_id.as_str(), credentials.secret_key()),
+            ("AKIDini", "ini-key")
+        );
+        let error = from_profile(&path, "other").unwrap_err().to_string();
+        assert!(error.contains("lacks secret_id or secret_key"), "{error}");
     }
 }

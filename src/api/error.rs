@@ -26,6 +26,10 @@ pub enum Error {
     /// The body was not the JSON the action promises (malformed or truncated).
     #[error("malformed response: {0}")]
     Decode(String),
+    /// No key could be had from the configured source (a file unreadable, the
+    /// metadata service down). The message names the source, never a secret.
+    #[error("credentials unavailable: {0}")]
+    Credentials(String),
     /// `AuthFailure.SignatureExpire`, and the answer's `Date` header showed how
     /// far the local clock is off: signing now uses the API's time.
     #[error(
@@ -44,6 +48,7 @@ impl Error {
             Error::Status(status) => Cow::Owned(format!("HTTP{status}")),
             Error::Decode(_) => Cow::Borrowed("MalformedResponse"),
             Error::ClockSkew { .. } => Cow::Borrowed("AuthFailure.SignatureExpire"),
+            Error::Credentials(_) => Cow::Borrowed("CredentialsUnavailable"),
         }
     }
 
@@ -64,7 +69,12 @@ impl Error {
                     || code == "ResourceUnavailable"
             }
             // The signing clock was corrected: the next attempt is signed right.
-            Error::Timeout(_) | Error::Network(_) | Error::Decode(_) | Error::ClockSkew { .. } => true,
+            // A key file being swapped or a metadata blip passes.
+            Error::Timeout(_)
+            | Error::Network(_)
+            | Error::Decode(_)
+            | Error::ClockSkew { .. }
+            | Error::Credentials(_) => true,
             Error::Status(status) => *status >= 500 || *status == 429,
         }
     }

@@ -9,7 +9,7 @@ pub mod rate_limit;
 pub mod signing;
 
 pub use actions::Action;
-pub use credentials::Credentials;
+pub use credentials::{Credentials, Provider};
 pub use error::Error;
 
 use backon::{ExponentialBuilder, Retryable};
@@ -83,7 +83,7 @@ struct Inner {
     settings: Settings,
     /// The `Host` header reqwest will send, which is also the one we sign.
     host: String,
-    credentials: Credentials,
+    credentials: Provider,
     limiters: rate_limit::Limiters,
     observer: Arc<dyn Observer>,
     /// Non-retryable codes already logged at error level, so a broken key
@@ -96,7 +96,7 @@ struct Inner {
 
 impl Client {
     /// Builds a client; fails only when the endpoint has no host or TLS cannot start.
-    pub fn new(settings: Settings, credentials: Credentials, observer: Arc<dyn Observer>) -> Result<Self, Error> {
+    pub fn new(settings: Settings, credentials: Provider, observer: Arc<dyn Observer>) -> Result<Self, Error> {
         // reqwest is built without a default crypto provider so that the
         // binary carries ring only; installing it twice is harmless.
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -123,6 +123,11 @@ impl Client {
                 clock_offset: AtomicI64::new(0),
             }),
         })
+    }
+
+    /// The HTTP client, for the credential provider's probe at start-up.
+    pub fn http(&self) -> &reqwest::Client {
+        &self.inner.http
     }
 
     /// Calls `A` with `request`, waiting for the rate limiter before every
@@ -170,7 +175,7 @@ impl Client {
             body,
             timestamp,
         };
-        let credentials = &inner.credentials;
+        let credentials = &inner.credentials.current(&inner.http).await?;
         let authorization = signing::authorization(&credentials.secret_id, credentials.secret_key(), &signed);
         let mut request = inner
             .http

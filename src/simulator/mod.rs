@@ -72,7 +72,10 @@ pub struct Simulator {
 struct Shared {
     settings: Settings,
     data: Mutex<Dataset>,
-    keys: Mutex<HashMap<String, String>>,
+    /// SecretId → (SecretKey, session token required with it).
+    keys: Mutex<HashMap<String, (String, Option<String>)>>,
+    /// Authenticated calls per SecretId.
+    calls_by_key: Mutex<BTreeMap<String, u64>>,
     windows: Mutex<HashMap<String, VecDeque<Instant>>>,
     faults: Mutex<Vec<Rule>>,
     stats: Mutex<BTreeMap<String, ActionStats>>,
@@ -91,6 +94,7 @@ impl Simulator {
                 settings,
                 data: Mutex::new(data),
                 keys: Mutex::default(),
+                calls_by_key: Mutex::default(),
                 windows: Mutex::default(),
                 faults: Mutex::default(),
                 stats: Mutex::default(),
@@ -101,7 +105,22 @@ impl Simulator {
 
     /// Accepts requests signed with this key pair.
     pub fn add_key(&self, secret_id: &str, secret_key: &str) {
-        lock(&self.shared.keys).insert(secret_id.into(), secret_key.into());
+        lock(&self.shared.keys).insert(secret_id.into(), (secret_key.into(), None));
+    }
+
+    /// Accepts requests signed with this temporary key pair and carrying `token`.
+    pub fn add_temporary_key(&self, secret_id: &str, secret_key: &str, token: &str) {
+        lock(&self.shared.keys).insert(secret_id.into(), (secret_key.into(), Some(token.into())));
+    }
+
+    /// Stops accepting a key, as deleting it in CAM does.
+    pub fn remove_key(&self, secret_id: &str) {
+        lock(&self.shared.keys).remove(secret_id);
+    }
+
+    /// Authenticated calls so far, by SecretId.
+    pub fn calls_by_key(&self) -> BTreeMap<String, u64> {
+        lock(&self.shared.calls_by_key).clone()
     }
 
     /// Reads or changes the data the API answers from.
@@ -233,10 +252,16 @@ fn authenticate(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<(),
                 "Authorization is not a valid TC3 header",
             )
         })?;
-    let key = lock(&shared.keys)
+    let (key, token) = lock(&shared.keys)
         .get(&auth.secret_id)
         .cloned()
         .ok_or_else(|| fail("AuthFailure.SecretIdNotFound", "The SecretId is not found"))?;
+    if token.is_some() && header("x-tc-token") != token.as_deref() {
+        return Err(fail(
+            "AuthFailure.TokenFailure",
+            "The token of the temporary credentials is invalid",
+        ));
+    }
     let timestamp: i64 = header("x-tc-timestamp")
         .and_then(|t| t.parse().ok())
         .ok_or_else(|| fail("AuthFailure.InvalidAuthorization", "X-TC-Timestamp is missing"))?;
@@ -262,6 +287,7 @@ fn authenticate(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<(),
             "The provided credentials could not be validated. Please check your signature is correct.",
         ));
     }
+    *lock(&shared.calls_by_key).entry(auth.secret_id).or_default() += 1;
     Ok(())
 }
 

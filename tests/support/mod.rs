@@ -49,17 +49,23 @@ pub struct Exporter {
 }
 
 impl Exporter {
-    /// Starts the exporter with `args` (flags) against `api`.
+    /// Starts the exporter with `args` (flags) against `api`, with the test
+    /// key in its environment.
     pub async fn start(api: &Api, args: &[&str]) -> Self {
-        let endpoint = format!("--api.endpoint={}", api.endpoint);
-        let argv = ["exporter", endpoint.as_str()].into_iter().chain(args.iter().copied());
-        let flags = <Flags as clap::Parser>::try_parse_from(argv).expect("test flags parse");
-        let config = Config::from_flags(flags, |name| match name {
+        Self::start_with_env(api, args, |name| match name {
             "TENCENTCLOUD_SECRET_ID" => Some(SECRET_ID.into()),
             "TENCENTCLOUD_SECRET_KEY" => Some(SECRET_KEY.into()),
             _ => None,
         })
-        .expect("test configuration is valid");
+        .await
+    }
+
+    /// Starts the exporter with `args` against `api`, reading its environment through `env`.
+    pub async fn start_with_env(api: &Api, args: &[&str], env: impl Fn(&str) -> Option<String>) -> Self {
+        let endpoint = format!("--api.endpoint={}", api.endpoint);
+        let argv = ["exporter", endpoint.as_str()].into_iter().chain(args.iter().copied());
+        let flags = <Flags as clap::Parser>::try_parse_from(argv).expect("test flags parse");
+        let config = Config::from_flags(flags, env).expect("test configuration is valid");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
