@@ -66,8 +66,14 @@ fn missing_credentials_say_which_variables_to_set() {
     // No key anywhere: not in the environment, no files, no profile in HOME,
     // and no metadata service (a closed loopback port stands in for it).
     let home = tempfile::tempdir().unwrap();
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    let listen = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let listen = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
     let output = exporter(&[
         &format!("--api.metadata-url=http://{closed}/latest"),
         &format!("--web.listen-address={listen}"),

@@ -144,3 +144,50 @@ async fn a_custom_telemetry_path_moves_the_metrics() {
     assert_eq!(reqwest::get(exporter.url("/metrics")).await.unwrap().status(), 404);
     exporter.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crowd_of_scrapers_and_clients_that_never_read_leave_the_exporter_responsive() {
+    use tokio::io::AsyncWriteExt;
+    let api = start_api(SHAPE, fast_settings()).await;
+    let exporter = Exporter::start(&api, Exporter::FAST).await;
+    exporter.wait_ready(Duration::from_secs(30)).await;
+
+    // Clients that send a request and never read the answer.
+    let mut silent = Vec::new();
+    for _ in 0..50 {
+        let mut stream = tokio::net::TcpStream::connect(exporter.addr).await.unwrap();
+        stream
+            .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        silent.push(stream);
+    }
+    // And a crowd scraping all at once.
+    let client = plain_client();
+    let crowd: Vec<_> = (0..300)
+        .map(|_| {
+            let (client, url) = (client.clone(), exporter.url("/metrics"));
+            tokio::spawn(async move { client.get(url).send().await.map(|r| r.status().as_u16()) })
+        })
+        .collect();
+    let mut statuses = std::collections::BTreeMap::new();
+    for request in crowd {
+        let status = request.await.unwrap().unwrap_or(0);
+        *statuses.entry(status).or_insert(0) += 1;
+    }
+    assert!(statuses.keys().all(|s| *s == 200 || *s == 503), "{statuses:?}");
+    assert!(statuses.get(&200).copied().unwrap_or(0) > 0, "{statuses:?}");
+
+    let started = std::time::Instant::now();
+    let healthy = client.get(exporter.url("/-/healthy")).send().await.unwrap();
+    assert_eq!(healthy.status(), 200);
+    let scrape = exporter.scrape().await;
+    assert!(scrape.get("tencentcloud_partner_customers").is_some());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        started.elapsed()
+    );
+    drop(silent);
+    exporter.stop().await;
+}

@@ -7,6 +7,7 @@ use crate::collectors::Status;
 use crate::metrics::{Format, Metrics};
 use axum::Router;
 use axum::body::Body;
+use axum::error_handling::HandleErrorLayer;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -23,6 +24,9 @@ pub const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; char
 pub const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// The longest any request may take before the exporter answers 408.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Requests handled at once; more are answered 503 at once rather than queued,
+/// so a crowd of scrapers cannot pile up work or memory behind the limit.
+const MAX_CONCURRENT_REQUESTS: usize = 64;
 
 /// What the handlers share.
 #[derive(Clone)]
@@ -48,6 +52,14 @@ pub fn router(state: AppState) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
         ))
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(HandleErrorLayer::new(|_: tower::BoxError| async {
+                    (StatusCode::SERVICE_UNAVAILABLE, "Too many concurrent requests\n")
+                }))
+                .load_shed()
+                .concurrency_limit(MAX_CONCURRENT_REQUESTS),
+        )
         .with_state(state)
 }
 
