@@ -223,3 +223,29 @@ async fn null_fields_leave_series_out_instead_of_exporting_zero() {
     assert_eq!(scrape.get("tencentcloud_partner_customers"), Some(250.0));
     exporter.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_listing_answered_with_nulls_keeps_the_last_list() {
+    let api = start_api(SHAPE, fast_settings()).await;
+    let exporter = Exporter::start(
+        &api,
+        &args(&[
+            "--refresh.customers-interval=1s",
+            "--no-collector.allocations",
+            "--no-collector.vouchers",
+        ]),
+    )
+    .await;
+    exporter.wait_ready(Duration::from_secs(30)).await;
+    // "Total": null, "Data": null — which must not read as "no customers".
+    api.sim.inject(Rule::always(Fault::Nulls).on("QueryCustomersCredit"));
+    let failed = "tencentcloud_partner_refresh_success{collector=\"customers\"}";
+    eventually(Duration::from_secs(10), || async {
+        exporter.scrape().await.get(failed) == Some(0.0)
+    })
+    .await;
+    let during = exporter.scrape().await;
+    assert_eq!(during.get("tencentcloud_partner_customers"), Some(250.0));
+    assert_eq!(during.series("tencentcloud_partner_customer_credit_usd").len(), 250);
+    exporter.stop().await;
+}

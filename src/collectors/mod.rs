@@ -295,7 +295,7 @@ pub struct Page<T> {
 /// The listing is read again from the start when its `Total` changes during
 /// the walk, or when the items read do not add up to `Total` (a customer bound
 /// and another unbound meanwhile shift the pages without changing the total).
-/// A listing without a total is read until a short page. One case cannot be
+/// A listing page without a total fails the walk. One case cannot be
 /// seen from the listing itself: a bind and an unbind between two page reads
 /// that shift an item past the reader while keeping both the total and the
 /// count; the next refresh corrects it.
@@ -311,8 +311,12 @@ where
 {
     for attempt in 1..=MAX_WALKS {
         let first = fetch(1).await?;
+        // Without a total, a short or empty page cannot be told from the end
+        // of the list: publishing it could drop every customer at once.
         let Some(total) = first.total else {
-            return walk_until_short_page(first, page_size, &fetch).await;
+            return Err(Error::Api(api::Error::Decode(format!(
+                "{listing} answered without a total"
+            ))));
         };
         let pages = total.div_ceil(page_size).max(1);
         let rest: Vec<Page<T>> = futures::stream::iter(2..=pages)
@@ -342,25 +346,6 @@ where
         listing,
         attempts: MAX_WALKS,
     })
-}
-
-async fn walk_until_short_page<T, F, Fut>(first: Page<T>, page_size: u64, fetch: &F) -> Result<Vec<T>, Error>
-where
-    F: Fn(u64) -> Fut,
-    Fut: Future<Output = Result<Page<T>, api::Error>>,
-{
-    let mut items = Vec::new();
-    let mut page = first;
-    let mut number = 1;
-    loop {
-        let short = (page.items.len() as u64) < page_size;
-        items.extend(page.items);
-        if short {
-            return Ok(items);
-        }
-        number += 1;
-        page = fetch(number).await?;
-    }
 }
 
 #[cfg(test)]
@@ -446,6 +431,23 @@ mod tests {
         items.sort();
         assert_eq!(items, (0..24).chain(std::iter::once(100)).collect::<Vec<u64>>());
         assert_eq!(*listing.calls.lock().unwrap(), 6, "two walks of three pages");
+    }
+
+    #[tokio::test]
+    async fn a_listing_without_a_total_fails_instead_of_publishing_an_empty_list() {
+        let result = walk_pages(
+            "test",
+            10,
+            |i: &u64| *i,
+            |_| async {
+                Ok(Page {
+                    total: None,
+                    items: Vec::<u64>::new(),
+                })
+            },
+        )
+        .await;
+        assert!(matches!(result, Err(Error::Api(api::Error::Decode(_)))));
     }
 
     #[tokio::test]
