@@ -6,6 +6,7 @@ use std::process::Command;
 
 fn main() {
     println!("cargo:rerun-if-env-changed=TENCENTCLOUD_PARTNER_EXPORTER_REVISION");
+    println!("cargo:rerun-if-env-changed=TENCENTCLOUD_PARTNER_EXPORTER_VERSION");
     println!("cargo:rerun-if-changed=.git/HEAD");
     println!("cargo:rerun-if-changed=.git/refs/heads");
     if std::env::var_os("TENCENTCLOUD_PARTNER_EXPORTER_REVISION").is_some() {

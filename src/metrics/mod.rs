@@ -19,8 +19,13 @@ use std::sync::Arc;
 
 /// The metric name prefix of every series.
 pub const PREFIX: &str = "tencentcloud_partner";
-/// The exporter's version, as `--version` and `build_info` show it.
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The exporter's version, as `build_info` and the landing page show it: the
+/// crate's, unless the build sets TENCENTCLOUD_PARTNER_EXPORTER_VERSION (the
+/// container image's VERSION build argument).
+pub const VERSION: &str = match option_env!("TENCENTCLOUD_PARTNER_EXPORTER_VERSION") {
+    Some(version) if !version.is_empty() => version,
+    _ => env!("CARGO_PKG_VERSION"),
+};
 /// The commit the binary was built from, when the build could tell.
 pub const REVISION: &str = match option_env!("TENCENTCLOUD_PARTNER_EXPORTER_REVISION") {
     Some(revision) => revision,

@@ -1,0 +1,122 @@
+//! The deployment files: the Dockerfile passes hadolint and builds with the
+//! project's toolchain; the systemd unit passes `systemd-analyze verify`; the
+//! Kubernetes manifests pass `kubernetes-validate --strict`, and the
+//! PrometheusRule is exactly rules.yml. The tools are installed by
+//! `scripts/test`; without them these tests fail.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn project(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+fn run(tool: &str, args: &[&str]) -> (bool, String) {
+    let output = Command::new(tool)
+        .args(args)
+        .current_dir(project(""))
+        .output()
+        .unwrap_or_else(|e| panic!("{tool} must be installed (scripts/test installs it): {e}"));
+    let text = String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);
+    (output.status.success(), text)
+}
+
+#[test]
+fn dockerfile_passes_hadolint() {
+    let (ok, text) = run(
+        "hadolint",
+        &["--no-color", "--failure-threshold", "warning", "Dockerfile"],
+    );
+    assert!(ok, "hadolint:\n{text}");
+}
+
+#[test]
+fn dockerfile_builds_with_the_projects_toolchain() {
+    let (ok, rustc) = run("rustc", &["--version"]);
+    assert!(ok);
+    let version = rustc.split_whitespace().nth(1).unwrap();
+    let minor = version.rsplit_once('.').unwrap().0;
+    let dockerfile = std::fs::read_to_string(project("Dockerfile")).unwrap();
+    assert!(
+        dockerfile.contains(&format!("FROM rust:{minor}-")),
+        "the build stage should use rust:{minor}"
+    );
+    for needed in [
+        "USER 65532:65532",
+        "EXPOSE 19287",
+        "ENTRYPOINT [",
+        "--locked",
+        "ARG VERSION",
+    ] {
+        assert!(dockerfile.contains(needed), "Dockerfile lacks {needed}");
+    }
+}
+
+#[test]
+fn systemd_unit_passes_verification() {
+    let unit = std::fs::read_to_string(project("deploy/systemd/tencentcloud-partner-exporter.service")).unwrap();
+    // verify checks that ExecStart exists: point it at the binary just built.
+    let unit = unit.replace(
+        "/usr/local/bin/tencentcloud-partner-exporter",
+        env!("CARGO_BIN_EXE_tencentcloud-partner-exporter"),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tencentcloud-partner-exporter.service");
+    std::fs::write(&path, unit).unwrap();
+    let (ok, text) = run("systemd-analyze", &["verify", path.to_str().unwrap()]);
+    assert!(
+        ok && !text.contains("tencentcloud-partner-exporter.service:"),
+        "systemd-analyze verify:\n{text}"
+    );
+}
+
+#[test]
+fn kubernetes_manifests_pass_strict_validation() {
+    let files = ["deployment.yaml", "service.yaml", "networkpolicy.yaml", "secret.yaml"];
+    let paths: Vec<String> = files.iter().map(|f| format!("deploy/kubernetes/{f}")).collect();
+    let mut args = vec!["--strict"];
+    args.extend(paths.iter().map(String::as_str));
+    let (ok, text) = run("kubernetes-validate", &args);
+    assert!(ok, "kubernetes-validate:\n{text}");
+    assert_eq!(text.matches(" passed for resource ").count(), files.len(), "{text}");
+}
+
+#[test]
+fn kustomization_lists_every_manifest() {
+    let kustomization = std::fs::read_to_string(project("deploy/kubernetes/kustomization.yaml")).unwrap();
+    for entry in std::fs::read_dir(project("deploy/kubernetes")).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        if name.ends_with(".yaml") && name != "kustomization.yaml" {
+            assert!(
+                kustomization.contains(&format!("  - {name}\n")),
+                "kustomization.yaml leaves out {name}"
+            );
+        }
+    }
+}
+
+#[test]
+fn prometheus_rule_is_generated_from_rules_yml() {
+    let committed = std::fs::read_to_string(project("deploy/kubernetes/prometheusrule.yaml")).unwrap();
+    let rules = std::fs::read_to_string(project("deploy/prometheus/rules.yml")).unwrap();
+    let body: String = rules
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(|l| format!("  {l}\n"))
+        .collect();
+    assert!(
+        committed.ends_with(&format!("spec:\n{body}")),
+        "deploy/kubernetes/prometheusrule.yaml is out of date: run scripts/gen-prometheusrule"
+    );
+    assert!(committed.contains("kind: PrometheusRule"));
+}
+
+#[test]
+fn service_monitor_scrapes_the_named_port_as_the_job_the_alerts_expect() {
+    let monitor = std::fs::read_to_string(project("deploy/kubernetes/servicemonitor.yaml")).unwrap();
+    let service = std::fs::read_to_string(project("deploy/kubernetes/service.yaml")).unwrap();
+    let rules = std::fs::read_to_string(project("deploy/prometheus/rules.yml")).unwrap();
+    assert!(monitor.contains("- port: metrics") && service.contains("name: metrics"));
+    assert!(monitor.contains("replacement: tencentcloud-partner"));
+    assert!(rules.contains("job=\"tencentcloud-partner\""));
+}
