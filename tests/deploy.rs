@@ -1,6 +1,7 @@
 //! The deployment files: the Dockerfile passes hadolint and builds with the
 //! project's toolchain; the systemd unit passes `systemd-analyze verify`; the
-//! Kubernetes manifests pass `kubernetes-validate --strict`, and the
+//! Kubernetes manifests pass `kubernetes-validate --strict`, the
+//! ServiceMonitor and PrometheusRule their CRD schemas, and the
 //! PrometheusRule is exactly rules.yml. The tools are installed by
 //! `scripts/test`; without them these tests fail.
 
@@ -119,4 +120,11 @@ fn service_monitor_scrapes_the_named_port_as_the_job_the_alerts_expect() {
     assert!(monitor.contains("- port: metrics") && service.contains("name: metrics"));
     assert!(monitor.contains("replacement: tencentcloud-partner"));
     assert!(rules.contains("job=\"tencentcloud-partner\""));
+}
+
+#[test]
+fn service_monitor_and_prometheus_rule_match_their_crd_schemas() {
+    let (ok, text) = run("python3", &["scripts/check-crds"]);
+    assert!(ok, "scripts/check-crds:\n{text}");
+    assert_eq!(text.matches(": valid ").count(), 2, "{text}");
 }
