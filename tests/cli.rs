@@ -174,3 +174,24 @@ fn demo_mode_serves_metrics_with_no_account_and_stops_on_sigterm() {
             .all(|l| !l.unwrap().contains("panicked"))
     );
 }
+
+#[test]
+fn an_unreadable_key_file_is_one_line_and_exit_code_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let id = dir.path().join("secret-id");
+    std::fs::write(&id, "AKIDfromfile").unwrap();
+    let listen = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let output = exporter(&[
+        &format!("--api.secret-id-file={}", id.display()),
+        &format!("--api.secret-key-file={}", dir.path().join("missing-key").display()),
+        &format!("--web.listen-address={listen}"),
+    ])
+    .output()
+    .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let line = single_error_line(&output);
+    assert!(line.contains("missing-key") && line.contains("cannot read"), "{line}");
+}
