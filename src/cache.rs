@@ -53,6 +53,13 @@ pub struct Snapshots {
     generations: Arc<[watch::Sender<u64>; Kind::ALL.len()]>,
 }
 
+impl std::fmt::Debug for Snapshots {
+    /// The cache's contents are not worth printing: tens of thousands of rows.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Snapshots")
+    }
+}
+
 impl Snapshots {
     /// An empty cache whose snapshots `renderer` encodes on publication.
     pub fn new(renderer: Renderer) -> Self {

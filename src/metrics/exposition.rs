@@ -4,7 +4,6 @@
 //! does I/O.
 
 use super::block::Block;
-use crate::cache::Snapshots;
 use crate::collectors::{Kind, Snapshot, Status};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
@@ -23,12 +22,6 @@ pub struct Renderer {
     intervals: Vec<(Kind, Duration)>,
     /// `--customer.export-names`.
     export_names: bool,
-}
-
-impl fmt::Debug for Snapshots {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Snapshots")
-    }
 }
 
 static USD: std::sync::LazyLock<Unit> = std::sync::LazyLock::new(|| Unit::Other("usd".into()));
