@@ -12,6 +12,13 @@ const SHAPE: Shape = Shape {
     seed: 21,
 };
 
+/// Only the partner and customers collectors, customers refreshed every second.
+const CUSTOMERS_EVERY_SECOND: &[&str] = &[
+    "--refresh.customers-interval=1s",
+    "--no-collector.allocations",
+    "--no-collector.vouchers",
+];
+
 fn args(extra: &[&'static str]) -> Vec<&'static str> {
     Exporter::FAST.iter().copied().chain(extra.iter().copied()).collect()
 }
@@ -19,15 +26,7 @@ fn args(extra: &[&'static str]) -> Vec<&'static str> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn partial_refresh_keeps_the_last_complete_snapshot() {
     let api = start_api(SHAPE, fast_settings()).await;
-    let exporter = Exporter::start(
-        &api,
-        &args(&[
-            "--refresh.customers-interval=1s",
-            "--no-collector.allocations",
-            "--no-collector.vouchers",
-        ]),
-    )
-    .await;
+    let exporter = Exporter::start(&api, &args(CUSTOMERS_EVERY_SECOND)).await;
     exporter.wait_ready(Duration::from_secs(30)).await;
     let (first, last) = api.sim.with_data(|d| {
         let uins: Vec<u64> = d.customers.keys().copied().collect();
@@ -227,15 +226,7 @@ async fn null_fields_leave_series_out_instead_of_exporting_zero() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_customer_listing_answered_with_nulls_keeps_the_last_list() {
     let api = start_api(SHAPE, fast_settings()).await;
-    let exporter = Exporter::start(
-        &api,
-        &args(&[
-            "--refresh.customers-interval=1s",
-            "--no-collector.allocations",
-            "--no-collector.vouchers",
-        ]),
-    )
-    .await;
+    let exporter = Exporter::start(&api, &args(CUSTOMERS_EVERY_SECOND)).await;
     exporter.wait_ready(Duration::from_secs(30)).await;
     // "Total": null, "Data": null — which must not read as "no customers".
     api.sim.inject(Rule::always(Fault::Nulls).on("QueryCustomersCredit"));
