@@ -8,8 +8,9 @@ use crate::config::{Config, CredentialSource};
 use crate::http::{self, AppState};
 use crate::metrics::Metrics;
 use crate::metrics::exposition::Renderer;
+use crate::http::web_config::{self, WebConfig};
+use crate::reload::Reloader;
 use crate::simulator::{self, Simulator};
-use axum::serve::ListenerExt;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,6 +37,8 @@ pub enum Error {
     MissingCredentials,
     #[error("{0}")]
     Credentials(api::Error),
+    #[error("--web.config.file: {0}")]
+    WebConfig(#[from] web_config::Error),
 }
 
 /// How long start-up waits for the metadata service before concluding this
@@ -104,6 +107,11 @@ pub async fn run(
 ) -> Result<(), Error> {
     // reqwest is built without a default TLS crypto provider; ring is ours.
     let _ = rustls::crypto::ring::default_provider().install_default();
+    // An unusable web configuration is the operator's first mistake to hear about.
+    let web = match &config.web.config_file {
+        Some(path) => WebConfig::load(path)?,
+        None => WebConfig::default(),
+    };
     let probe = reqwest::Client::builder()
         .timeout(config.api.timeout)
         .build()
@@ -137,6 +145,12 @@ pub async fn run(
     );
     let snapshots = Snapshots::new(renderer);
     let metrics = Arc::new(Metrics::new(snapshots.clone(), statuses.clone()));
+    let reloader = Arc::new(Reloader::new(
+        config.web.config_file.clone(),
+        web,
+        config.web.probes_without_auth,
+        metrics.reload.clone(),
+    ));
     let client = api::Client::new(config.api.clone(), credentials, Arc::new(metrics.api.clone()))?;
     let shared = collectors::Shared {
         api: client,
@@ -177,6 +191,7 @@ pub async fn run(
             Kind::Vouchers => spawn(&tasks, collectors::vouchers::Vouchers, shared, status, schedule, cancel),
         }
     }
+    tasks.spawn(reloader.clone().watch(cancel.clone()));
     tasks.close();
 
     let state = AppState {
@@ -185,20 +200,13 @@ pub async fn run(
         telemetry_path: config.telemetry_path.clone(),
         snapshots,
         demo: config.demo,
+        reloader: reloader.clone(),
+        lifecycle: config.web.enable_lifecycle,
     };
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(address = %addr, path = %config.telemetry_path, "listening");
     }
-    // The exposition goes out in several chunks; without TCP_NODELAY the last
-    // small one can wait 40 ms for a delayed ACK (Nagle's algorithm).
-    let listener = listener.tap_io(|stream| {
-        if let Err(error) = stream.set_nodelay(true) {
-            tracing::debug!(%error, "cannot set TCP_NODELAY");
-        }
-    });
-    let served = axum::serve(listener, http::router(state))
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let served = http::server::serve(listener, http::router(state), reloader.guard(), shutdown).await;
     cancel.cancel();
     if tokio::time::timeout(SHUTDOWN_GRACE, tasks.wait()).await.is_err() {
         tracing::warn!("refresh tasks did not stop in time");

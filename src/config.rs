@@ -64,6 +64,22 @@ pub struct Flags {
     #[arg(long = "web.telemetry-path", env = "TENCENTCLOUD_PARTNER_EXPORTER_WEB_TELEMETRY_PATH", default_value = "/metrics", value_parser = parse_telemetry_path, value_name = "PATH")]
     pub telemetry_path: String,
 
+    /// Web configuration file (exporter-toolkit format): TLS, basic auth, headers. Reloaded on change and SIGHUP.
+    #[arg(
+        long = "web.config.file",
+        env = "TENCENTCLOUD_PARTNER_EXPORTER_WEB_CONFIG_FILE",
+        value_name = "PATH"
+    )]
+    pub web_config_file: Option<PathBuf>,
+
+    /// Let /-/healthy and /-/ready answer without basic auth (for Kubernetes probes).
+    #[arg(long = "web.probes-without-auth", env = "TENCENTCLOUD_PARTNER_EXPORTER_WEB_PROBES_WITHOUT_AUTH", action = ArgAction::SetTrue)]
+    pub probes_without_auth: bool,
+
+    /// Enable POST /-/reload, which re-reads the configuration files.
+    #[arg(long = "web.enable-lifecycle", env = "TENCENTCLOUD_PARTNER_EXPORTER_WEB_ENABLE_LIFECYCLE", action = ArgAction::SetTrue)]
+    pub enable_lifecycle: bool,
+
     /// Tencent Cloud API endpoint, scheme included.
     #[arg(long = "api.endpoint", env = "TENCENTCLOUD_PARTNER_EXPORTER_API_ENDPOINT", default_value = api::DEFAULT_ENDPOINT, value_parser = parse_endpoint, value_name = "URL")]
     pub endpoint: Url,
@@ -189,6 +205,7 @@ pub enum Error {
 pub struct Config {
     pub listen_address: SocketAddr,
     pub telemetry_path: String,
+    pub web: Web,
     pub api: api::Settings,
     pub timezone: FixedOffset,
     pub credentials: CredentialSource,
@@ -201,6 +218,16 @@ pub struct Config {
     pub log_level: LogLevel,
     pub log_format: LogFormat,
     pub demo: bool,
+}
+
+/// How the HTTP endpoint is secured and managed.
+#[derive(Debug, Clone, Default)]
+pub struct Web {
+    /// `--web.config.file`: TLS, basic auth and headers; none serves plain HTTP to anyone.
+    pub config_file: Option<PathBuf>,
+    pub probes_without_auth: bool,
+    /// `POST /-/reload`.
+    pub enable_lifecycle: bool,
 }
 
 /// Refresh interval of each collector.
@@ -242,6 +269,11 @@ impl Config {
         Ok(Self {
             listen_address: flags.listen_address,
             telemetry_path: flags.telemetry_path,
+            web: Web {
+                config_file: flags.web_config_file,
+                probes_without_auth: flags.probes_without_auth,
+                enable_lifecycle: flags.enable_lifecycle,
+            },
             api: api::Settings {
                 endpoint: flags.endpoint,
                 region: flags.region.filter(|r| !r.is_empty()),
@@ -283,7 +315,7 @@ fn parse_listen_address(text: &str) -> Result<SocketAddr, String> {
 
 fn parse_telemetry_path(text: &str) -> Result<String, String> {
     match text {
-        "/" | "/-/healthy" | "/-/ready" => Err(format!("{text} is taken by another endpoint")),
+        "/" | "/-/healthy" | "/-/ready" | "/-/reload" => Err(format!("{text} is taken by another endpoint")),
         p if p.starts_with('/') && !p.contains(char::is_whitespace) => Ok(p.to_owned()),
         _ => Err("must be a path starting with /".into()),
     }

@@ -12,7 +12,10 @@
 //! * [`cache`] holds the last complete snapshot of each collector (moka) and
 //!   drops it once it is older than `--cache.max-age`.
 //! * [`metrics`] turns snapshots into OpenMetrics on each scrape, without I/O.
-//! * [`http`] serves `/metrics`, `/`, `/-/healthy` and `/-/ready`.
+//! * [`http`] serves `/metrics`, `/`, `/-/healthy`, `/-/ready` and
+//!   `/-/reload`, plain or over TLS, behind the `--web.config.file` guard
+//!   (basic auth, headers, rate limit).
+//! * [`reload`] re-reads configuration files on SIGHUP, `/-/reload` and change.
 //! * [`app`] wires them together; [`config`] and [`telemetry`] read flags and
 //!   set up logging.
 //! * [`simulator`] is an in-process fake of the API for `--demo` and the tests.
@@ -24,5 +27,6 @@ pub mod collectors;
 pub mod config;
 pub mod http;
 pub mod metrics;
+pub mod reload;
 pub mod simulator;
 pub mod telemetry;

@@ -1,7 +1,13 @@
 //! The exporter's HTTP interface: `/` (landing page), the telemetry path,
-//! `/-/healthy` and `/-/ready`. Every handler reads memory only; none calls the API.
+//! `/-/healthy`, `/-/ready` and `/-/reload`, behind the web configuration's
+//! guard, served plain or over TLS. Every handler reads memory only; none
+//! calls the API.
 
+pub mod guard;
 mod landing;
+pub mod server;
+pub mod tls;
+pub mod web_config;
 
 use crate::collectors::Status;
 use crate::metrics::{Format, Metrics};
@@ -11,7 +17,7 @@ use axum::error_handling::HandleErrorLayer;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,6 +44,10 @@ pub struct AppState {
     pub snapshots: crate::cache::Snapshots,
     /// Shown on the landing page so a demo run says what it is.
     pub demo: bool,
+    /// Reloads the configuration for `POST /-/reload`.
+    pub reloader: Arc<crate::reload::Reloader>,
+    /// Whether `/-/reload` may be used (`--web.enable-lifecycle`).
+    pub lifecycle: bool,
 }
 
 /// The exporter's router; tests call it without a socket.
@@ -47,10 +57,15 @@ pub fn router(state: AppState) -> Router {
         .route(&state.telemetry_path, get(metrics))
         .route("/-/healthy", get(healthy))
         .route("/-/ready", get(ready))
+        .route("/-/reload", post(reload).put(reload))
         .layer(CompressionLayer::new().gzip(true))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.reloader.guard(),
+            guard::guard,
         ))
         .layer(
             tower::ServiceBuilder::new()
@@ -129,6 +144,21 @@ async fn ready(State(state): State<AppState>) -> Response {
     } else {
         let message = format!("Not ready: waiting for the first refresh of {}\n", waiting.join(", "));
         (StatusCode::SERVICE_UNAVAILABLE, message).into_response()
+    }
+}
+
+/// Re-reads the configuration files, as Prometheus's `/-/reload` does.
+async fn reload(State(state): State<AppState>) -> Response {
+    if !state.lifecycle {
+        return (StatusCode::FORBIDDEN, "Lifecycle API is not enabled.\n").into_response();
+    }
+    match state.reloader.reload().await {
+        Ok(()) => (StatusCode::OK, "Configuration reloaded\n").into_response(),
+        Err(error) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("failed to reload config: {error}\n"),
+        )
+            .into_response(),
     }
 }
 

@@ -6,9 +6,11 @@ use crate::api::{self, Observer};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::{Registry, Unit};
 use std::collections::BTreeMap;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -99,6 +101,46 @@ impl Observer for ApiMetrics {
             entry.throttled += 1;
         } else if code != "Success" {
             entry.errors += 1;
+        }
+    }
+}
+
+/// The outcome of the last configuration reload, as Prometheus and
+/// Alertmanager report theirs: alert on `..._successful == 0`.
+#[derive(Debug, Clone, Default)]
+pub struct ReloadMetrics {
+    successful: Gauge,
+    success_time: Gauge<f64, AtomicU64>,
+}
+
+impl ReloadMetrics {
+    /// Registers the reload metrics; the configuration read at start counts
+    /// as a successful load.
+    pub fn register(registry: &mut Registry) -> Self {
+        let metrics = Self::default();
+        registry.register(
+            "config_last_reload_successful",
+            "Whether the last configuration reload succeeded (1) or kept the running configuration (0)",
+            metrics.successful.clone(),
+        );
+        registry.register_with_unit(
+            "config_last_reload_success_timestamp",
+            "When the configuration was last loaded successfully, as a Unix time",
+            Unit::Seconds,
+            metrics.success_time.clone(),
+        );
+        metrics.record(true);
+        metrics
+    }
+
+    /// Records a reload's outcome.
+    pub fn record(&self, succeeded: bool) {
+        self.successful.set(i64::from(succeeded));
+        if succeeded {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default();
+            self.success_time.set(now.as_secs_f64());
         }
     }
 }

@@ -54,6 +54,7 @@ pub struct Metrics {
     registry: Registry,
     snapshots: Snapshots,
     pub api: instrumentation::ApiMetrics,
+    pub reload: instrumentation::ReloadMetrics,
 }
 
 impl Metrics {
@@ -73,11 +74,13 @@ impl Metrics {
             build,
         );
         let api = instrumentation::ApiMetrics::register(&mut registry);
+        let reload = instrumentation::ReloadMetrics::register(&mut registry);
         registry.register_collector(Box::new(exposition::RefreshMetrics { statuses }));
         Self {
             registry,
             snapshots,
             api,
+            reload,
         }
     }
 

@@ -1,0 +1,160 @@
+//! Accepts connections and serves the router on them, plain or TLS as the
+//! web configuration in force says when each connection arrives, so a reload
+//! changes certificates without closing the listener.
+//!
+//! It bounds what a slow or hostile client can hold: request headers must
+//! arrive within [`HEADER_READ_TIMEOUT`] and fit in [`MAX_HEADER_BYTES`], a
+//! TLS handshake must finish within [`HANDSHAKE_TIMEOUT`], and a response the
+//! client stops reading is dropped after [`WRITE_STALL_TIMEOUT`]. On shutdown
+//! it stops accepting, lets requests in flight finish, and closes idle
+//! connections.
+
+use super::guard::Guard;
+use axum::Router;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::service::TowerToHyperService;
+use std::future::Future;
+use std::pin::pin;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_io_timeout::TimeoutStream;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// Time for a client to send a request's headers, counted from when the
+/// connection is ready for a request (so it also closes idle keep-alive
+/// connections): a slowloris client is cut off here.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Time for a TLS handshake.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a response may wait for a client that stopped reading.
+pub const WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// The largest request head (request line and headers) read; larger gets 431.
+pub const MAX_HEADER_BYTES: usize = 64 * 1024;
+/// How long shutdown waits for requests in flight.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(4);
+
+/// Serves `router` behind `guard` on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    guard: Arc<Guard>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let protocols = Arc::new(Protocols {
+        http1: builder().http1_only(),
+        http2: builder().http2_only(),
+    });
+    let stop = CancellationToken::new();
+    let connections = TaskTracker::new();
+    let mut shutdown = pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _peer)) => stream,
+                Err(error) => {
+                    // Out of file descriptors and the like: wait, don't spin.
+                    tracing::warn!(%error, "cannot accept a connection");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let tls = guard.active().config.tls.clone();
+        let (protocols, router, stop) = (protocols.clone(), router.clone(), stop.clone());
+        connections.spawn(async move {
+            if let Err(error) = connection(stream, tls, &protocols, router, stop).await {
+                tracing::debug!(%error, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    stop.cancel();
+    connections.close();
+    if tokio::time::timeout(DRAIN_TIMEOUT, connections.wait()).await.is_err() {
+        tracing::warn!("some requests did not finish before shutdown");
+    }
+    Ok(())
+}
+
+fn builder() -> auto::Builder<TokioExecutor> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .max_buf_size(MAX_HEADER_BYTES);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(MAX_HEADER_BYTES as u32)
+        .keep_alive_interval(Some(HEADER_READ_TIMEOUT))
+        .keep_alive_timeout(HEADER_READ_TIMEOUT);
+    builder
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The two ways of speaking HTTP on a connection.
+struct Protocols {
+    /// Plain connections and TLS without ALPN `h2`: HTTP/1 only, as in Go's
+    /// servers (no h2c).
+    http1: auto::Builder<TokioExecutor>,
+    /// TLS connections that agreed on `h2`.
+    http2: auto::Builder<TokioExecutor>,
+}
+
+async fn connection(
+    stream: TcpStream,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    protocols: &Protocols,
+    router: Router,
+    stop: CancellationToken,
+) -> Result<(), BoxError> {
+    // The exposition goes out in several chunks; without TCP_NODELAY the last
+    // small one can wait 40 ms for a delayed ACK (Nagle's algorithm).
+    stream.set_nodelay(true)?;
+    let mut stream = TimeoutStream::new(stream);
+    stream.set_write_timeout(Some(WRITE_STALL_TIMEOUT));
+    let stream = Box::pin(stream);
+    let service = TowerToHyperService::new(router);
+    match tls {
+        None => drive(protocols.http1.serve_connection(TokioIo::new(stream), service), &stop).await,
+        Some(config) => {
+            let accept = tokio_rustls::TlsAcceptor::from(config).accept(stream);
+            let stream = tokio::time::timeout(HANDSHAKE_TIMEOUT, accept)
+                .await
+                .map_err(|_| "TLS handshake timed out")??;
+            let http = match stream.get_ref().1.alpn_protocol() {
+                Some(b"h2") => &protocols.http2,
+                _ => &protocols.http1,
+            };
+            drive(http.serve_connection(TokioIo::new(stream), service), &stop).await
+        }
+    }
+}
+
+/// Runs a connection to its end, closing it gracefully on `stop`.
+async fn drive<I, S, B>(conn: auto::Connection<'_, I, S, TokioExecutor>, stop: &CancellationToken) -> Result<(), BoxError>
+where
+    S: hyper::service::Service<axum::http::Request<hyper::body::Incoming>, Response = axum::http::Response<B>>,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    TokioExecutor: hyper::rt::bounds::Http2ServerConnExec<S::Future, B>,
+{
+    let mut conn = pin!(conn);
+    tokio::select! {
+        result = conn.as_mut() => result,
+        () = stop.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    }
+}

@@ -1,0 +1,271 @@
+//! The web configuration file (`--web.config.file`) in the format of the
+//! Prometheus exporter-toolkit, so an operator can copy the `web-config.yml`
+//! of node_exporter over: `tls_server_config`, `basic_auth_users` (bcrypt),
+//! `http_server_config` (`http2`, `headers`) and `rate_limit`. This module
+//! reads and validates the file into a [`WebConfig`] ready to serve with; it
+//! never serves a request itself.
+//!
+//! Errors name files and fields, never their contents: the file can hold a
+//! private key inline.
+
+use crate::http::tls;
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Why a web configuration file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path} is not a valid web configuration: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+/// The file as written; every field the exporter-toolkit knows, and no other
+/// (an unknown field is a typo that would otherwise leave an endpoint open).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default)]
+    tls_server_config: Option<tls::Settings>,
+    #[serde(default)]
+    http_server_config: Option<HttpServerConfig>,
+    #[serde(default)]
+    rate_limit: Option<RateLimit>,
+    #[serde(default)]
+    basic_auth_users: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HttpServerConfig {
+    #[serde(default = "yes")]
+    http2: bool,
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RateLimit {
+    #[serde(default)]
+    burst: u32,
+    #[serde(default)]
+    interval: Option<String>,
+}
+
+/// Response headers an operator may set, and the values allowed where the
+/// header has a fixed set: the exporter-toolkit's list, kept identical so the
+/// same file means the same thing everywhere in the Prometheus ecosystem.
+const ALLOWED_HEADERS: &[(&str, &[&str])] = &[
+    ("Strict-Transport-Security", &[]),
+    ("X-Content-Type-Options", &["nosniff"]),
+    ("X-Frame-Options", &["deny", "sameorigin"]),
+    ("X-XSS-Protection", &[]),
+    ("Content-Security-Policy", &[]),
+];
+
+/// A global request rate limit: `burst` requests, one more every `interval`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestRate {
+    pub burst: u32,
+    pub interval: Duration,
+}
+
+/// A validated web configuration. The default serves plain HTTP to anyone.
+#[derive(Clone, Default)]
+pub struct WebConfig {
+    /// TLS for new connections; `None` serves plain HTTP.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// User name → bcrypt hash; empty means no authentication.
+    pub users: Arc<BTreeMap<String, String>>,
+    /// Added to every response, the 401s included.
+    pub headers: HeaderMap,
+    pub rate_limit: Option<RequestRate>,
+    /// The configuration file and every file it names, so a change to a
+    /// rotated certificate is noticed like a change to the file itself.
+    pub files: Vec<PathBuf>,
+}
+
+impl std::fmt::Debug for WebConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebConfig")
+            .field("tls", &self.tls.is_some())
+            .field("users", &self.users.keys().collect::<Vec<_>>())
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("rate_limit", &self.rate_limit)
+            .field("files", &self.files)
+            .finish()
+    }
+}
+
+impl WebConfig {
+    /// Reads and validates the file at `path`; relative file names in it are
+    /// relative to its directory, as in the exporter-toolkit.
+    pub fn load(path: &Path) -> Result<Self, Error> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let invalid = |message: String| Error::Invalid {
+            path: path.to_owned(),
+            message,
+        };
+        let file: File = if text.trim().is_empty() {
+            File::default()
+        } else {
+            serde_yaml_ng::from_str(&text).map_err(|e| invalid(e.to_string()))?
+        };
+        let base = path.parent().unwrap_or(Path::new("."));
+        let mut files = vec![path.to_owned()];
+        let http = file.http_server_config.unwrap_or(HttpServerConfig {
+            http2: true,
+            headers: BTreeMap::new(),
+        });
+        let tls = match file.tls_server_config {
+            Some(settings) if settings.is_enabled() => {
+                let settings = settings.relative_to(base);
+                files.extend(settings.files());
+                let config = settings.server_config(http.http2).map_err(|e| invalid(e.to_string()))?;
+                Some(Arc::new(config))
+            }
+            _ => None,
+        };
+        let users = file.basic_auth_users.unwrap_or_default();
+        for (user, hash) in &users {
+            if hash.parse::<bcrypt::HashParts>().is_err() {
+                return Err(invalid(format!(
+                    "basic_auth_users: the password of {user:?} is not a bcrypt hash"
+                )));
+            }
+        }
+        Ok(Self {
+            tls,
+            users: Arc::new(users),
+            headers: headers(&http.headers).map_err(invalid)?,
+            rate_limit: file.rate_limit.map(request_rate).transpose().map_err(invalid)?,
+            files,
+        })
+    }
+
+    /// Whether requests must carry a user and password.
+    pub fn requires_auth(&self) -> bool {
+        !self.users.is_empty()
+    }
+}
+
+fn headers(configured: &BTreeMap<String, String>) -> Result<HeaderMap, String> {
+    let mut out = HeaderMap::new();
+    for (name, value) in configured {
+        let Some((_, allowed)) = ALLOWED_HEADERS.iter().find(|(n, _)| n == name) else {
+            return Err(format!("http_server_config: header {name:?} cannot be configured"));
+        };
+        if !allowed.is_empty() && !allowed.contains(&value.as_str()) {
+            return Err(format!(
+                "http_server_config: {name} must be one of {allowed:?}, not {value:?}"
+            ));
+        }
+        let value = HeaderValue::from_str(value)
+            .map_err(|_| format!("http_server_config: {name} has a value that cannot be sent"))?;
+        let name = HeaderName::from_bytes(name.as_bytes()).expect("every allowed header name is valid");
+        out.insert(name, value);
+    }
+    Ok(out)
+}
+
+fn request_rate(limit: RateLimit) -> Result<RequestRate, String> {
+    let interval = match limit.interval.as_deref() {
+        None => return Err("rate_limit: interval is missing".into()),
+        Some(text) => humantime::parse_duration(text)
+            .map_err(|e| format!("rate_limit: interval {text:?} is not a duration: {e}"))?,
+    };
+    if interval.is_zero() || limit.burst == 0 {
+        return Err("rate_limit: burst and interval must both be above zero".into());
+    }
+    Ok(RequestRate {
+        burst: limit.burst,
+        interval,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<WebConfig, Error> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("web.yml");
+        std::fs::write(&path, text).unwrap();
+        WebConfig::load(&path)
+    }
+
+    fn message(text: &str) -> String {
+        load(text).expect_err("the file should be refused").to_string()
+    }
+
+    #[test]
+    fn an_empty_file_serves_plain_http_to_anyone() {
+        let config = load("").unwrap();
+        assert!(config.tls.is_none());
+        assert!(!config.requires_auth());
+        assert!(config.headers.is_empty());
+    }
+
+    #[test]
+    fn users_need_bcrypt_hashes() {
+        let config = load("basic_auth_users:\n  alice: $2y$10$QOauhQNbBCuQDKes6eFzPeMqBSjb7Mr5DUmpZ/VcEd00UAV/LDeSi\n")
+            .unwrap();
+        assert!(config.requires_auth());
+        assert!(message("basic_auth_users:\n  alice: plaintext\n").contains("\"alice\" is not a bcrypt hash"));
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        assert!(message("basic_auth_user:\n  alice: x\n").contains("basic_auth_user"));
+        assert!(message("tls_server_config:\n  certfile: a\n").contains("certfile"));
+    }
+
+    #[test]
+    fn only_the_toolkits_headers_and_values_are_allowed() {
+        let config = load("http_server_config:\n  headers:\n    X-Frame-Options: deny\n    Strict-Transport-Security: max-age=31536000\n").unwrap();
+        assert_eq!(config.headers["x-frame-options"], "deny");
+        assert_eq!(config.headers["strict-transport-security"], "max-age=31536000");
+        assert!(message("http_server_config:\n  headers:\n    X-Frame-Options: allow\n").contains("must be one of"));
+        assert!(message("http_server_config:\n  headers:\n    Server: mine\n").contains("cannot be configured"));
+    }
+
+    #[test]
+    fn rate_limits_need_a_burst_and_an_interval() {
+        let config = load("rate_limit:\n  burst: 5\n  interval: 1s\n").unwrap();
+        assert_eq!(
+            config.rate_limit,
+            Some(RequestRate {
+                burst: 5,
+                interval: Duration::from_secs(1)
+            })
+        );
+        assert!(message("rate_limit:\n  burst: 5\n").contains("interval is missing"));
+        assert!(message("rate_limit:\n  burst: 0\n  interval: 1s\n").contains("above zero"));
+    }
+
+    #[test]
+    fn tls_needs_both_a_certificate_and_a_key() {
+        assert!(message("tls_server_config:\n  cert_file: server.crt\n").contains("key_file"));
+        assert!(message("tls_server_config:\n  key_file: server.key\n").contains("cert_file"));
+    }
+
+    #[test]
+    fn tls_file_names_are_relative_to_the_configuration() {
+        let error = message("tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n");
+        assert!(error.contains("server.crt"), "{error}");
+        assert!(error.contains('/'), "the path should be resolved: {error}");
+    }
+}

@@ -1,0 +1,179 @@
+//! Re-reading configuration files while running, as Prometheus does: on
+//! SIGHUP, on `POST /-/reload` (with `--web.enable-lifecycle`), and when the
+//! web configuration file or a certificate it names changes on disk. A file
+//! that fails to load leaves the running configuration in force, says why in
+//! the log, and sets `tencentcloud_partner_config_last_reload_successful` to 0.
+//! This module decides when and whether to swap; what the files mean belongs
+//! to [`crate::http::web_config`].
+
+use crate::http::guard::Guard;
+use crate::http::web_config::{self, WebConfig};
+use crate::metrics::instrumentation::ReloadMetrics;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+use tokio_util::sync::CancellationToken;
+
+/// How often files are checked for changes.
+pub const WATCH_INTERVAL: Duration = Duration::from_secs(2);
+
+/// What a file looked like when last loaded: a change to either means reload.
+type Fingerprint = Vec<(PathBuf, Option<(SystemTime, u64)>)>;
+
+/// Why a reload kept the running configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Web(#[from] web_config::Error),
+}
+
+/// Loads the configuration files and swaps them in.
+pub struct Reloader {
+    web_config_file: Option<PathBuf>,
+    guard: Arc<Guard>,
+    metrics: ReloadMetrics,
+    /// The files as last loaded, or last failed to load, so a bad file is
+    /// reported once rather than every [`WATCH_INTERVAL`].
+    seen: Mutex<Fingerprint>,
+    /// One reload at a time: SIGHUP and `/-/reload` can race.
+    running: tokio::sync::Mutex<()>,
+}
+
+impl Reloader {
+    /// Puts `web`, loaded at start from `web_config_file`, in force.
+    pub fn new(
+        web_config_file: Option<PathBuf>,
+        web: WebConfig,
+        probes_without_auth: bool,
+        metrics: ReloadMetrics,
+    ) -> Self {
+        describe(&web);
+        let seen = fingerprint(&web.files);
+        Self {
+            web_config_file,
+            guard: Arc::new(Guard::new(web, probes_without_auth)),
+            metrics,
+            seen: Mutex::new(seen),
+            running: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// The guard the HTTP server puts before every handler.
+    pub fn guard(&self) -> Arc<Guard> {
+        self.guard.clone()
+    }
+
+    /// Reads every configuration file again and puts them in force, or keeps
+    /// the running configuration if one cannot be used.
+    pub async fn reload(&self) -> Result<(), Error> {
+        let _one_at_a_time = self.running.lock().await;
+        let Some(path) = self.web_config_file.clone() else {
+            self.metrics.record(true);
+            return Ok(());
+        };
+        // Loading hashes a decoy password with bcrypt: keep it off the async workers.
+        let loaded = tokio::task::spawn_blocking(move || WebConfig::load(&path).map(|web| (web, path)))
+            .await
+            .expect("loading the web configuration does not panic");
+        match loaded {
+            Ok((web, path)) => {
+                *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = fingerprint(&web.files);
+                describe(&web);
+                self.guard.replace(web);
+                self.metrics.record(true);
+                tracing::info!(file = %path.display(), "configuration reloaded");
+                Ok(())
+            }
+            Err(error) => {
+                let files = self.guard.active().config.files.clone();
+                *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = fingerprint(&files);
+                self.metrics.record(false);
+                tracing::error!(%error, "configuration reload failed; keeping the running configuration");
+                Err(error.into())
+            }
+        }
+    }
+
+    /// Reloads on SIGHUP and when a watched file changes, until `cancel`.
+    pub async fn watch(self: Arc<Self>, cancel: CancellationToken) {
+        let mut hangup = hangups();
+        let mut tick = tokio::time::interval(WATCH_INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = cancel.cancelled() => return,
+                Some(()) = next_hangup(&mut hangup) => {
+                    tracing::info!("SIGHUP: reloading the configuration");
+                    let _ = self.reload().await;
+                }
+                _ = tick.tick() => {
+                    if self.changed_on_disk() {
+                        let _ = self.reload().await;
+                    }
+                }
+            }
+        }
+    }
+
+    fn changed_on_disk(&self) -> bool {
+        let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        if seen.is_empty() {
+            return false;
+        }
+        let files: Vec<PathBuf> = seen.iter().map(|(path, _)| path.clone()).collect();
+        *seen != fingerprint(&files)
+    }
+}
+
+fn fingerprint(files: &[PathBuf]) -> Fingerprint {
+    files
+        .iter()
+        .map(|path| {
+            let stamp = std::fs::metadata(path)
+                .ok()
+                .and_then(|m| Some((m.modified().ok()?, m.len())));
+            (path.clone(), stamp)
+        })
+        .collect()
+}
+
+fn describe(web: &WebConfig) {
+    if web.files.is_empty() {
+        return;
+    }
+    tracing::info!(
+        tls = web.tls.is_some(),
+        basic_auth_users = web.users.len(),
+        headers = web.headers.len(),
+        rate_limit = web.rate_limit.is_some(),
+        "web configuration in force"
+    );
+}
+
+#[cfg(unix)]
+type Hangups = Option<tokio::signal::unix::Signal>;
+#[cfg(not(unix))]
+type Hangups = Option<()>;
+
+#[cfg(unix)]
+fn hangups() -> Hangups {
+    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok()
+}
+
+#[cfg(not(unix))]
+fn hangups() -> Hangups {
+    None
+}
+
+#[cfg(unix)]
+async fn next_hangup(signal: &mut Hangups) -> Option<()> {
+    match signal {
+        Some(signal) => signal.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+#[cfg(not(unix))]
+async fn next_hangup(_: &mut Hangups) -> Option<()> {
+    std::future::pending().await
+}
