@@ -5,10 +5,10 @@ use crate::api::{self, Credentials, Provider};
 use crate::cache::Snapshots;
 use crate::collectors::{self, Collector, Kind, Schedule, Status};
 use crate::config::{Config, CredentialSource};
+use crate::http::web_config::{self, WebConfig};
 use crate::http::{self, AppState};
 use crate::metrics::Metrics;
 use crate::metrics::exposition::Renderer;
-use crate::http::web_config::{self, WebConfig};
 use crate::reload::Reloader;
 use crate::simulator::{self, Simulator};
 use std::future::Future;
@@ -38,7 +38,7 @@ pub enum Error {
     #[error("{0}")]
     Credentials(api::Error),
     #[error("--web.config.file: {0}")]
-    WebConfig(#[from] web_config::Error),
+    WebConfig(web_config::Error),
 }
 
 /// How long start-up waits for the metadata service before concluding this
@@ -109,7 +109,7 @@ pub async fn run(
     let _ = rustls::crypto::ring::default_provider().install_default();
     // An unusable web configuration is the operator's first mistake to hear about.
     let web = match &config.web.config_file {
-        Some(path) => WebConfig::load(path)?,
+        Some(path) => WebConfig::load(path).map_err(Error::WebConfig)?,
         None => WebConfig::default(),
     };
     let probe = reqwest::Client::builder()

@@ -195,3 +195,49 @@ fn an_unreadable_key_file_is_one_line_and_exit_code_1() {
     let line = single_error_line(&output);
     assert!(line.contains("missing-key") && line.contains("cannot read"), "{line}");
 }
+
+#[test]
+fn a_bad_web_config_file_is_one_line_and_exit_code_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let listen = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let cases = [
+        (None, "cannot read"),
+        (Some("basic_auth_user:\n  alice: x\n"), "basic_auth_user"),
+        (Some("basic_auth_users:\n  alice: plaintext\n"), "not a bcrypt hash"),
+        (
+            Some("tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n"),
+            "server.crt",
+        ),
+        (
+            Some("tls_server_config:\n  min_version: TLS10\n  cert_file: a\n  key_file: b\n"),
+            "TLS 1.0",
+        ),
+        (
+            Some("http_server_config:\n  headers:\n    Server: mine\n"),
+            "cannot be configured",
+        ),
+        (Some("basic_auth_users: [\n"), "web configuration"),
+    ];
+    for (index, (text, expected)) in cases.into_iter().enumerate() {
+        let path = dir.path().join(format!("web-{index}.yml"));
+        if let Some(text) = text {
+            std::fs::write(&path, text).unwrap();
+        }
+        let output = exporter(&[
+            "--demo",
+            &format!("--web.config.file={}", path.display()),
+            &format!("--web.listen-address={listen}"),
+        ])
+        .output()
+        .unwrap();
+        assert_eq!(output.status.code(), Some(1), "{text:?}");
+        let line = single_error_line(&output);
+        assert!(
+            line.contains("--web.config.file") && line.contains(expected),
+            "{text:?}: {line}"
+        );
+    }
+}

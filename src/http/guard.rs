@@ -43,15 +43,17 @@ impl Active {
             let quota = Quota::with_period(rate.interval).expect("validated above zero");
             RateLimiter::direct(quota.allow_burst(burst))
         });
-        let decoy = config.users.values().filter_map(|h| h.parse::<bcrypt::HashParts>().ok()).map(|h| h.get_cost()).max().map(|cost| {
-            let password = format!("{:032x}", rand::random::<u128>());
-            bcrypt::hash(password, cost).expect("a cost read from a valid hash is valid")
-        });
-        Self {
-            config,
-            limiter,
-            decoy,
-        }
+        let decoy = config
+            .users
+            .values()
+            .filter_map(|h| h.parse::<bcrypt::HashParts>().ok())
+            .map(|h| h.get_cost())
+            .max()
+            .map(|cost| {
+                let password = format!("{:032x}", rand::random::<u128>());
+                bcrypt::hash(password, cost).expect("a cost read from a valid hash is valid")
+            });
+        Self { config, limiter, decoy }
     }
 }
 
@@ -135,7 +137,10 @@ pub async fn guard(State(guard): State<Arc<Guard>>, request: Request, next: Next
     if let Some(limiter) = &active.limiter
         && limiter.check().is_err()
     {
-        return with_headers(&active, (StatusCode::TOO_MANY_REQUESTS, "Too Many Requests\n").into_response());
+        return with_headers(
+            &active,
+            (StatusCode::TOO_MANY_REQUESTS, "Too Many Requests\n").into_response(),
+        );
     }
     let open = !active.config.requires_auth() || (guard.open_probes && PROBE_PATHS.contains(&request.uri().path()));
     let allowed = open

@@ -138,7 +138,10 @@ async fn connection(
 }
 
 /// Runs a connection to its end, closing it gracefully on `stop`.
-async fn drive<I, S, B>(conn: auto::Connection<'_, I, S, TokioExecutor>, stop: &CancellationToken) -> Result<(), BoxError>
+async fn drive<I, S, B>(
+    conn: auto::Connection<'_, I, S, TokioExecutor>,
+    stop: &CancellationToken,
+) -> Result<(), BoxError>
 where
     S: hyper::service::Service<axum::http::Request<hyper::body::Incoming>, Response = axum::http::Response<B>>,
     S::Future: Send + 'static,

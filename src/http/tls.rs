@@ -7,8 +7,8 @@
 use rustls::crypto::{CryptoProvider, SupportedKxGroup, WebPkiSupportedAlgorithms};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
-use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::server::WebPkiClientVerifier;
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{DigitallySignedStruct, DistinguishedName, NamedGroup, RootCertStore, ServerConfig, SignatureScheme};
 use rustls::{SupportedCipherSuite, SupportedProtocolVersion};
 use serde::Deserialize;
@@ -20,8 +20,8 @@ use std::sync::Arc;
 pub enum Error {
     #[error("tls_server_config: {0}")]
     Invalid(String),
-    #[error("tls_server_config: cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    #[error("tls_server_config: cannot read {path}: {cause}")]
+    Read { path: PathBuf, cause: std::io::Error },
 }
 
 fn invalid(message: impl Into<String>) -> Error {
@@ -90,9 +90,9 @@ enum Pem<'a> {
 impl Pem<'_> {
     fn bytes(&self) -> Result<Vec<u8>, Error> {
         match self {
-            Pem::File(path) => std::fs::read(path).map_err(|source| Error::Read {
+            Pem::File(path) => std::fs::read(path).map_err(|cause| Error::Read {
                 path: path.to_path_buf(),
-                source,
+                cause,
             }),
             Pem::Inline(text, _) => Ok(text.as_bytes().to_vec()),
         }
@@ -162,12 +162,12 @@ impl Settings {
     /// The rustls configuration these settings describe, offering HTTP/2 by
     /// ALPN when `http2`.
     pub fn server_config(&self, http2: bool) -> Result<ServerConfig, Error> {
+        let provider = Arc::new(self.provider()?);
+        let versions = self.versions()?;
         let certificate = self.certificate()?;
         let key_source = self.key()?;
         let chain = certificates(&certificate)?;
         let key = private_key(&key_source)?;
-        let provider = Arc::new(self.provider()?);
-        let versions = self.versions()?;
         let builder = ServerConfig::builder_with_provider(provider.clone())
             .with_protocol_versions(&versions)
             .map_err(|e| invalid(format!("the cipher suites and versions leave nothing to speak: {e}")))?;
@@ -221,12 +221,17 @@ impl Settings {
                 invalid("client_auth_type that verifies certificates needs client_ca_file or client_ca")
             })?;
             let builder = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), Arc::new(provider.clone()));
-            let builder = if optional { builder.allow_unauthenticated() } else { builder };
+            let builder = if optional {
+                builder.allow_unauthenticated()
+            } else {
+                builder
+            };
             builder
                 .build()
                 .map_err(|e| invalid(format!("cannot verify client certificates: {e}")))
         };
-        let verifier: Option<Arc<dyn ClientCertVerifier>> = match set(&self.client_auth_type).unwrap_or("NoClientCert") {
+        let verifier: Option<Arc<dyn ClientCertVerifier>> = match set(&self.client_auth_type).unwrap_or("NoClientCert")
+        {
             "NoClientCert" if roots.is_some() => {
                 return Err(invalid(
                     "client CAs are configured without a client_auth_type that uses them",
@@ -317,7 +322,10 @@ fn cipher_suites(available: &[SupportedCipherSuite], names: &[String]) -> Result
         } else {
             name.clone()
         };
-        let Some(suite) = available.iter().find(|s| s.suite().as_str() == Some(canonical.as_str())) else {
+        let Some(suite) = available
+            .iter()
+            .find(|s| s.suite().as_str() == Some(canonical.as_str()))
+        else {
             let offered: Vec<&str> = available
                 .iter()
                 .filter(|s| matches!(s, SupportedCipherSuite::Tls12(_)))
@@ -527,11 +535,17 @@ mod tests {
         let provider = settings("cipher_suites: [TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305, TLS_AES_128_GCM_SHA256]")
             .provider()
             .unwrap();
-        let names: Vec<_> = provider.cipher_suites.iter().filter_map(|s| s.suite().as_str()).collect();
+        let names: Vec<_> = provider
+            .cipher_suites
+            .iter()
+            .filter_map(|s| s.suite().as_str())
+            .collect();
         assert!(names.contains(&"TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256"));
         assert!(!names.contains(&"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"));
         assert!(names.contains(&"TLS13_AES_256_GCM_SHA384"), "TLS 1.3 suites stay on");
-        let cbc = settings("cipher_suites: [TLS_RSA_WITH_AES_128_CBC_SHA]").provider().unwrap_err();
+        let cbc = settings("cipher_suites: [TLS_RSA_WITH_AES_128_CBC_SHA]")
+            .provider()
+            .unwrap_err();
         assert!(cbc.to_string().contains("TLS_RSA_WITH_AES_128_CBC_SHA is not offered"));
     }
 

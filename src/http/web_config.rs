@@ -19,8 +19,8 @@ use std::time::Duration;
 /// Why a web configuration file cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    #[error("cannot read {path}: {cause}")]
+    Read { path: PathBuf, cause: std::io::Error },
     #[error("{path} is not a valid web configuration: {message}")]
     Invalid { path: PathBuf, message: String },
 }
@@ -111,9 +111,9 @@ impl WebConfig {
     /// Reads and validates the file at `path`; relative file names in it are
     /// relative to its directory, as in the exporter-toolkit.
     pub fn load(path: &Path) -> Result<Self, Error> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+        let text = std::fs::read_to_string(path).map_err(|cause| Error::Read {
             path: path.to_owned(),
-            source,
+            cause,
         })?;
         let invalid = |message: String| Error::Invalid {
             path: path.to_owned(),
@@ -221,8 +221,8 @@ mod tests {
 
     #[test]
     fn users_need_bcrypt_hashes() {
-        let config = load("basic_auth_users:\n  alice: $2y$10$QOauhQNbBCuQDKes6eFzPeMqBSjb7Mr5DUmpZ/VcEd00UAV/LDeSi\n")
-            .unwrap();
+        let config =
+            load("basic_auth_users:\n  alice: $2y$10$QOauhQNbBCuQDKes6eFzPeMqBSjb7Mr5DUmpZ/VcEd00UAV/LDeSi\n").unwrap();
         assert!(config.requires_auth());
         assert!(message("basic_auth_users:\n  alice: plaintext\n").contains("\"alice\" is not a bcrypt hash"));
     }

@@ -2,6 +2,9 @@
 //! exporter running in-process against it, and a parser for its exposition.
 #![allow(dead_code)]
 
+pub mod binary;
+pub mod pki;
+
 use chrono::NaiveDateTime;
 use std::collections::BTreeMap;
 use std::future::Future;

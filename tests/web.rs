@@ -1,0 +1,441 @@
+//! `--web.config.file` on the real binary (in demo mode): TLS, mutual TLS,
+//! basic auth on every endpoint, headers, the rate limit, and reloads on
+//! change, SIGHUP and `POST /-/reload`, checked with reqwest and curl.
+
+mod support;
+
+use reqwest::StatusCode;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+use support::binary::Binary;
+use support::pki::{Authority, Issued};
+
+/// Every endpoint the exporter serves.
+const ENDPOINTS: [&str; 5] = ["/", "/metrics", "/-/healthy", "/-/ready", "/-/reload"];
+/// A low bcrypt cost keeps the tests fast; the timing test uses its own.
+const COST: u32 = 4;
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    // Write then rename, as an operator's tooling (and Kubernetes) does, so
+    // the exporter never reads half a file.
+    let temporary = dir.join(format!(".{name}.tmp"));
+    std::fs::write(&temporary, text).unwrap();
+    std::fs::rename(&temporary, &path).unwrap();
+    path
+}
+
+fn hash(password: &str, cost: u32) -> String {
+    bcrypt::hash(password, cost).unwrap()
+}
+
+fn start(config: &Path, extra: &[&str]) -> Binary {
+    let flag = format!("--web.config.file={}", config.display());
+    let mut args = vec!["--demo", "--log.level=debug", flag.as_str()];
+    args.extend_from_slice(extra);
+    Binary::start(&args)
+}
+
+/// A client that trusts only `ca`, optionally presenting `identity`.
+fn client(ca: &str, identity: Option<&Issued>) -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut builder = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(ca.as_bytes()).unwrap()])
+        .timeout(Duration::from_secs(10));
+    if let Some(identity) = identity {
+        builder = builder.identity(identity.identity());
+    }
+    builder.build().unwrap()
+}
+
+fn plain() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
+}
+
+async fn status(request: reqwest::RequestBuilder) -> StatusCode {
+    request.send().await.expect("the request gets an answer").status()
+}
+
+/// A directory with a CA and a server certificate for 127.0.0.1.
+struct Site {
+    dir: tempfile::TempDir,
+    ca: Authority,
+}
+
+impl Site {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = Authority::new("test CA");
+        ca.issue(dir.path(), "server", &["localhost", "127.0.0.1"]);
+        ca.write(dir.path(), "ca.crt");
+        Self { dir, ca }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn config(&self, text: &str) -> PathBuf {
+        write(self.path(), "web.yml", text)
+    }
+}
+
+/// Relative file names, as an operator copying node_exporter's file writes them.
+const TLS: &str = "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n";
+
+#[tokio::test]
+async fn tls_serves_every_endpoint_to_a_client_that_trusts_the_certificate() {
+    let site = Site::new();
+    let exporter = start(&site.config(TLS), &[]);
+    let trusting = client(&site.ca.pem, None);
+    let body = trusting
+        .get(exporter.url("https", "/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(body.contains("tencentcloud_partner_exporter_build_info{"), "{body}");
+    for path in ["/", "/-/healthy"] {
+        assert_eq!(
+            status(trusting.get(exporter.url("https", path))).await,
+            StatusCode::OK,
+            "{path}"
+        );
+    }
+    let stranger = Authority::new("another CA");
+    let refused = client(&stranger.pem, None)
+        .get(exporter.url("https", "/metrics"))
+        .send()
+        .await;
+    assert!(
+        refused.is_err(),
+        "a client that does not trust the certificate must fail"
+    );
+    let cleartext = plain().get(exporter.url("http", "/metrics")).send().await;
+    assert!(
+        cleartext.map(|r| r.status() != StatusCode::OK).unwrap_or(true),
+        "plain HTTP must not reach the metrics"
+    );
+    assert!(exporter.log().contains("tls=true"), "{}", exporter.log());
+}
+
+#[tokio::test]
+async fn required_client_certificates_must_chain_to_the_configured_ca() {
+    let site = Site::new();
+    let scraper = site.ca.issue(site.path(), "scraper", &["scraper.example"]);
+    let rogue = Authority::new("rogue CA").issue(site.path(), "rogue", &["scraper.example"]);
+    let config = format!("{TLS}  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: ca.crt\n");
+    let exporter = start(&site.config(&config), &[]);
+    let url = exporter.url("https", "/metrics");
+    assert_eq!(
+        status(client(&site.ca.pem, Some(&scraper)).get(&url)).await,
+        StatusCode::OK
+    );
+    assert!(
+        client(&site.ca.pem, None).get(&url).send().await.is_err(),
+        "no certificate"
+    );
+    assert!(
+        client(&site.ca.pem, Some(&rogue)).get(&url).send().await.is_err(),
+        "certificate of another CA"
+    );
+}
+
+#[tokio::test]
+async fn client_allowed_sans_narrow_which_certificates_get_in() {
+    let site = Site::new();
+    let allowed = site.ca.issue(site.path(), "prometheus", &["prometheus.monitoring.svc"]);
+    let other = site.ca.issue(site.path(), "other", &["other.example"]);
+    let config = format!(
+        "{TLS}  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: ca.crt\n  client_allowed_sans: [prometheus.monitoring.svc]\n"
+    );
+    let exporter = start(&site.config(&config), &[]);
+    let url = exporter.url("https", "/metrics");
+    assert_eq!(
+        status(client(&site.ca.pem, Some(&allowed)).get(&url)).await,
+        StatusCode::OK
+    );
+    assert!(client(&site.ca.pem, Some(&other)).get(&url).send().await.is_err());
+}
+
+#[tokio::test]
+async fn basic_auth_guards_every_endpoint_and_answers_401_with_a_challenge() {
+    let site = Site::new();
+    let config = format!(
+        "{TLS}basic_auth_users:\n  prometheus: {}\nhttp_server_config:\n  headers:\n    X-Frame-Options: deny\n    X-Content-Type-Options: nosniff\n",
+        hash("correct horse", COST)
+    );
+    let exporter = start(&site.config(&config), &[]);
+    let client = client(&site.ca.pem, None);
+    for path in ENDPOINTS {
+        let url = exporter.url("https", path);
+        let attempts = [
+            ("no credentials", client.get(&url)),
+            (
+                "wrong password",
+                client.get(&url).basic_auth("prometheus", Some("wrong")),
+            ),
+            (
+                "unknown user",
+                client.get(&url).basic_auth("grafana", Some("correct horse")),
+            ),
+            (
+                "empty password",
+                client.get(&url).basic_auth("prometheus", None::<&str>),
+            ),
+        ];
+        for (what, request) in attempts {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{path}, {what}");
+            assert_eq!(response.headers()["www-authenticate"], "Basic", "{path}, {what}");
+            assert_eq!(
+                response.headers()["x-frame-options"],
+                "deny",
+                "{path}, {what}: headers on a 401 too"
+            );
+        }
+        let response = client
+            .get(&url)
+            .basic_auth("prometheus", Some("correct horse"))
+            .send()
+            .await
+            .unwrap();
+        assert_ne!(response.status(), StatusCode::UNAUTHORIZED, "{path}");
+        assert_eq!(response.headers()["x-content-type-options"], "nosniff", "{path}");
+    }
+}
+
+#[tokio::test]
+async fn probes_can_be_let_in_without_credentials_when_the_operator_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write(
+        dir.path(),
+        "web.yml",
+        &format!("basic_auth_users:\n  prometheus: {}\n", hash("secret", COST)),
+    );
+    let exporter = start(&config, &["--web.probes-without-auth"]);
+    let client = plain();
+    assert_eq!(
+        status(client.get(exporter.url("http", "/-/healthy"))).await,
+        StatusCode::OK
+    );
+    assert_ne!(
+        status(client.get(exporter.url("http", "/-/ready"))).await,
+        StatusCode::UNAUTHORIZED
+    );
+    for path in ["/", "/metrics", "/-/reload"] {
+        assert_eq!(
+            status(client.get(exporter.url("http", path))).await,
+            StatusCode::UNAUTHORIZED,
+            "{path}"
+        );
+    }
+}
+
+/// Times `attempts` requests, each with a password never tried before (so
+/// no remembered outcome answers it), and returns the median.
+async fn median_rejection(client: &reqwest::Client, url: &str, user: &str, attempts: usize) -> Duration {
+    let mut times = Vec::new();
+    for attempt in 0..attempts {
+        let started = Instant::now();
+        let response = client
+            .get(url)
+            .basic_auth(user, Some(format!("guess-{user}-{attempt}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        times.push(started.elapsed());
+    }
+    times.sort();
+    times[attempts / 2]
+}
+
+#[tokio::test]
+async fn an_unknown_user_takes_as_long_to_refuse_as_a_wrong_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write(
+        dir.path(),
+        "web.yml",
+        &format!("basic_auth_users:\n  prometheus: {}\n", hash("secret", 10)),
+    );
+    let exporter = start(&config, &[]);
+    let (client, url) = (plain(), exporter.url("http", "/metrics"));
+    let known = median_rejection(&client, &url, "prometheus", 7).await;
+    let unknown = median_rejection(&client, &url, "nobody", 7).await;
+    let ratio = unknown.as_secs_f64() / known.as_secs_f64();
+    assert!(
+        (0.5..2.0).contains(&ratio),
+        "refusing an unknown user took {unknown:?}, a wrong password {known:?}: timing tells users apart"
+    );
+    // The same wrong guess again is answered from memory, without bcrypt.
+    let started = Instant::now();
+    let response = client
+        .get(&url)
+        .basic_auth("prometheus", Some("guess-prometheus-0"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        started.elapsed() < known,
+        "a repeated guess should not cost a bcrypt check"
+    );
+}
+
+#[test]
+fn curl_speaks_tls_mutual_tls_and_basic_auth() {
+    let site = Site::new();
+    let scraper = site.ca.issue(site.path(), "scraper", &["scraper.example"]);
+    let config = format!(
+        "{TLS}  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: ca.crt\nbasic_auth_users:\n  prometheus: {}\n",
+        hash("s3cret", COST)
+    );
+    let exporter = start(&site.config(&config), &[]);
+    let url = exporter.url("https", "/metrics");
+    let ca = site.path().join("ca.crt");
+    let curl = |extra: &[&str]| {
+        let output = Command::new("curl")
+            .args(["-sS", "-o", "/dev/null", "-w", "%{http_code}", "--cacert"])
+            .arg(&ca)
+            .args(extra)
+            .arg(&url)
+            .output()
+            .expect("curl runs");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let (cert, key) = (scraper.cert.to_str().unwrap(), scraper.key.to_str().unwrap());
+    assert_eq!(curl(&["--cert", cert, "--key", key, "-u", "prometheus:s3cret"]), "200");
+    assert_eq!(curl(&["--cert", cert, "--key", key, "-u", "prometheus:wrong"]), "401");
+    assert_eq!(curl(&["--cert", cert, "--key", key]), "401");
+    assert_eq!(
+        curl(&["-u", "prometheus:s3cret"]),
+        "000",
+        "no client certificate: no TLS session"
+    );
+}
+
+#[tokio::test]
+async fn a_changed_file_is_reloaded_and_a_bad_one_keeps_the_running_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let users = |user: &str| format!("basic_auth_users:\n  {user}: {}\n", hash("pw", COST));
+    let config = write(dir.path(), "web.yml", &users("alice"));
+    let exporter = start(&config, &[]);
+    let client = plain();
+    let url = exporter.url("http", "/metrics");
+    let as_user = |user: &'static str| client.get(&url).basic_auth(user, Some("pw"));
+    assert_eq!(status(as_user("alice")).await, StatusCode::OK);
+
+    write(dir.path(), "web.yml", &users("bob"));
+    support::eventually(Duration::from_secs(10), || async {
+        status(as_user("bob")).await == StatusCode::OK
+    })
+    .await;
+    assert_eq!(status(as_user("alice")).await, StatusCode::UNAUTHORIZED);
+
+    write(dir.path(), "web.yml", "basic_auth_users:\n  carol: not-a-hash\n");
+    exporter.wait_for_log("configuration reload failed", Duration::from_secs(10));
+    assert!(exporter.log().contains("\\\"carol\\\" is not a bcrypt hash") || exporter.log().contains("carol"));
+    assert_eq!(
+        status(as_user("bob")).await,
+        StatusCode::OK,
+        "the running configuration stays"
+    );
+    let body = as_user("bob").send().await.unwrap().text().await.unwrap();
+    assert!(
+        body.contains("tencentcloud_partner_config_last_reload_successful 0"),
+        "{body}"
+    );
+
+    // Fixed, and reloaded by SIGHUP at once rather than at the next check.
+    write(dir.path(), "web.yml", &users("carol"));
+    exporter.signal("HUP");
+    exporter.wait_for_log("SIGHUP", Duration::from_secs(5));
+    support::eventually(Duration::from_secs(10), || async {
+        status(as_user("carol")).await == StatusCode::OK
+    })
+    .await;
+    let body = as_user("carol").send().await.unwrap().text().await.unwrap();
+    assert!(
+        body.contains("tencentcloud_partner_config_last_reload_successful 1"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn a_rotated_certificate_is_served_on_the_same_listener() {
+    let site = Site::new();
+    let exporter = start(&site.config(TLS), &[]);
+    let url = exporter.url("https", "/-/healthy");
+    assert_eq!(status(client(&site.ca.pem, None).get(&url)).await, StatusCode::OK);
+    let renewed = Authority::new("renewed CA");
+    let staging = tempfile::tempdir().unwrap();
+    let issued = renewed.issue(staging.path(), "server", &["127.0.0.1"]);
+    write(site.path(), "server.key", &issued.key_pem);
+    write(site.path(), "server.crt", &issued.cert_pem);
+    let new_client = client(&renewed.pem, None);
+    support::eventually(Duration::from_secs(10), || async {
+        new_client
+            .get(&url)
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == StatusCode::OK)
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn post_reload_needs_the_lifecycle_flag_and_reports_a_bad_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write(dir.path(), "web.yml", "");
+    let locked = start(&config, &[]);
+    let client = plain();
+    assert_eq!(
+        status(client.post(locked.url("http", "/-/reload"))).await,
+        StatusCode::FORBIDDEN
+    );
+
+    let open = start(&config, &["--web.enable-lifecycle"]);
+    assert_eq!(status(client.post(open.url("http", "/-/reload"))).await, StatusCode::OK);
+    assert_eq!(
+        status(client.get(open.url("http", "/-/reload"))).await,
+        StatusCode::METHOD_NOT_ALLOWED
+    );
+    write(dir.path(), "web.yml", "tls_server_config:\n  cert_file: missing.crt\n");
+    let response = client.post(open.url("http", "/-/reload")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let message = response.text().await.unwrap();
+    assert!(message.contains("key_file"), "{message}");
+    let body = client
+        .get(open.url("http", "/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        body.contains("tencentcloud_partner_config_last_reload_successful 0"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn the_rate_limit_answers_429_beyond_the_burst() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write(dir.path(), "web.yml", "rate_limit:\n  burst: 3\n  interval: 1m\n");
+    let exporter = start(&config, &[]);
+    let client = plain();
+    let url = exporter.url("http", "/-/healthy");
+    for _ in 0..3 {
+        assert_eq!(status(client.get(&url)).await, StatusCode::OK);
+    }
+    assert_eq!(status(client.get(&url)).await, StatusCode::TOO_MANY_REQUESTS);
+}
