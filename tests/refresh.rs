@@ -186,6 +186,7 @@ async fn retryable_faults_are_survived_without_losing_values() {
         Fault::Status(502),
         Fault::Malformed,
         Fault::Truncated,
+        Fault::Reset,
     ] {
         api.sim.inject(Rule::always(fault).sometimes(0.05));
     }
@@ -194,7 +195,7 @@ async fn retryable_faults_are_survived_without_losing_values() {
     let data = api.sim.with_data(|d| d.clone());
     let scrape = exporter.scrape().await;
     scrape.assert_balances_match(&data);
-    for code in ["InternalError", "HTTP502", "MalformedResponse"] {
+    for code in ["InternalError", "HTTP502", "MalformedResponse", "NetworkError"] {
         let failures: f64 = scrape
             .series("tencentcloud_partner_api_requests_total")
             .iter()

@@ -109,10 +109,14 @@ async fn injects_errors_malformed_bodies_and_latency() {
     api.sim.inject(Rule::always(Fault::Truncated).times(1));
     api.sim
         .inject(Rule::always(Fault::Latency(Duration::from_secs(3))).times(1));
+    api.sim.inject(Rule::always(Fault::Reset).times(1));
     let call = || client.call::<QueryPartnerCredit>(&Empty {});
     assert_eq!(code(call().await.unwrap_err()), "InternalError");
     assert!(matches!(call().await.unwrap_err(), Error::Decode(_)));
     assert!(matches!(call().await.unwrap_err(), Error::Decode(_)));
     assert!(matches!(call().await.unwrap_err(), Error::Timeout(_)));
+    let reset = call().await.unwrap_err();
+    assert!(matches!(reset, Error::Network(_) | Error::Decode(_)), "{reset:?}");
+    assert!(reset.is_retryable());
     assert!(call().await.is_ok(), "the faults were used up");
 }

@@ -17,6 +17,9 @@ pub enum Fault {
     Latency(Duration),
     /// Answer with every field of the `Response` set to `null`.
     Nulls,
+    /// Close the connection without an answer, as a reset by the network or
+    /// a proxy in between does.
+    Reset,
 }
 
 /// A fault applied to matching requests.

@@ -360,6 +360,14 @@ async fn answer_with_faults(shared: &Shared, action: &str, body: &[u8], request_
             return (status, "<html><body>upstream error</body></html>").into_response();
         }
         Some(Fault::Malformed) => return "<html><body>502 Bad Gateway</body></html>".into_response(),
+        // A body that fails before its first byte makes the server drop the
+        // connection before the response head is flushed: the client sees
+        // the connection closed with no answer.
+        Some(Fault::Reset) => {
+            let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+            return axum::body::Body::from_stream(futures::stream::once(async move { Err::<Bytes, _>(reset) }))
+                .into_response();
+        }
         _ => answer(shared, action, body),
     };
     let mut response = match answer {
