@@ -101,3 +101,27 @@ fn the_front_door_commands_are_the_ones_the_project_runs() {
         ".ci/run runs the README's test command"
     );
 }
+
+#[test]
+fn every_flag_of_the_binary_is_in_the_readme() {
+    let help = Command::new(env!("CARGO_BIN_EXE_tencentcloud-partner-exporter"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout).into_owned();
+    let readme = readme();
+    let flags: Vec<&str> = tokens(&help)
+        .filter(|t| t.starts_with("--") && t.len() > 3)
+        .map(|t| t.trim_end_matches('.'))
+        .filter(|t| !["--help"].contains(t))
+        .collect();
+    assert!(flags.len() > 20, "only {} flags in --help", flags.len());
+    for flag in flags {
+        assert!(
+            readme.contains(&format!("`{flag}`"))
+                || readme.contains(&format!("`{flag} "))
+                || readme.contains(&format!("/ `{flag}")),
+            "--help lists {flag}, which the README's Flags table does not"
+        );
+    }
+}

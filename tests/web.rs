@@ -439,3 +439,23 @@ async fn the_rate_limit_answers_429_beyond_the_burst() {
     }
     assert_eq!(status(client.get(&url)).await, StatusCode::TOO_MANY_REQUESTS);
 }
+
+#[tokio::test]
+async fn the_example_web_configuration_works_as_documented() {
+    let site = Site::new();
+    let example = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/web-config.yml")).unwrap();
+    std::fs::create_dir(site.path().join("tls")).unwrap();
+    site.ca.issue(&site.path().join("tls"), "tls", &["127.0.0.1"]);
+    let exporter = start(&site.config(&example), &[]);
+    let client = client(&site.ca.pem, None);
+    let url = exporter.url("https", "/metrics");
+    let response = client
+        .get(&url)
+        .basic_auth("prometheus", Some("change-me"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["x-frame-options"], "deny");
+    assert_eq!(status(client.get(&url)).await, StatusCode::UNAUTHORIZED);
+}
