@@ -11,12 +11,16 @@ use crate::metrics::Metrics;
 use crate::metrics::exposition::Renderer;
 use crate::reload::Reloader;
 use crate::simulator::{self, Simulator};
+use crate::store::Store;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+
+/// The account of the flags; every series carries it in `account`.
+pub const ACCOUNT: &str = "default";
 
 /// How long shutdown waits for refresh tasks before giving up on them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(4);
@@ -37,6 +41,8 @@ pub enum Error {
     MissingCredentials,
     #[error("{0}")]
     Credentials(api::Error),
+    #[error("--cache.snapshot-dir: {0}")]
+    Store(crate::store::Error),
     #[error("--web.config.file: {0}")]
     WebConfig(web_config::Error),
 }
@@ -152,22 +158,41 @@ pub async fn run(
         metrics.reload.clone(),
     ));
     let client = api::Client::new(config.api.clone(), credentials, Arc::new(metrics.api.clone()))?;
+    let store = match &config.snapshot_dir {
+        Some(dir) => Some(Store::open(dir, ACCOUNT).map_err(Error::Store)?),
+        None => None,
+    };
     let shared = collectors::Shared {
         api: client,
         snapshots: snapshots.clone(),
         timezone: config.timezone,
         customer_uins: config.customer_uins.clone().map(Into::into),
+        store: store.clone(),
+        store_errors: metrics.store_errors.clone(),
     };
+    let max_age = |status: &Status| {
+        // A value stays exported until it is older than --cache.max-age, or
+        // than two of its own intervals if that is longer: a slow collector's
+        // series must not blink out between two good refreshes.
+        config.max_age.max(status.interval * 2)
+    };
+    let mut restored_allocations = None;
+    if let Some(store) = &store {
+        for status in &statuses {
+            if let Some(snapshot) = restore(store, status, max_age(status), &snapshots) {
+                if let collectors::Snapshot::Allocations(allocations) = &*snapshot {
+                    restored_allocations = Some(collectors::allocations::Allocations::seeded(allocations));
+                }
+            }
+        }
+    }
 
     let cancel = CancellationToken::new();
     let tasks = TaskTracker::new();
     for status in &statuses {
         let schedule = Schedule {
             interval: status.interval,
-            // A value stays exported until it is older than --cache.max-age,
-            // or than two of its own intervals if that is longer: a slow
-            // collector's series must not blink out between two good refreshes.
-            max_age: config.max_age.max(status.interval * 2),
+            max_age: max_age(status),
         };
         let (shared, status, cancel) = (shared.clone(), status.clone(), cancel.clone());
         match status.kind {
@@ -182,7 +207,7 @@ pub async fn run(
             ),
             Kind::Allocations => spawn(
                 &tasks,
-                collectors::allocations::Allocations::default(),
+                restored_allocations.take().unwrap_or_default(),
                 shared,
                 status,
                 schedule,
@@ -213,6 +238,30 @@ pub async fn run(
     }
     tracing::info!("stopped");
     served.map_err(Error::Serve)
+}
+
+/// Serves the snapshot of `status`'s collector kept by an earlier run, if
+/// there is a usable one; says why not otherwise.
+fn restore(
+    store: &Store,
+    status: &Status,
+    max_age: Duration,
+    snapshots: &Snapshots,
+) -> Option<Arc<collectors::Snapshot>> {
+    match store.load(status.kind, max_age, SystemTime::now()) {
+        Ok(Some(restored)) => {
+            let published = snapshots.publish_taken_at(restored.snapshot, restored.taken_at, max_age);
+            status.restored(restored.taken_at);
+            let age = SystemTime::now().duration_since(restored.taken_at).unwrap_or_default();
+            tracing::info!(collector = %status.kind, age = %humantime::format_duration(Duration::from_secs(age.as_secs())), "serving the snapshot kept on disk until the first refresh");
+            Some(published.snapshot.clone())
+        }
+        Ok(None) => None,
+        Err(error) => {
+            tracing::warn!(collector = %status.kind, %error, "ignoring the snapshot kept on disk");
+            None
+        }
+    }
 }
 
 fn spawn<C: Collector>(

@@ -73,21 +73,28 @@ impl Snapshots {
         }
     }
 
-    /// Replaces the snapshot of `snapshot.kind()`; it expires after `max_age`.
-    pub fn publish(&self, snapshot: Snapshot, max_age: Duration) {
+    /// Replaces the snapshot of `snapshot.kind()`, taken now; it expires
+    /// after `max_age`.
+    pub fn publish(&self, snapshot: Snapshot, max_age: Duration) -> Arc<Published> {
+        self.publish_taken_at(snapshot, SystemTime::now(), max_age)
+    }
+
+    /// Replaces the snapshot of `snapshot.kind()`, taken at `at` (earlier,
+    /// when restored from disk); it expires once `max_age` after `at`.
+    pub fn publish_taken_at(&self, snapshot: Snapshot, at: SystemTime, max_age: Duration) -> Arc<Published> {
         let kind = snapshot.kind();
         let snapshot = Arc::new(snapshot);
         let block = self.renderer.render(&snapshot);
-        self.cache.insert(
-            kind,
-            Arc::new(Published {
-                snapshot,
-                block,
-                at: SystemTime::now(),
-                max_age,
-            }),
-        );
+        let age = SystemTime::now().duration_since(at).unwrap_or_default();
+        let published = Arc::new(Published {
+            snapshot,
+            block,
+            at,
+            max_age: max_age.saturating_sub(age),
+        });
+        self.cache.insert(kind, published.clone());
         self.generations[kind as usize].send_modify(|g| *g += 1);
+        published
     }
 
     /// The latest snapshot of `kind`, unless none was published or it is too old.

@@ -168,6 +168,14 @@ pub struct Flags {
     #[arg(long = "cache.max-age", env = "TENCENTCLOUD_PARTNER_EXPORTER_CACHE_MAX_AGE", default_value = "1h", value_parser = parse_duration, value_name = "DURATION")]
     pub max_age: Duration,
 
+    /// Directory to keep each collector's last snapshot in, so a restart serves them at once.
+    #[arg(
+        long = "cache.snapshot-dir",
+        env = "TENCENTCLOUD_PARTNER_EXPORTER_CACHE_SNAPSHOT_DIR",
+        value_name = "PATH"
+    )]
+    pub snapshot_dir: Option<PathBuf>,
+
     /// Only log messages of this level or more severe.
     #[arg(
         long = "log.level",
@@ -215,6 +223,8 @@ pub struct Config {
     pub customer_uins: Option<Vec<u64>>,
     pub export_names: bool,
     pub max_age: Duration,
+    /// `--cache.snapshot-dir`.
+    pub snapshot_dir: Option<PathBuf>,
     pub log_level: LogLevel,
     pub log_format: LogFormat,
     pub demo: bool,
@@ -294,6 +304,7 @@ impl Config {
             customer_uins: flags.customer_uins,
             export_names: flags.export_names,
             max_age: flags.max_age,
+            snapshot_dir: flags.snapshot_dir.filter(|d| !d.as_os_str().is_empty()),
             log_level: flags.log_level,
             log_format: flags.log_format,
             demo: flags.demo,

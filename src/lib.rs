@@ -15,6 +15,8 @@
 //! * [`http`] serves `/metrics`, `/`, `/-/healthy`, `/-/ready` and
 //!   `/-/reload`, plain or over TLS, behind the `--web.config.file` guard
 //!   (basic auth, headers, rate limit).
+//! * [`store`] keeps the snapshots on disk (`--cache.snapshot-dir`) so a
+//!   restart starts warm.
 //! * [`reload`] re-reads configuration files on SIGHUP, `/-/reload` and change.
 //! * [`app`] wires them together; [`config`] and [`telemetry`] read flags and
 //!   set up logging.
@@ -29,4 +31,5 @@ pub mod http;
 pub mod metrics;
 pub mod reload;
 pub mod simulator;
+pub mod store;
 pub mod telemetry;

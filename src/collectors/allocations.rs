@@ -21,7 +21,7 @@ const PAGE_SIZE: u64 = 100;
 const CUSTOMERS_IN_FLIGHT: usize = 8;
 
 /// One customer's allocation summary.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AllocationRow {
     pub uin: u64,
     /// How many allocations the customer has had.
@@ -33,7 +33,7 @@ pub struct AllocationRow {
 }
 
 /// The allocation summary of every customer in the customer list.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AllocationsSnapshot {
     pub rows: Vec<AllocationRow>,
 }
@@ -42,6 +42,16 @@ pub struct AllocationsSnapshot {
 #[derive(Debug, Default)]
 pub struct Allocations {
     known: HashMap<u64, AllocationRow>,
+}
+
+impl Allocations {
+    /// Starts from a snapshot restored from disk: customers whose number of
+    /// allocations has not changed since then cost one call, not two.
+    pub fn seeded(snapshot: &AllocationsSnapshot) -> Self {
+        Self {
+            known: snapshot.rows.iter().map(|r| (r.uin, r.clone())).collect(),
+        }
+    }
 }
 
 impl Collector for Allocations {

@@ -13,7 +13,7 @@ const PAGE_SIZE: u64 = 100;
 const UIN_BATCH: usize = 50;
 
 /// One customer's credit and labels.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CustomerRow {
     pub uin: u64,
     /// Not exported unless `--customer.export-names`: often an e-mail address.
@@ -29,7 +29,7 @@ pub struct CustomerRow {
 }
 
 /// The whole customer list.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CustomersSnapshot {
     /// The number of customers the API reports.
     pub total: u64,

@@ -51,7 +51,8 @@ impl fmt::Display for Kind {
 }
 
 /// A complete result of one collector's refresh.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Snapshot {
     Partner(partner::PartnerSnapshot),
     Customers(customers::CustomersSnapshot),
@@ -91,6 +92,10 @@ pub struct Shared {
     pub timezone: FixedOffset,
     /// `--customers.uins`: only these customers, read with QueryCreditByUinList.
     pub customer_uins: Option<Arc<[u64]>>,
+    /// `--cache.snapshot-dir`: where each published snapshot is also written.
+    pub store: Option<crate::store::Store>,
+    /// Snapshot files that could not be written.
+    pub store_errors: prometheus_client::metrics::counter::Counter,
 }
 
 /// One collector's view of [`Shared`] plus its own status, so every API call
@@ -195,6 +200,12 @@ impl Status {
         !view.stopped && (view.waiting || view.last_progress.elapsed() < self.interval * 3)
     }
 
+    /// Records that the snapshot served was taken at `at` by an earlier run:
+    /// the exporter is ready, and the refresh metrics show the snapshot's age.
+    pub fn restored(&self, at: SystemTime) {
+        self.lock().last_success = Some(at);
+    }
+
     /// Whether a refresh has completed at least once.
     pub fn is_ready(&self) -> bool {
         self.lock().last_success.is_some()
@@ -258,23 +269,62 @@ pub async fn run<C: Collector>(
             _ = cancel.cancelled() => return,
         };
         let elapsed = started.elapsed();
-        let mut view = status.lock();
-        view.running = false;
-        view.last_duration = Some(elapsed);
-        view.next_run = Some(SystemTime::now() + schedule.interval.saturating_sub(elapsed));
-        match result {
-            Ok(snapshot) => {
-                shared.snapshots.publish(snapshot, schedule.max_age);
-                view.last_success = Some(SystemTime::now());
-                view.last_ok = Some(true);
-                view.last_error = None;
-                tracing::debug!(collector = %C::KIND, duration = ?elapsed, "refresh complete");
-            }
-            Err(error) => {
-                view.last_ok = Some(false);
-                view.last_error = Some(error.to_string());
-                tracing::warn!(collector = %C::KIND, %error, "refresh failed; keeping the last complete snapshot");
-            }
+        let published = record(&status, result, schedule, elapsed, C::KIND, &shared);
+        if let (Some(store), Some(published)) = (&shared.store, published) {
+            save(store, &published, &shared.store_errors).await;
+        }
+    }
+}
+
+/// Publishes a refresh's snapshot, or keeps the last one, and updates the status.
+fn record(
+    status: &Status,
+    result: Result<Snapshot, Error>,
+    schedule: Schedule,
+    elapsed: Duration,
+    kind: Kind,
+    shared: &Shared,
+) -> Option<Arc<crate::cache::Published>> {
+    let mut view = status.lock();
+    view.running = false;
+    view.last_duration = Some(elapsed);
+    view.next_run = Some(SystemTime::now() + schedule.interval.saturating_sub(elapsed));
+    match result {
+        Ok(snapshot) => {
+            let published = shared.snapshots.publish(snapshot, schedule.max_age);
+            view.last_success = Some(published.at);
+            view.last_ok = Some(true);
+            view.last_error = None;
+            tracing::debug!(collector = %kind, duration = ?elapsed, "refresh complete");
+            Some(published)
+        }
+        Err(error) => {
+            view.last_ok = Some(false);
+            view.last_error = Some(error.to_string());
+            tracing::warn!(collector = %kind, %error, "refresh failed; keeping the last complete snapshot");
+            None
+        }
+    }
+}
+
+/// Writes a published snapshot to disk, off the async workers; a failure is
+/// logged and counted, and costs only the warm start.
+async fn save(
+    store: &crate::store::Store,
+    published: &Arc<crate::cache::Published>,
+    errors: &prometheus_client::metrics::counter::Counter,
+) {
+    let (store, published) = (store.clone(), published.clone());
+    let saved = tokio::task::spawn_blocking(move || store.save(&published.snapshot, published.at)).await;
+    match saved {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => {
+            errors.inc();
+            tracing::warn!(%error, "cannot keep the snapshot on disk; a restart will start cold");
+        }
+        Err(error) => {
+            errors.inc();
+            tracing::warn!(%error, "writing the snapshot stopped");
         }
     }
 }

@@ -4,7 +4,7 @@ use super::{Collector, Context, Error, Kind, Snapshot};
 use crate::api::actions::{Empty, QueryPartnerCredit};
 
 /// The partner's credit in USD; any field may be missing from the answer.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PartnerSnapshot {
     pub total: Option<f64>,
     pub allocated: Option<f64>,

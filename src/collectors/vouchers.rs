@@ -16,7 +16,7 @@ const PAGE_SIZE: u64 = 100;
 const VOUCHERS_IN_FLIGHT: usize = 16;
 
 /// One voucher.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct VoucherRow {
     pub customer_uin: u64,
     pub voucher_id: u64,
@@ -32,7 +32,7 @@ pub struct VoucherRow {
 }
 
 /// Every voucher of the partner's customers.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct VouchersSnapshot {
     pub rows: Vec<VoucherRow>,
 }

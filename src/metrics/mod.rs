@@ -55,6 +55,8 @@ pub struct Metrics {
     snapshots: Snapshots,
     pub api: instrumentation::ApiMetrics,
     pub reload: instrumentation::ReloadMetrics,
+    /// Snapshot files (`--cache.snapshot-dir`) that could not be written.
+    pub store_errors: prometheus_client::metrics::counter::Counter,
 }
 
 impl Metrics {
@@ -75,12 +77,19 @@ impl Metrics {
         );
         let api = instrumentation::ApiMetrics::register(&mut registry);
         let reload = instrumentation::ReloadMetrics::register(&mut registry);
+        let store_errors = prometheus_client::metrics::counter::Counter::default();
+        registry.register(
+            "snapshot_write_errors",
+            "Snapshots that could not be written to --cache.snapshot-dir",
+            store_errors.clone(),
+        );
         registry.register_collector(Box::new(exposition::RefreshMetrics { statuses }));
         Self {
             registry,
             snapshots,
             api,
             reload,
+            store_errors,
         }
     }
 

@@ -112,6 +112,19 @@ impl Binary {
             .expect("VmRSS in /proc/PID/status")
     }
 
+    /// Stops the process with SIGTERM and waits for it to exit.
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        self.signal("TERM");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "no exit within 10 s of SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Whether the process is still running.
     pub fn is_running(&mut self) -> bool {
         self.child.try_wait().unwrap().is_none()
