@@ -179,10 +179,10 @@ pub async fn run(
     let mut restored_allocations = None;
     if let Some(store) = &store {
         for status in &statuses {
-            if let Some(snapshot) = restore(store, status, max_age(status), &snapshots) {
-                if let collectors::Snapshot::Allocations(allocations) = &*snapshot {
-                    restored_allocations = Some(collectors::allocations::Allocations::seeded(allocations));
-                }
+            if let Some(snapshot) = restore(store, status, max_age(status), &snapshots)
+                && let collectors::Snapshot::Allocations(allocations) = &*snapshot
+            {
+                restored_allocations = Some(collectors::allocations::Allocations::seeded(allocations));
             }
         }
     }
