@@ -2,7 +2,8 @@
 //! project's toolchain; the systemd unit passes `systemd-analyze verify`; the
 //! Kubernetes manifests pass `kubernetes-validate --strict`, the
 //! ServiceMonitor and PrometheusRule their CRD schemas, and the
-//! PrometheusRule is exactly rules.yml. The tools are installed by
+//! PrometheusRule is exactly rules.yml; `scripts/build-static` makes a
+//! binary that needs no shared library. The tools are installed by
 //! `scripts/test`; without them these tests fail.
 
 use std::path::{Path, PathBuf};
@@ -127,4 +128,56 @@ fn service_monitor_and_prometheus_rule_match_their_crd_schemas() {
     let (ok, text) = run("python3", &["scripts/check-crds"]);
     assert!(ok, "scripts/check-crds:\n{text}");
     assert_eq!(text.matches(": valid ").count(), 2, "{text}");
+}
+
+/// The binary `scripts/build-static` makes: what the image ships.
+fn static_binary() -> PathBuf {
+    let output = Command::new(project("scripts/build-static"))
+        .output()
+        .expect("scripts/build-static runs");
+    assert!(
+        output.status.success(),
+        "scripts/build-static failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let path = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    project(&path)
+}
+
+#[test]
+fn the_static_binary_needs_no_shared_library_and_serves_the_demo() {
+    let binary = static_binary();
+    let (_, ldd) = run("ldd", &[binary.to_str().unwrap()]);
+    assert!(!ldd.contains("=>"), "linked to shared libraries:\n{ldd}");
+    let version = Command::new(&binary).arg("--version").output().unwrap();
+    assert!(version.status.success());
+    assert!(String::from_utf8_lossy(&version.stdout).starts_with("tencentcloud-partner-exporter "));
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(&binary)
+        .args(["--demo", &format!("--web.listen-address=127.0.0.1:{port}")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}/metrics");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let served = loop {
+        let (_, body) = run("curl", &["-sf", &url]);
+        if body.contains("tencentcloud_partner_customer_credit_remaining_usd{") || std::time::Instant::now() > deadline
+        {
+            break body;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        served.contains("tencentcloud_partner_customer_credit_remaining_usd{"),
+        "the static binary served no customer in demo mode:\n{served}"
+    );
 }

@@ -38,11 +38,12 @@ fn every_flag_in_the_readme_exists() {
             "--bench",
             "--short",
             "--validate",
+            "--now",
         ]
         .iter()
         .any(|other| flag.starts_with(other))
         {
-            continue; // flags of cargo, docker, git and kubectl in the snippets
+            continue; // flags of cargo, docker, git, kubectl and systemctl in the snippets
         }
         assert!(
             help.contains(&format!("{flag} "))
@@ -122,6 +123,87 @@ fn every_flag_of_the_binary_is_in_the_readme() {
                 || readme.contains(&format!("`{flag} "))
                 || readme.contains(&format!("/ `{flag}")),
             "--help lists {flag}, which the README's Flags table does not"
+        );
+    }
+}
+
+/// The fenced code blocks of the README's section `heading`.
+fn code_blocks(readme: &str, heading: &str) -> Vec<String> {
+    let start = readme.find(&format!("\n## {heading}\n")).expect("the section exists");
+    let rest = &readme[start + 1..];
+    let section = &rest[..rest[3..].find("\n## ").map_or(rest.len(), |end| end + 3)];
+    section
+        .split("```")
+        .skip(1)
+        .step_by(2)
+        .map(|block| block.split_once('\n').map_or("", |(_, body)| body).to_owned())
+        .collect()
+}
+
+fn project_file(path: &str) -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+#[test]
+fn deploy_excerpts_are_word_for_word_in_their_files() {
+    let blocks = code_blocks(&readme(), "Deploy");
+    let mut excerpts = 0;
+    for block in &blocks {
+        let Some((first, body)) = block.split_once('\n') else {
+            continue;
+        };
+        let Some(path) = first.strip_prefix("# excerpt of ") else {
+            continue;
+        };
+        assert!(
+            project_file(path.trim()).contains(body.trim_end()),
+            "the README's excerpt of {path} is not in the file:\n{body}"
+        );
+        excerpts += 1;
+    }
+    assert!(excerpts >= 2, "the Deploy section should quote the files it describes");
+}
+
+#[test]
+fn deploy_commands_name_what_the_files_use() {
+    let commands = code_blocks(&readme(), "Deploy").join("\n");
+    // Every build argument of the Dockerfile is shown.
+    let dockerfile = project_file("Dockerfile");
+    for line in dockerfile.lines().filter(|l| l.starts_with("ARG ")) {
+        let name = line[4..].split('=').next().unwrap();
+        assert!(
+            commands.contains(&format!("--build-arg {name}=")),
+            "the README's docker build lacks {name}"
+        );
+    }
+    // The Secret created is the one the Deployment mounts, with the keys it reads.
+    let deployment = project_file("deploy/kubernetes/deployment.yaml");
+    let secret = deployment
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("secretName: "))
+        .expect("the Deployment mounts a Secret");
+    assert!(
+        commands.contains(&format!("create secret generic {secret} ")),
+        "the README creates another Secret than {secret}"
+    );
+    for key in ["secret-id", "secret-key"] {
+        assert!(deployment.contains(&format!("/{key}")), "the Deployment reads {key}");
+        assert!(
+            commands.contains(&format!("--from-literal={key}=")),
+            "the README's Secret lacks {key}"
+        );
+    }
+    // The systemd commands install the unit the repository has, where it reads the key.
+    let unit = "deploy/systemd/tencentcloud-partner-exporter.service";
+    assert!(commands.contains(unit));
+    for credential in project_file(unit)
+        .lines()
+        .filter_map(|l| l.strip_prefix("LoadCredential="))
+    {
+        let file = credential.split_once(':').unwrap().1;
+        assert!(
+            commands.contains(&format!("> {file}")),
+            "the README does not write {file}"
         );
     }
 }
