@@ -265,7 +265,7 @@ async fn main() {
     for (collector, actions) in collectors {
         let wall = sample(
             &text,
-            &format!("tencentcloud_partner_refresh_duration_seconds{{collector=\"{collector}\"}}"),
+            &format!("tencentcloud_partner_refresh_duration_seconds{{account=\"default\",collector=\"{collector}\"}}"),
         )
         .unwrap_or(f64::NAN);
         let (mut total, mut throttled, mut floor) = (0, 0, 0.0);

@@ -46,19 +46,19 @@ fn wrong_values(text: &str, data: &Dataset) -> usize {
     let mut wrong = 0;
     for c in data.customers.values() {
         let series = format!(
-            "tencentcloud_partner_customer_credit_remaining_usd{{customer_uin=\"{}\"}}",
+            "tencentcloud_partner_customer_credit_remaining_usd{{account=\"default\",customer_uin=\"{}\"}}",
             c.uin
         );
         wrong += usize::from(value(text, &series) != Some(usd(c.remaining_cents)));
         let series = format!(
-            "tencentcloud_partner_customer_credit_allocations{{customer_uin=\"{}\"}}",
+            "tencentcloud_partner_customer_credit_allocations{{account=\"default\",customer_uin=\"{}\"}}",
             c.uin
         );
         wrong += usize::from(value(text, &series) != Some(c.allocations.len() as f64));
     }
     for v in data.vouchers.values() {
         let series = format!(
-            "tencentcloud_partner_voucher_remaining_usd{{customer_uin=\"{}\",voucher_id=\"{}\"}}",
+            "tencentcloud_partner_voucher_remaining_usd{{account=\"default\",customer_uin=\"{}\",voucher_id=\"{}\"}}",
             v.customer_uin, v.id
         );
         wrong += usize::from(value(text, &series) != Some(usd(v.remaining_cents)));

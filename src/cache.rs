@@ -6,8 +6,7 @@
 //! API or knows how snapshots are turned into metrics.
 
 use crate::collectors::{Kind, Snapshot};
-use crate::metrics::block::Block;
-use crate::metrics::exposition::Renderer;
+use crate::metrics::exposition::{Family, Renderer};
 use moka::Expiry;
 use moka::sync::Cache;
 use std::sync::Arc;
@@ -19,7 +18,7 @@ use tokio::sync::watch;
 pub struct Published {
     pub snapshot: Arc<Snapshot>,
     /// The snapshot's metric families, encoded once when it was published.
-    pub block: Block,
+    pub families: Vec<Family>,
     /// When the refresh that produced it completed.
     pub at: SystemTime,
     /// How long it may be exported.
@@ -84,11 +83,11 @@ impl Snapshots {
     pub fn publish_taken_at(&self, snapshot: Snapshot, at: SystemTime, max_age: Duration) -> Arc<Published> {
         let kind = snapshot.kind();
         let snapshot = Arc::new(snapshot);
-        let block = self.renderer.render(&snapshot);
+        let families = self.renderer.render(&snapshot);
         let age = SystemTime::now().duration_since(at).unwrap_or_default();
         let published = Arc::new(Published {
             snapshot,
-            block,
+            families,
             at,
             max_age: max_age.saturating_sub(age),
         });
@@ -124,15 +123,16 @@ mod tests {
 
     #[test]
     fn publish_replaces_and_expires_after_max_age() {
-        let snapshots = Snapshots::new(Renderer::new(vec![], false));
+        let snapshots = Snapshots::new(Renderer::new("default", false));
         assert!(snapshots.latest(Kind::Partner).is_none());
         snapshots.publish(partner(1.0), Duration::from_millis(300));
         snapshots.publish(partner(2.0), Duration::from_millis(300));
         let latest = snapshots.latest(Kind::Partner).unwrap();
         assert!(
-            std::str::from_utf8(&latest.block.text)
-                .unwrap()
-                .contains("tencentcloud_partner_credit_usd 2.0")
+            latest
+                .families
+                .iter()
+                .any(|f| &f.samples.text[..] == b"tencentcloud_partner_credit_usd{account=\"default\"} 2.0\n")
         );
         match &*latest.snapshot {
             Snapshot::Partner(p) => assert_eq!(p.total, Some(2.0)),
@@ -144,7 +144,7 @@ mod tests {
 
     #[tokio::test]
     async fn wait_for_first_returns_after_a_publish() {
-        let snapshots = Snapshots::new(Renderer::new(vec![], false));
+        let snapshots = Snapshots::new(Renderer::new("default", false));
         let waiter = tokio::spawn({
             let snapshots = snapshots.clone();
             async move { snapshots.wait_for_first(Kind::Partner).await }

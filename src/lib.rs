@@ -4,9 +4,10 @@
 //!
 //! # Architecture
 //!
-//! * [`collectors`] refresh snapshots in the background, one task per
-//!   collector, each on its own interval; a refresh publishes a complete
-//!   snapshot or nothing.
+//! * [`account`] runs each partner account: its own client, cache and
+//!   collectors. [`collectors`] refresh snapshots in the background, one task
+//!   per collector and account, each on its own interval; a refresh
+//!   publishes a complete snapshot or nothing.
 //! * [`api`] is the only code that talks to Tencent Cloud; it signs
 //!   (TC3-HMAC-SHA256), keeps to each action's rate limit and retries.
 //! * [`cache`] holds the last complete snapshot of each collector (moka) and
@@ -22,6 +23,7 @@
 //!   set up logging.
 //! * [`simulator`] is an in-process fake of the API for `--demo` and the tests.
 
+pub mod account;
 pub mod api;
 pub mod app;
 pub mod cache;

@@ -1,11 +1,14 @@
 //! Re-reading configuration files while running, as Prometheus does: on
 //! SIGHUP, on `POST /-/reload` (with `--web.enable-lifecycle`), and when the
-//! web configuration file or a certificate it names changes on disk. A file
-//! that fails to load leaves the running configuration in force, says why in
-//! the log, and sets `tencentcloud_partner_config_last_reload_successful` to 0.
-//! This module decides when and whether to swap; what the files mean belongs
-//! to [`crate::http::web_config`].
+//! accounts file, the web configuration file or a certificate it names
+//! changes on disk. Files that fail to load, or accounts that fail to start,
+//! leave the running configuration in force, say why in the log, and set
+//! `tencentcloud_partner_config_last_reload_successful` to 0. This module
+//! decides when and whether to swap; what the files mean belongs to
+//! [`crate::config::accounts`] and [`crate::http::web_config`].
 
+use crate::account::{self, Fleet};
+use crate::config::{self, Config};
 use crate::http::guard::Guard;
 use crate::http::web_config::{self, WebConfig};
 use crate::metrics::instrumentation::ReloadMetrics;
@@ -23,13 +26,26 @@ type Fingerprint = Vec<(PathBuf, Option<(SystemTime, u64)>)>;
 /// Why a reload kept the running configuration.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error(transparent)]
-    Web(#[from] web_config::Error),
+    #[error("--web.config.file: {0}")]
+    Web(web_config::Error),
+    #[error("--config.file: {0}")]
+    Accounts(config::accounts::Error),
+    #[error("{0}")]
+    Account(account::Error),
+}
+
+/// The files a reload reads.
+pub struct Sources {
+    pub web_config_file: Option<PathBuf>,
+    pub accounts_file: Option<PathBuf>,
+    /// The flags, for what the accounts file leaves out.
+    pub flags: Config,
 }
 
 /// Loads the configuration files and swaps them in.
 pub struct Reloader {
-    web_config_file: Option<PathBuf>,
+    sources: Sources,
+    fleet: Arc<Fleet>,
     guard: Arc<Guard>,
     metrics: ReloadMetrics,
     /// The files as last loaded, or last failed to load, so a bad file is
@@ -40,17 +56,20 @@ pub struct Reloader {
 }
 
 impl Reloader {
-    /// Puts `web`, loaded at start from `web_config_file`, in force.
+    /// Puts `web`, loaded at start, in force, beside the accounts `fleet`
+    /// was started with.
     pub fn new(
-        web_config_file: Option<PathBuf>,
+        sources: Sources,
         web: WebConfig,
         probes_without_auth: bool,
         metrics: ReloadMetrics,
+        fleet: Arc<Fleet>,
     ) -> Self {
         describe(&web);
-        let seen = fingerprint(&web.files);
+        let seen = fingerprint(&watched(&sources, &web));
         Self {
-            web_config_file,
+            sources,
+            fleet,
             guard: Arc::new(Guard::new(web, probes_without_auth)),
             metrics,
             seen: Mutex::new(seen),
@@ -67,31 +86,43 @@ impl Reloader {
     /// the running configuration if one cannot be used.
     pub async fn reload(&self) -> Result<(), Error> {
         let _one_at_a_time = self.running.lock().await;
-        let Some(path) = self.web_config_file.clone() else {
-            self.metrics.record(true);
-            return Ok(());
-        };
-        // Loading hashes a decoy password with bcrypt: keep it off the async workers.
-        let loaded = tokio::task::spawn_blocking(move || WebConfig::load(&path).map(|web| (web, path)))
-            .await
-            .expect("loading the web configuration does not panic");
-        match loaded {
-            Ok((web, path)) => {
-                *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = fingerprint(&web.files);
-                describe(&web);
-                self.guard.replace(web);
+        let outcome = self.load_and_apply().await;
+        let web = self.guard.active();
+        *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = fingerprint(&watched(&self.sources, &web.config));
+        match &outcome {
+            Ok(()) => {
                 self.metrics.record(true);
-                tracing::info!(file = %path.display(), "configuration reloaded");
-                Ok(())
+                tracing::info!("configuration reloaded");
             }
             Err(error) => {
-                let files = self.guard.active().config.files.clone();
-                *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = fingerprint(&files);
                 self.metrics.record(false);
                 tracing::error!(%error, "configuration reload failed; keeping the running configuration");
-                Err(error.into())
             }
         }
+        outcome
+    }
+
+    async fn load_and_apply(&self) -> Result<(), Error> {
+        let web = match self.sources.web_config_file.clone() {
+            // Loading hashes a decoy password with bcrypt: keep it off the async workers.
+            Some(path) => Some(
+                tokio::task::spawn_blocking(move || WebConfig::load(&path))
+                    .await
+                    .expect("loading the web configuration does not panic")
+                    .map_err(Error::Web)?,
+            ),
+            None => None,
+        };
+        if let Some(path) = &self.sources.accounts_file {
+            let accounts = config::accounts::load(path, &self.sources.flags, |name| std::env::var(name).ok())
+                .map_err(Error::Accounts)?;
+            self.fleet.apply(accounts).await.map_err(Error::Account)?;
+        }
+        if let Some(web) = web {
+            describe(&web);
+            self.guard.replace(web);
+        }
+        Ok(())
     }
 
     /// Reloads on SIGHUP and when a watched file changes, until `cancel`.
@@ -123,6 +154,18 @@ impl Reloader {
         let files: Vec<PathBuf> = seen.iter().map(|(path, _)| path.clone()).collect();
         *seen != fingerprint(&files)
     }
+}
+
+/// The files whose change triggers a reload.
+fn watched(sources: &Sources, web: &WebConfig) -> Vec<PathBuf> {
+    let mut files = web.files.clone();
+    if let Some(path) = &sources.web_config_file
+        && !files.contains(path)
+    {
+        files.push(path.clone());
+    }
+    files.extend(sources.accounts_file.clone());
+    files
 }
 
 fn fingerprint(files: &[PathBuf]) -> Fingerprint {

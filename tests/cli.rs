@@ -241,3 +241,44 @@ fn a_bad_web_config_file_is_one_line_and_exit_code_1() {
         );
     }
 }
+
+#[test]
+fn a_bad_accounts_file_is_one_line_and_exit_code_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let listen = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let missing_variable = "accounts:\n  - {name: sg, secret_id_env: NO_SUCH_VARIABLE_SET, secret_key_env: NOR_THIS}\n";
+    for (text, expected) in [
+        (None, "cannot read"),
+        (Some("accounts: []\n"), "no account"),
+        (Some(missing_variable), "NO_SUCH_VARIABLE_SET is not set"),
+        (
+            Some("accounts:\n  - {name: 'a/b', secret_id_file: x, secret_key_file: y}\n"),
+            "the name must be",
+        ),
+        (
+            Some("accounts:\n  - {name: sg, secret_id_file: missing-id, secret_key_file: missing-key}\n"),
+            "missing-id",
+        ),
+    ] {
+        let path = dir.path().join("accounts.yml");
+        let _ = std::fs::remove_file(&path);
+        if let Some(text) = text {
+            std::fs::write(&path, text).unwrap();
+        }
+        let output = exporter(&[
+            &format!("--config.file={}", path.display()),
+            &format!("--web.listen-address={listen}"),
+        ])
+        .output()
+        .unwrap();
+        assert_eq!(output.status.code(), Some(1), "{text:?}");
+        let line = single_error_line(&output);
+        assert!(line.contains(expected), "{text:?}: {line}");
+    }
+    let output = exporter(&["--demo", "--config.file=accounts.yml"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(single_error_line(&output).contains("--demo"));
+}

@@ -42,8 +42,7 @@ async fn a_wrong_key_is_counted_and_explained_once_and_never_printed() {
         .unwrap();
 
     let metrics_url = format!("http://127.0.0.1:{port}/metrics");
-    let failures =
-        "tencentcloud_partner_api_requests_total{action=\"QueryPartnerCredit\",code=\"AuthFailure.SignatureFailure\"}";
+    let failures = "tencentcloud_partner_api_requests_total{account=\"default\",action=\"QueryPartnerCredit\",code=\"AuthFailure.SignatureFailure\"}";
     let scrape = || async {
         let body = reqwest::get(&metrics_url).await.ok()?.text().await.ok()?;
         Some(Exposition::parse(&body))
@@ -142,7 +141,7 @@ async fn key_files_are_read_again_when_a_rotated_key_is_written() {
     .await;
     let scrape = exporter.scrape().await;
     assert_eq!(
-        scrape.get("tencentcloud_partner_refresh_success{collector=\"partner\"}"),
+        scrape.get("tencentcloud_partner_refresh_success{account=\"default\",collector=\"partner\"}"),
         Some(1.0)
     );
     exporter.stop().await;

@@ -87,6 +87,7 @@ fn dashboards_are_well_formed_grafana_models() {
         assert_eq!(var("datasource")["query"], "prometheus");
         var("job");
         var("instance");
+        var("account");
 
         let mut ids = HashSet::new();
         let mut boxes: Vec<(i64, i64, i64, i64, String)> = Vec::new();
@@ -135,6 +136,12 @@ fn dashboards_are_well_formed_grafana_models() {
                 assert!(
                     !t["expr"].as_str().unwrap().contains("instance=\""),
                     "{name}: {title} hard-codes an instance"
+                );
+                let expr = t["expr"].as_str().unwrap();
+                let data = expr.contains("tencentcloud_partner") && !expr.contains("build_info");
+                assert!(
+                    !data || expr.contains("account=~\"$account\""),
+                    "{name}: {title} ignores the account variable: {expr}"
                 );
             }
             assert!(
@@ -203,6 +210,7 @@ fn substitute(expr: &str, instance: &str, customer: u64) -> String {
     expr.replace("$job", "tencentcloud-partner")
         .replace("$instance", instance)
         .replace("$customer_uin", &customer.to_string())
+        .replace("$account", "default")
         .replace("$__rate_interval", "1m")
         .replace("$__interval", "5s")
         .replace("$__range", "5m")

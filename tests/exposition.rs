@@ -23,26 +23,29 @@ async fn exports_every_value_of_a_multi_page_partner_exactly() {
 
     let allocated = data.allocated_cents();
     assert_eq!(
-        scrape.get("tencentcloud_partner_credit_usd"),
+        scrape.get("tencentcloud_partner_credit_usd{account=\"default\"}"),
         Some(usd(data.partner_total_cents))
     );
     assert_eq!(
-        scrape.get("tencentcloud_partner_credit_allocated_usd"),
+        scrape.get("tencentcloud_partner_credit_allocated_usd{account=\"default\"}"),
         Some(usd(allocated))
     );
     assert_eq!(
-        scrape.get("tencentcloud_partner_credit_remaining_usd"),
+        scrape.get("tencentcloud_partner_credit_remaining_usd{account=\"default\"}"),
         Some(usd(data.partner_total_cents - allocated))
     );
     assert_eq!(
-        scrape.get("tencentcloud_partner_customers_credit_usd"),
+        scrape.get("tencentcloud_partner_customers_credit_usd{account=\"default\"}"),
         Some(usd(allocated))
     );
     assert_eq!(
-        scrape.get("tencentcloud_partner_customers_credit_remaining_usd"),
+        scrape.get("tencentcloud_partner_customers_credit_remaining_usd{account=\"default\"}"),
         Some(usd(data.customers_remaining_cents()))
     );
-    assert_eq!(scrape.get("tencentcloud_partner_customers"), Some(250.0));
+    assert_eq!(
+        scrape.get("tencentcloud_partner_customers{account=\"default\"}"),
+        Some(250.0)
+    );
     assert_eq!(scrape.series("tencentcloud_partner_customer_credit_usd").len(), 250);
 
     for c in data.customers.values() {
@@ -60,7 +63,7 @@ async fn exports_every_value_of_a_multi_page_partner_exactly() {
         );
         let identify = ["unverified", "individual", "enterprise"][c.identify_type as usize];
         let info = format!(
-            "tencentcloud_partner_customer_info{{customer_uin=\"{}\",remark=\"{}\",customer_type=\"{}\",identify_type=\"{identify}\"}}",
+            "tencentcloud_partner_customer_info{{account=\"default\",customer_uin=\"{}\",remark=\"{}\",customer_type=\"{}\",identify_type=\"{identify}\"}}",
             c.uin,
             escape_label(&c.remark),
             c.customer_type
@@ -113,7 +116,7 @@ async fn exports_every_value_of_a_multi_page_partner_exactly() {
             Some(china_unix(&v.expire_time))
         );
         let info = format!(
-            "tencentcloud_partner_voucher_info{{customer_uin=\"{uin}\",voucher_id=\"{id}\",status=\"{}\",usage=\"{}\",payment_mode=\"{}\",product_scope=\"{}\"}}",
+            "tencentcloud_partner_voucher_info{{account=\"default\",customer_uin=\"{uin}\",voucher_id=\"{id}\",status=\"{}\",usage=\"{}\",payment_mode=\"{}\",product_scope=\"{}\"}}",
             v.status, v.usage, v.payment_mode, v.product_scope
         );
         assert_eq!(scrape.get(&info), Some(1.0), "missing {info}");
@@ -122,7 +125,7 @@ async fn exports_every_value_of_a_multi_page_partner_exactly() {
     for collector in ["partner", "customers", "allocations", "vouchers"] {
         assert_eq!(
             scrape.get(&format!(
-                "tencentcloud_partner_refresh_success{{collector=\"{collector}\"}}"
+                "tencentcloud_partner_refresh_success{{account=\"default\",collector=\"{collector}\"}}"
             )),
             Some(1.0)
         );
@@ -188,7 +191,10 @@ async fn uin_list_mode_reads_only_the_listed_customers_in_batches_of_fifty() {
     let exporter = Exporter::start(&api, &[Exporter::FAST[0], Exporter::FAST[1], list.as_str()]).await;
     exporter.wait_ready(Duration::from_secs(60)).await;
     let scrape = exporter.scrape().await;
-    assert_eq!(scrape.get("tencentcloud_partner_customers"), Some(60.0));
+    assert_eq!(
+        scrape.get("tencentcloud_partner_customers{account=\"default\"}"),
+        Some(60.0)
+    );
     assert_eq!(scrape.series("tencentcloud_partner_customer_credit_usd").len(), 60);
     for uin in &uins {
         let c = &data.customers[uin];
@@ -202,7 +208,15 @@ async fn uin_list_mode_reads_only_the_listed_customers_in_batches_of_fifty() {
     assert!(!stats.contains_key("QueryCustomersCredit"));
     let listed: std::collections::HashSet<u64> = uins.iter().copied().collect();
     for (series, _) in scrape.series("tencentcloud_partner_voucher_amount_usd") {
-        let uin: u64 = series.split('"').nth(1).unwrap().parse().unwrap();
+        let uin: u64 = series
+            .split("customer_uin=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
         assert!(
             listed.contains(&uin),
             "voucher of an unlisted customer exported: {series}"

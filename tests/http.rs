@@ -105,7 +105,7 @@ async fn landing_page_links_the_endpoints_and_shows_each_collector() {
         exporter
             .scrape()
             .await
-            .get("tencentcloud_partner_refresh_success{collector=\"vouchers\"}")
+            .get("tencentcloud_partner_refresh_success{account=\"default\",collector=\"vouchers\"}")
             == Some(0.0)
     })
     .await;
@@ -182,7 +182,11 @@ async fn a_crowd_of_scrapers_and_clients_that_never_read_leave_the_exporter_resp
     let healthy = client.get(exporter.url("/-/healthy")).send().await.unwrap();
     assert_eq!(healthy.status(), 200);
     let scrape = exporter.scrape().await;
-    assert!(scrape.get("tencentcloud_partner_customers").is_some());
+    assert!(
+        scrape
+            .get("tencentcloud_partner_customers{account=\"default\"}")
+            .is_some()
+    );
     assert!(
         started.elapsed() < Duration::from_secs(2),
         "took {:?}",

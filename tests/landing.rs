@@ -102,7 +102,7 @@ async fn landing_page_renders_status_calls_and_customers_closest_to_running_out(
         assert!(dom.contains(&format!("<td>{collector}</td>")), "no row for {collector}");
     }
     // QueryCustomersCredit: one page of 40 customers, after two throttled answers.
-    let row = "<tr><td>QueryCustomersCredit</td><td class=\"num\">3</td><td class=\"num warn\">2</td>";
+    let row = "<tr><td>default</td><td>QueryCustomersCredit</td><td class=\"num\">3</td><td class=\"num warn\">2</td>";
     assert!(dom.contains(row), "{dom}");
 
     // The five customers with the smallest share of credit left, in order.

@@ -47,7 +47,7 @@ async fn partial_refresh_keeps_the_last_complete_snapshot() {
         d.customers.get_mut(&first).unwrap().remaining_cents += 1;
         d.customers.remove(&last);
     });
-    let failed = "tencentcloud_partner_refresh_success{collector=\"customers\"}";
+    let failed = "tencentcloud_partner_refresh_success{account=\"default\",collector=\"customers\"}";
     eventually(Duration::from_secs(10), || async {
         exporter.scrape().await.get(failed) == Some(0.0)
     })
@@ -66,7 +66,7 @@ async fn partial_refresh_keeps_the_last_complete_snapshot() {
     assert_eq!(during.series("tencentcloud_partner_customer_credit_usd").len(), 250);
     assert!(
         during
-            .get("tencentcloud_partner_api_requests_total{action=\"QueryCustomersCredit\",code=\"FailedOperation\"}")
+            .get("tencentcloud_partner_api_requests_total{account=\"default\",action=\"QueryCustomersCredit\",code=\"FailedOperation\"}")
             .unwrap()
             >= 1.0
     );
@@ -124,7 +124,10 @@ async fn a_removed_customer_disappears_after_the_next_complete_refresh() {
     })
     .await;
     let after = exporter.scrape().await;
-    assert_eq!(after.get("tencentcloud_partner_customers"), Some(249.0));
+    assert_eq!(
+        after.get("tencentcloud_partner_customers{account=\"default\"}"),
+        Some(249.0)
+    );
     assert_eq!(after.series("tencentcloud_partner_customer_credit_usd").len(), 249);
     exporter.stop().await;
 }
@@ -146,32 +149,40 @@ async fn values_older_than_max_age_are_no_longer_exported() {
     exporter.wait_ready(Duration::from_secs(30)).await;
     let before = exporter.scrape().await;
     let last_success = before
-        .get("tencentcloud_partner_refresh_last_success_timestamp_seconds{collector=\"customers\"}")
+        .get("tencentcloud_partner_refresh_last_success_timestamp_seconds{account=\"default\",collector=\"customers\"}")
         .unwrap();
 
     // The API goes away: every call now fails.
     api.sim.inject(Rule::always(Fault::Error("FailedOperation".into())));
     eventually(Duration::from_secs(10), || async {
-        exporter.scrape().await.get("tencentcloud_partner_customers").is_none()
+        exporter
+            .scrape()
+            .await
+            .get("tencentcloud_partner_customers{account=\"default\"}")
+            .is_none()
     })
     .await;
     let during = exporter.scrape().await;
     assert!(during.series("tencentcloud_partner_customer_credit_usd").is_empty());
-    assert_eq!(during.get("tencentcloud_partner_credit_usd"), None);
+    assert_eq!(during.get("tencentcloud_partner_credit_usd{account=\"default\"}"), None);
     // The outage shows as a stale last-success time, not as frozen values.
     let stale = during
-        .get("tencentcloud_partner_refresh_last_success_timestamp_seconds{collector=\"customers\"}")
+        .get("tencentcloud_partner_refresh_last_success_timestamp_seconds{account=\"default\",collector=\"customers\"}")
         .unwrap();
     assert!(stale <= last_success + 1.5, "no success during the outage");
     assert_eq!(
-        during.get("tencentcloud_partner_refresh_success{collector=\"customers\"}"),
+        during.get("tencentcloud_partner_refresh_success{account=\"default\",collector=\"customers\"}"),
         Some(0.0)
     );
 
     api.sim.clear_faults();
     let expected = api.sim.with_data(|d| usd(d.partner_total_cents));
     eventually(Duration::from_secs(10), || async {
-        exporter.scrape().await.get("tencentcloud_partner_credit_usd") == Some(expected)
+        exporter
+            .scrape()
+            .await
+            .get("tencentcloud_partner_credit_usd{account=\"default\"}")
+            == Some(expected)
     })
     .await;
     exporter.stop().await;
@@ -215,12 +226,18 @@ async fn null_fields_leave_series_out_instead_of_exporting_zero() {
     exporter.wait_ready(Duration::from_secs(30)).await;
     let scrape = exporter.scrape().await;
     assert_eq!(
-        scrape.get("tencentcloud_partner_refresh_success{collector=\"partner\"}"),
+        scrape.get("tencentcloud_partner_refresh_success{account=\"default\",collector=\"partner\"}"),
         Some(1.0)
     );
-    assert_eq!(scrape.get("tencentcloud_partner_credit_usd"), None);
-    assert_eq!(scrape.get("tencentcloud_partner_credit_remaining_usd"), None);
-    assert_eq!(scrape.get("tencentcloud_partner_customers"), Some(250.0));
+    assert_eq!(scrape.get("tencentcloud_partner_credit_usd{account=\"default\"}"), None);
+    assert_eq!(
+        scrape.get("tencentcloud_partner_credit_remaining_usd{account=\"default\"}"),
+        None
+    );
+    assert_eq!(
+        scrape.get("tencentcloud_partner_customers{account=\"default\"}"),
+        Some(250.0)
+    );
     exporter.stop().await;
 }
 
@@ -231,13 +248,16 @@ async fn a_customer_listing_answered_with_nulls_keeps_the_last_list() {
     exporter.wait_ready(Duration::from_secs(30)).await;
     // "Total": null, "Data": null — which must not read as "no customers".
     api.sim.inject(Rule::always(Fault::Nulls).on("QueryCustomersCredit"));
-    let failed = "tencentcloud_partner_refresh_success{collector=\"customers\"}";
+    let failed = "tencentcloud_partner_refresh_success{account=\"default\",collector=\"customers\"}";
     eventually(Duration::from_secs(10), || async {
         exporter.scrape().await.get(failed) == Some(0.0)
     })
     .await;
     let during = exporter.scrape().await;
-    assert_eq!(during.get("tencentcloud_partner_customers"), Some(250.0));
+    assert_eq!(
+        during.get("tencentcloud_partner_customers{account=\"default\"}"),
+        Some(250.0)
+    );
     assert_eq!(during.series("tencentcloud_partner_customer_credit_usd").len(), 250);
     exporter.stop().await;
 }

@@ -96,8 +96,9 @@ async fn a_restart_serves_the_last_values_at_once_while_the_api_is_down() {
     let after = Exposition::parse(&get(&second, "/metrics").1);
     assert_eq!(values(&after), values(&before), "the same values after the restart");
     for collector in ["partner", "customers", "allocations", "vouchers"] {
-        let series =
-            format!("tencentcloud_partner_refresh_last_success_timestamp_seconds{{collector=\"{collector}\"}}");
+        let series = format!(
+            "tencentcloud_partner_refresh_last_success_timestamp_seconds{{account=\"default\",collector=\"{collector}\"}}"
+        );
         let (was, is) = (before.get(&series).unwrap(), after.get(&series).unwrap());
         assert!(
             (was - is).abs() < 0.01,

@@ -46,12 +46,18 @@ fn state(v: &StatusView) -> (&'static str, &'static str) {
 
 fn collectors_table(state_: &AppState) -> String {
     let mut rows = String::new();
-    for status in state_.statuses.iter() {
+    for (account, status) in state_
+        .accounts
+        .load()
+        .iter()
+        .flat_map(|a| a.statuses.iter().map(move |s| (a.name.clone(), s.clone())))
+    {
         let v = status.view();
         let (text, class) = state(&v);
         let _ = writeln!(
             rows,
-            "<tr><td>{}</td><td class={class}>{text}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=err>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td class={class}>{text}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=err>{}</td></tr>",
+            escape(&account),
             status.kind,
             whole_seconds(status.interval),
             ago(v.last_success),
@@ -68,16 +74,19 @@ fn collectors_table(state_: &AppState) -> String {
 fn api_table(state_: &AppState) -> String {
     let counts = state_.metrics.api.counts();
     if counts.is_empty() {
-        return "<tr><td colspan=4>No calls yet.</td></tr>".into();
+        return "<tr><td colspan=5>No calls yet.</td></tr>".into();
     }
     let mut rows = String::new();
-    for (action, c) in counts {
+    for ((account, action), c) in counts {
         let throttled = if c.throttled > 0 { "warn" } else { "" };
         let errors = if c.errors > 0 { "bad" } else { "" };
         let _ = writeln!(
             rows,
-            "<tr><td>{action}</td><td class=num>{}</td><td class=\"num {throttled}\">{}</td><td class=\"num {errors}\">{}</td></tr>",
-            c.calls, c.throttled, c.errors
+            "<tr><td>{}</td><td>{action}</td><td class=num>{}</td><td class=\"num {throttled}\">{}</td><td class=\"num {errors}\">{}</td></tr>",
+            escape(&account),
+            c.calls,
+            c.throttled,
+            c.errors
         );
     }
     rows
@@ -98,14 +107,30 @@ pub fn closest_to_running_out(customers: &[CustomerRow], n: usize) -> Vec<(&Cust
 }
 
 fn customers_table(state_: &AppState) -> String {
-    let Some(published) = state_.snapshots.latest(Kind::Customers) else {
-        return "<tr><td colspan=5>No customer list yet.</td></tr>".into();
-    };
-    let Snapshot::Customers(list) = &*published.snapshot else {
-        return String::new();
-    };
+    let accounts = state_.accounts.load();
+    let lists: Vec<_> = accounts
+        .iter()
+        .filter_map(|a| Some((a.name.clone(), a.snapshots.latest(Kind::Customers)?)))
+        .collect();
+    if lists.is_empty() {
+        return "<tr><td colspan=6>No customer list yet.</td></tr>".into();
+    }
+    let mut closest: Vec<(&str, &CustomerRow, f64)> = lists
+        .iter()
+        .filter_map(|(account, published)| match &*published.snapshot {
+            Snapshot::Customers(list) => Some((account, list)),
+            _ => None,
+        })
+        .flat_map(|(account, list)| {
+            closest_to_running_out(&list.customers, CLOSEST)
+                .into_iter()
+                .map(move |(c, left)| (&**account, c, left))
+        })
+        .collect();
+    closest.sort_by(|a, b| a.2.total_cmp(&b.2).then(a.1.uin.cmp(&b.1.uin)));
+    closest.truncate(CLOSEST);
     let mut rows = String::new();
-    for (c, left) in closest_to_running_out(&list.customers, CLOSEST) {
+    for (account, c, left) in closest {
         let class = if left <= 0.0 {
             "bad"
         } else if left < 0.1 {
@@ -115,7 +140,8 @@ fn customers_table(state_: &AppState) -> String {
         };
         let _ = writeln!(
             rows,
-            "<tr><td>{}</td><td>{}</td><td class=num>{:.2}</td><td class=num>{:.2}</td><td class=\"num {class}\">{:.1} %</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td class=num>{:.2}</td><td class=num>{:.2}</td><td class=\"num {class}\">{:.1} %</td></tr>",
+            escape(account),
             c.uin,
             escape(&c.remark),
             c.credit.unwrap_or_default(),
@@ -124,7 +150,7 @@ fn customers_table(state_: &AppState) -> String {
         );
     }
     if rows.is_empty() {
-        rows.push_str("<tr><td colspan=5>No customer has credit.</td></tr>");
+        rows.push_str("<tr><td colspan=6>No customer has credit.</td></tr>");
     }
     rows
 }
@@ -155,13 +181,13 @@ footer{{margin-top:2em;color:#57606a;font-size:.9em}}
 {demo}
 <nav><a href="{path}">Metrics</a><a href="/-/healthy">Health</a><a href="/-/ready">Readiness</a></nav>
 <h2>Collectors</h2>
-<table><tr><th>Collector</th><th>State</th><th>Interval</th><th>Last success</th><th>Took</th><th>Next run</th><th>Last error</th></tr>
+<table><tr><th>Account</th><th>Collector</th><th>State</th><th>Interval</th><th>Last success</th><th>Took</th><th>Next run</th><th>Last error</th></tr>
 {collectors}</table>
 <h2>Customers closest to running out of credit</h2>
-<table><tr><th>UIN</th><th>Remark</th><th class=num>Credit (USD)</th><th class=num>Left (USD)</th><th class=num>Left</th></tr>
+<table><tr><th>Account</th><th>UIN</th><th>Remark</th><th class=num>Credit (USD)</th><th class=num>Left (USD)</th><th class=num>Left</th></tr>
 {customers}</table>
 <h2>API calls since start</h2>
-<table><tr><th>Action</th><th class=num>Calls</th><th class=num>Throttled</th><th class=num>Errors</th></tr>
+<table><tr><th>Account</th><th>Action</th><th class=num>Calls</th><th class=num>Throttled</th><th class=num>Errors</th></tr>
 {api}</table>
 <footer>tencentcloud-partner-exporter {version} ({revision})</footer>
 </body></html>

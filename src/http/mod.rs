@@ -9,7 +9,6 @@ pub mod server;
 pub mod tls;
 pub mod web_config;
 
-use crate::collectors::Status;
 use crate::metrics::{Format, Metrics};
 use axum::Router;
 use axum::body::Body;
@@ -38,10 +37,9 @@ const MAX_CONCURRENT_REQUESTS: usize = 64;
 #[derive(Clone)]
 pub struct AppState {
     pub metrics: Arc<Metrics>,
-    pub statuses: Arc<[Arc<Status>]>,
+    /// The accounts served: their statuses and snapshots.
+    pub accounts: crate::account::Accounts,
     pub telemetry_path: String,
-    /// Read by the landing page for the customers closest to running out.
-    pub snapshots: crate::cache::Snapshots,
     /// Shown on the landing page so a demo run says what it is.
     pub demo: bool,
     /// Reloads the configuration for `POST /-/reload`.
@@ -115,11 +113,16 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
 }
 
 async fn healthy(State(state): State<AppState>) -> Response {
-    let unhealthy: Vec<&str> = state
-        .statuses
+    let accounts = state.accounts.load();
+    let several = accounts.len();
+    let unhealthy: Vec<String> = accounts
         .iter()
-        .filter(|s| !s.is_healthy())
-        .map(|s| s.kind.name())
+        .flat_map(|a| {
+            a.statuses
+                .iter()
+                .filter(|s| !s.is_healthy())
+                .map(move |s| collector(&a.name, s.kind, several))
+        })
         .collect();
     if unhealthy.is_empty() {
         (StatusCode::OK, "Healthy\n").into_response()
@@ -132,18 +135,33 @@ async fn healthy(State(state): State<AppState>) -> Response {
     }
 }
 
+/// Ready once one account has refreshed (or restored) every collector: one
+/// account with a bad key must not take the others' series off the air.
 async fn ready(State(state): State<AppState>) -> Response {
-    let waiting: Vec<&str> = state
-        .statuses
+    let accounts = state.accounts.load();
+    if accounts.iter().any(|a| a.is_ready()) {
+        return (StatusCode::OK, "Ready\n").into_response();
+    }
+    let several = accounts.len();
+    let waiting: Vec<String> = accounts
         .iter()
-        .filter(|s| !s.is_ready())
-        .map(|s| s.kind.name())
+        .flat_map(|a| {
+            a.statuses
+                .iter()
+                .filter(|s| !s.is_ready())
+                .map(move |s| collector(&a.name, s.kind, several))
+        })
         .collect();
-    if waiting.is_empty() {
-        (StatusCode::OK, "Ready\n").into_response()
+    let message = format!("Not ready: waiting for the first refresh of {}\n", waiting.join(", "));
+    (StatusCode::SERVICE_UNAVAILABLE, message).into_response()
+}
+
+/// A collector as messages name it: with its account when there are several.
+fn collector(account: &str, kind: crate::collectors::Kind, accounts: usize) -> String {
+    if accounts > 1 {
+        format!("{account}/{kind}")
     } else {
-        let message = format!("Not ready: waiting for the first refresh of {}\n", waiting.join(", "));
-        (StatusCode::SERVICE_UNAVAILABLE, message).into_response()
+        kind.name().to_owned()
     }
 }
 

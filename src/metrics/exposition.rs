@@ -15,13 +15,59 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// Encodes published snapshots into exposition blocks.
+/// Encodes one account's published snapshots into exposition families.
 #[derive(Debug, Clone)]
 pub struct Renderer {
-    /// Interval of each collector, for the HELP texts.
-    intervals: Vec<(Kind, Duration)>,
+    /// The `account` label of every series.
+    account: Arc<str>,
     /// `--customer.export-names`.
     export_names: bool,
+}
+
+/// One metric family of a snapshot, encoded: its descriptor (`# HELP`,
+/// `# TYPE`, `# UNIT`) apart from its samples, so a scrape can write the
+/// descriptor once and the samples of every account after it.
+#[derive(Debug, Clone)]
+pub struct Family {
+    pub name: String,
+    pub header: Block,
+    /// The descriptor without `# UNIT`, for the classic text format.
+    pub classic_header: bytes::Bytes,
+    pub samples: Block,
+}
+
+/// Splits OpenMetrics text into its families.
+fn families(text: &str) -> Vec<Family> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        // A family starts with `# HELP name`; its samples end where the next one starts.
+        let end = rest[1..].find("\n# HELP ").map_or(rest.len(), |i| i + 2);
+        let (family, next) = rest.split_at(end);
+        rest = next;
+        let samples_at = family
+            .match_indices('\n')
+            .map(|(i, _)| i + 1)
+            .find(|&i| !family[i..].starts_with("# "))
+            .unwrap_or(family.len());
+        let (header, samples) = family.split_at(samples_at);
+        let name = header
+            .strip_prefix("# HELP ")
+            .and_then(|h| h.split(' ').next())
+            .unwrap_or_default()
+            .to_owned();
+        let classic: String = header
+            .split_inclusive('\n')
+            .filter(|l| !l.starts_with("# UNIT "))
+            .collect();
+        out.push(Family {
+            name,
+            header: Block::new(header.to_owned()),
+            classic_header: bytes::Bytes::from(classic),
+            samples: Block::new(samples.to_owned()),
+        });
+    }
+    out
 }
 
 static USD: std::sync::LazyLock<Unit> = std::sync::LazyLock::new(|| Unit::Other("usd".into()));
@@ -45,34 +91,26 @@ fn gauges<L: EncodeLabelSet>(
     Ok(())
 }
 
-/// Writes one unlabelled gauge, if it has a value.
-fn gauge(
-    encoder: &mut DescriptorEncoder,
-    name: &str,
-    help: &str,
-    unit: Option<&Unit>,
-    value: Option<f64>,
-) -> fmt::Result {
-    let Some(value) = value else { return Ok(()) };
-    let family = encoder.encode_descriptor(name, help, unit, MetricType::Gauge)?;
-    ConstGauge::new(value).encode(family)
-}
-
 fn unix(t: SystemTime) -> f64 {
     t.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO).as_secs_f64()
 }
 
 impl Renderer {
-    /// A renderer naming each collector's interval in HELP texts.
-    pub fn new(intervals: Vec<(Kind, Duration)>, export_names: bool) -> Self {
+    /// A renderer of `account`'s snapshots.
+    pub fn new(account: &str, export_names: bool) -> Self {
         Self {
-            intervals,
+            account: account.into(),
             export_names,
         }
     }
 
-    /// The OpenMetrics text of `snapshot`'s families, without `# EOF`.
-    pub fn render(&self, snapshot: &Arc<Snapshot>) -> Block {
+    /// The account whose snapshots this renders.
+    pub fn account(&self) -> &str {
+        &self.account
+    }
+
+    /// `snapshot`'s metric families, encoded.
+    pub fn render(&self, snapshot: &Arc<Snapshot>) -> Vec<Family> {
         let mut registry = Registry::with_prefix(super::PREFIX);
         registry.register_collector(Box::new(OneSnapshot {
             renderer: self.clone(),
@@ -81,22 +119,45 @@ impl Renderer {
         let mut text = String::new();
         prometheus_client::encoding::text::encode_registry(&mut text, &registry)
             .expect("writing to a String cannot fail");
-        Block::new(text)
-    }
-
-    fn interval(&self, kind: Kind) -> String {
-        self.intervals
-            .iter()
-            .find(|(k, _)| *k == kind)
-            .map(|(_, interval)| humantime::format_duration(*interval).to_string())
-            .unwrap_or_default()
+        families(&text)
     }
 
     fn help(&self, what: &str, kind: Kind) -> String {
-        format!(
-            "{what} (cached; refreshed by the {kind} collector every {}).",
-            self.interval(kind)
+        // No interval here: accounts may refresh at different intervals, and
+        // a family has one HELP. refresh_interval_seconds tells each.
+        format!("{what} (cached; refreshed by the {kind} collector).")
+    }
+
+    /// Writes one gauge family with the account label before the others.
+    fn gauges<L: EncodeLabelSet>(
+        &self,
+        encoder: &mut DescriptorEncoder,
+        name: &str,
+        help: &str,
+        unit: Option<&Unit>,
+        samples: impl IntoIterator<Item = (L, f64)>,
+    ) -> fmt::Result {
+        let account = [("account", &*self.account)];
+        gauges(
+            encoder,
+            name,
+            help,
+            unit,
+            samples.into_iter().map(|(labels, value)| ((account, labels), value)),
         )
+    }
+
+    /// Writes one gauge family whose only label is the account, if it has a value.
+    fn gauge(
+        &self,
+        encoder: &mut DescriptorEncoder,
+        name: &str,
+        help: &str,
+        unit: Option<&Unit>,
+        value: Option<f64>,
+    ) -> fmt::Result {
+        let no_more_labels: [(&str, &str); 0] = [];
+        self.gauges(encoder, name, help, unit, value.map(|v| (no_more_labels, v)))
     }
 
     fn encode_partner(
@@ -105,35 +166,35 @@ impl Renderer {
         p: &crate::collectors::partner::PartnerSnapshot,
     ) -> fmt::Result {
         let k = Kind::Partner;
-        gauge(
+        self.gauge(
             e,
             "credit",
             &self.help("Total credit of the partner in USD", k),
             Some(&USD),
             p.total,
         )?;
-        gauge(
+        self.gauge(
             e,
             "credit_allocated",
             &self.help("Credit the partner has allocated to customers in USD", k),
             Some(&USD),
             p.allocated,
         )?;
-        gauge(
+        self.gauge(
             e,
             "credit_remaining",
             &self.help("Credit the partner has left to allocate in USD", k),
             Some(&USD),
             p.remaining,
         )?;
-        gauge(
+        self.gauge(
             e,
             "customers_credit",
             &self.help("Credit allocated to all customers in USD", k),
             Some(&USD),
             p.customers_total,
         )?;
-        gauge(
+        self.gauge(
             e,
             "customers_credit_remaining",
             &self.help("Credit all customers have left in USD", k),
@@ -148,7 +209,7 @@ impl Renderer {
         c: &crate::collectors::customers::CustomersSnapshot,
     ) -> fmt::Result {
         let k = Kind::Customers;
-        gauge(
+        self.gauge(
             e,
             "customers",
             &self.help("Number of customers bound to the partner", k),
@@ -157,21 +218,21 @@ impl Renderer {
         )?;
         let uins: Vec<String> = c.customers.iter().map(|c| c.uin.to_string()).collect();
         let rows = || c.customers.iter().zip(&uins);
-        gauges(
+        self.gauges(
             e,
             "customer_credit",
             &self.help("Credit allocated to the customer in USD", k),
             Some(&USD),
             rows().filter_map(|(c, uin)| Some(([("customer_uin", uin.as_str())], c.credit?))),
         )?;
-        gauges(
+        self.gauges(
             e,
             "customer_credit_remaining",
             &self.help("Credit the customer has left in USD", k),
             Some(&USD),
             rows().filter_map(|(c, uin)| Some(([("customer_uin", uin.as_str())], c.remaining?))),
         )?;
-        gauges(
+        self.gauges(
             e,
             "customer_credit_expiry_timestamp",
             &self.help("Unix time at which the customer's nearest credit expires", k),
@@ -190,7 +251,7 @@ impl Renderer {
             }
             (labels, 1.0)
         });
-        gauges(
+        self.gauges(
             e,
             "customer_info",
             &self.help("Descriptive labels of the customer, value 1", k),
@@ -207,21 +268,21 @@ impl Renderer {
         let k = Kind::Allocations;
         let uins: Vec<String> = a.rows.iter().map(|r| r.uin.to_string()).collect();
         let rows = || a.rows.iter().zip(&uins);
-        gauges(
+        self.gauges(
             e,
             "customer_credit_allocations",
             &self.help("Number of credit allocations the customer has received", k),
             None,
             rows().map(|(r, uin)| ([("customer_uin", uin.as_str())], r.count as f64)),
         )?;
-        gauges(
+        self.gauges(
             e,
             "customer_credit_last_allocation_timestamp",
             &self.help("Unix time of the customer's newest credit allocation", k),
             Some(&Unit::Seconds),
             rows().filter_map(|(r, uin)| Some(([("customer_uin", uin.as_str())], r.last_time?))),
         )?;
-        gauges(
+        self.gauges(
             e,
             "customer_credit_last_allocation",
             &self.help("Credit of the customer's newest allocation in USD", k),
@@ -243,28 +304,28 @@ impl Renderer {
             .collect();
         let rows = || v.rows.iter().zip(&ids);
         let labels = |(uin, id): &'_ (String, String)| [("customer_uin", uin.clone()), ("voucher_id", id.clone())];
-        gauges(
+        self.gauges(
             e,
             "voucher_amount",
             &self.help("Face value of the voucher in USD", k),
             Some(&USD),
             rows().filter_map(|(r, ids)| Some((labels(ids), r.amount?))),
         )?;
-        gauges(
+        self.gauges(
             e,
             "voucher_remaining",
             &self.help("Balance left on the voucher in USD", k),
             Some(&USD),
             rows().filter_map(|(r, ids)| Some((labels(ids), r.remaining?))),
         )?;
-        gauges(
+        self.gauges(
             e,
             "voucher_usage_records",
             &self.help("Number of charges made against the voucher", k),
             None,
             rows().filter_map(|(r, ids)| Some((labels(ids), r.usage_records? as f64))),
         )?;
-        gauges(
+        self.gauges(
             e,
             "voucher_expiry_timestamp",
             &self.help("Unix time at which the voucher expires", k),
@@ -284,7 +345,7 @@ impl Renderer {
                 1.0,
             )
         });
-        gauges(
+        self.gauges(
             e,
             "voucher_info",
             &self.help("Descriptive labels of the voucher, value 1", k),
@@ -316,49 +377,52 @@ impl Collector for OneSnapshot {
 /// The collectors' refresh metrics, read from their status on each scrape.
 #[derive(Debug)]
 pub struct RefreshMetrics {
-    pub(crate) statuses: Vec<Arc<Status>>,
+    pub(crate) accounts: crate::account::Accounts,
 }
 
 impl Collector for RefreshMetrics {
     fn encode(&self, mut encoder: DescriptorEncoder) -> fmt::Result {
         let e = &mut encoder;
-        let views: Vec<(&'static str, crate::collectors::StatusView)> =
-            self.statuses.iter().map(|s| (s.kind.name(), s.view())).collect();
+        let accounts = self.accounts.load();
+        let statuses: Vec<(&str, &Status, crate::collectors::StatusView)> = accounts
+            .iter()
+            .flat_map(|a| a.statuses.iter().map(move |s| (&*a.name, &**s, s.view())))
+            .collect();
+        let label =
+            |account: &str, s: &Status| [("account", account.to_owned()), ("collector", s.kind.name().to_owned())];
         gauges(
             e,
             "refresh_success",
             "Whether the collector's last refresh succeeded (1) or failed (0)",
             None,
-            views
+            statuses
                 .iter()
-                .filter_map(|(k, v)| Some(([("collector", *k)], f64::from(u8::from(v.last_ok?))))),
+                .filter_map(|(a, s, v)| Some((label(a, s), f64::from(u8::from(v.last_ok?))))),
         )?;
         gauges(
             e,
             "refresh_last_success_timestamp",
-            "Unix time of the collector's last successful refresh",
+            "Unix time of the collector's last successful refresh (or of the snapshot kept on disk it serves)",
             Some(&Unit::Seconds),
-            views
+            statuses
                 .iter()
-                .filter_map(|(k, v)| Some(([("collector", *k)], unix(v.last_success?)))),
+                .filter_map(|(a, s, v)| Some((label(a, s), unix(v.last_success?)))),
         )?;
         gauges(
             e,
             "refresh_interval",
             "Configured interval between the collector's refreshes",
             Some(&Unit::Seconds),
-            self.statuses
-                .iter()
-                .map(|s| ([("collector", s.kind.name())], s.interval.as_secs_f64())),
+            statuses.iter().map(|(a, s, _)| (label(a, s), s.interval.as_secs_f64())),
         )?;
         gauges(
             e,
             "refresh_duration",
             "Duration of the collector's last refresh, successful or not",
             Some(&Unit::Seconds),
-            views
+            statuses
                 .iter()
-                .filter_map(|(k, v)| Some(([("collector", *k)], v.last_duration?.as_secs_f64()))),
+                .filter_map(|(a, s, v)| Some((label(a, s), v.last_duration?.as_secs_f64()))),
         )
     }
 }

@@ -16,12 +16,14 @@ use std::time::Duration;
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ActionCodeLabels {
+    pub account: String,
     pub action: &'static str,
     pub code: String,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ActionLabels {
+    pub account: String,
     pub action: &'static str,
 }
 
@@ -39,13 +41,19 @@ pub struct CallCounts {
 pub struct ApiMetrics {
     requests: Family<ActionCodeLabels, Counter>,
     durations: Family<ActionLabels, Histogram>,
-    /// The same calls summed per action: the Family cannot be read back.
-    counts: Arc<Mutex<BTreeMap<&'static str, CallCounts>>>,
+    /// The same calls summed per account and action: the Family cannot be read back.
+    counts: Arc<Mutex<BTreeMap<(String, &'static str), CallCounts>>>,
+}
+
+/// [`ApiMetrics`] for the client of one account.
+#[derive(Debug, Clone)]
+pub struct AccountApiMetrics {
+    metrics: ApiMetrics,
+    account: String,
 }
 
 impl ApiMetrics {
-    /// Registers the API metrics, with a zero `Success` series for every action
-    /// so that rates start at 0 rather than from nothing.
+    /// Registers the API metrics.
     pub fn register(registry: &mut Registry) -> Self {
         let requests = Family::<ActionCodeLabels, Counter>::default();
         let durations = Family::<ActionLabels, Histogram>::new_with_constructor(|| {
@@ -62,14 +70,6 @@ impl ApiMetrics {
             Unit::Seconds,
             durations.clone(),
         );
-        for (action, _) in api::actions::ALL {
-            requests
-                .get_or_create(&ActionCodeLabels {
-                    action,
-                    code: "Success".into(),
-                })
-                .get();
-        }
         Self {
             requests,
             durations,
@@ -77,25 +77,50 @@ impl ApiMetrics {
         }
     }
 
-    /// Calls so far, by action.
-    pub fn counts(&self) -> BTreeMap<&'static str, CallCounts> {
+    /// Calls so far, by account and action.
+    pub fn counts(&self) -> BTreeMap<(String, &'static str), CallCounts> {
         self.counts.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The observer of `account`'s client, with a zero `Success` series for
+    /// every action so that rates start at 0 rather than from nothing.
+    pub fn for_account(&self, account: &str) -> AccountApiMetrics {
+        for (action, _) in api::actions::ALL {
+            self.requests
+                .get_or_create(&ActionCodeLabels {
+                    account: account.to_owned(),
+                    action,
+                    code: "Success".into(),
+                })
+                .get();
+        }
+        AccountApiMetrics {
+            metrics: self.clone(),
+            account: account.to_owned(),
+        }
     }
 }
 
-impl Observer for ApiMetrics {
+impl Observer for AccountApiMetrics {
     fn observe(&self, action: &'static str, code: &str, elapsed: Duration) {
-        self.requests
+        let metrics = &self.metrics;
+        metrics
+            .requests
             .get_or_create(&ActionCodeLabels {
+                account: self.account.clone(),
                 action,
                 code: code.to_owned(),
             })
             .inc();
-        self.durations
-            .get_or_create(&ActionLabels { action })
+        metrics
+            .durations
+            .get_or_create(&ActionLabels {
+                account: self.account.clone(),
+                action,
+            })
             .observe(elapsed.as_secs_f64());
-        let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
-        let entry = counts.entry(action).or_default();
+        let mut counts = metrics.counts.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = counts.entry((self.account.clone(), action)).or_default();
         entry.calls += 1;
         if code.starts_with("RequestLimitExceeded") {
             entry.throttled += 1;

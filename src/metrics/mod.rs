@@ -8,14 +8,13 @@ pub mod block;
 pub mod exposition;
 pub mod instrumentation;
 
-use crate::cache::Snapshots;
-use crate::collectors::{Kind, Status};
+use crate::account::Accounts;
+use crate::collectors::Kind;
 use bytes::Bytes;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
-use std::sync::Arc;
 
 /// The metric name prefix of every series.
 pub const PREFIX: &str = "tencentcloud_partner";
@@ -52,7 +51,7 @@ pub enum Format {
 pub struct Metrics {
     /// The exporter's own metrics; the cached snapshots are not in it.
     registry: Registry,
-    snapshots: Snapshots,
+    accounts: Accounts,
     pub api: instrumentation::ApiMetrics,
     pub reload: instrumentation::ReloadMetrics,
     /// Snapshot files (`--cache.snapshot-dir`) that could not be written.
@@ -60,8 +59,8 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// Builds the registry of the exporter's own metrics over the collectors' statuses.
-    pub fn new(snapshots: Snapshots, statuses: Vec<Arc<Status>>) -> Self {
+    /// Builds the registry of the exporter's own metrics over the accounts served.
+    pub fn new(accounts: Accounts) -> Self {
         let mut registry = Registry::with_prefix(PREFIX);
         let build = Family::<BuildLabels, Gauge>::default();
         build
@@ -83,10 +82,12 @@ impl Metrics {
             "Snapshots that could not be written to --cache.snapshot-dir",
             store_errors.clone(),
         );
-        registry.register_collector(Box::new(exposition::RefreshMetrics { statuses }));
+        registry.register_collector(Box::new(exposition::RefreshMetrics {
+            accounts: accounts.clone(),
+        }));
         Self {
             registry,
-            snapshots,
+            accounts,
             api,
             reload,
             store_errors,
@@ -105,36 +106,64 @@ impl Metrics {
     }
 
     /// The whole exposition as chunks to send in order, gzip-compressed when
-    /// `gzip`. Cached blocks come first and are shared, not copied.
+    /// `gzip`. Cached blocks come first and are shared, not copied: each
+    /// family's descriptor once, then its samples from every account.
     pub fn scrape(&self, format: Format, gzip: bool) -> Vec<Bytes> {
-        let published: Vec<_> = Kind::ALL.iter().filter_map(|k| self.snapshots.latest(*k)).collect();
-        let blocks: Vec<&block::Block> = published.iter().map(|p| &p.block).filter(|b| !b.is_empty()).collect();
+        let accounts = self.accounts.load();
+        let mut parts: Vec<(&exposition::Family, bool)> = Vec::new();
+        let published: Vec<Vec<_>> = Kind::ALL
+            .iter()
+            .map(|kind| accounts.iter().filter_map(|a| a.snapshots.latest(*kind)).collect())
+            .collect();
+        for group in &published {
+            let mut names: Vec<&str> = Vec::new();
+            for family in group.iter().flat_map(|p| &p.families) {
+                if !names.contains(&family.name.as_str()) {
+                    names.push(&family.name);
+                }
+            }
+            for name in names {
+                let mut members = group.iter().filter_map(|p| p.families.iter().find(|f| f.name == name));
+                if let Some(first) = members.next() {
+                    parts.push((first, true));
+                    parts.push((first, false));
+                    parts.extend(members.map(|f| (f, false)));
+                }
+            }
+        }
         let own = self.own(format);
         match (format, gzip) {
-            (Format::OpenMetrics, true) => block::gzip(&blocks, own.as_bytes()),
-            (Format::OpenMetrics, false) => blocks
+            (Format::OpenMetrics, true) => {
+                let blocks: Vec<&block::Block> = parts
+                    .iter()
+                    .map(|(f, header)| if *header { &f.header } else { &f.samples })
+                    .collect();
+                block::gzip(&blocks, own.as_bytes())
+            }
+            (Format::OpenMetrics, false) => parts
                 .iter()
-                .map(|b| b.text.clone())
+                .map(|(f, header)| {
+                    if *header {
+                        f.header.text.clone()
+                    } else {
+                        f.samples.text.clone()
+                    }
+                })
                 .chain(std::iter::once(Bytes::from(own)))
                 .collect(),
-            // The blocks are OpenMetrics; for gauges the classic format is the
-            // same text without `# UNIT` lines. Rare clients (curl, scripts)
-            // pay for that copy; Prometheus never does.
-            (Format::Text, _) => blocks
+            // The classic format is the same text without `# UNIT` lines,
+            // which only descriptors have: those were prepared at publication.
+            (Format::Text, _) => parts
                 .iter()
-                .map(|b| Bytes::from(without_unit_lines(&b.text)))
+                .map(|(f, header)| {
+                    if *header {
+                        f.classic_header.clone()
+                    } else {
+                        f.samples.text.clone()
+                    }
+                })
                 .chain(std::iter::once(Bytes::from(own)))
                 .collect(),
         }
     }
-}
-
-fn without_unit_lines(text: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(text.len());
-    for line in text.split_inclusive(|b| *b == b'\n') {
-        if !line.starts_with(b"# UNIT ") {
-            out.extend_from_slice(line);
-        }
-    }
-    out
 }

@@ -175,14 +175,26 @@ impl Exposition {
             .collect()
     }
 
-    /// The value of `name{customer_uin="uin"}`.
+    /// The value of `name{account="default",customer_uin="uin"}`.
     pub fn customer(&self, name: &str, uin: u64) -> Option<f64> {
-        self.get(&format!("{name}{{customer_uin=\"{uin}\"}}"))
+        self.customer_in("default", name, uin)
     }
 
-    /// The value of `name{customer_uin="uin",voucher_id="id"}`.
+    /// The value of `name{account="account",customer_uin="uin"}`.
+    pub fn customer_in(&self, account: &str, name: &str, uin: u64) -> Option<f64> {
+        self.get(&format!("{name}{{account=\"{account}\",customer_uin=\"{uin}\"}}"))
+    }
+
+    /// The value of `name{account="account",customer_uin="uin",voucher_id="id"}`.
+    pub fn voucher_in(&self, account: &str, name: &str, uin: u64, id: u64) -> Option<f64> {
+        self.get(&format!(
+            "{name}{{account=\"{account}\",customer_uin=\"{uin}\",voucher_id=\"{id}\"}}"
+        ))
+    }
+
+    /// The value of `name{account="default",customer_uin="uin",voucher_id="id"}`.
     pub fn voucher(&self, name: &str, uin: u64, id: u64) -> Option<f64> {
-        self.get(&format!("{name}{{customer_uin=\"{uin}\",voucher_id=\"{id}\"}}"))
+        self.voucher_in("default", name, uin, id)
     }
 }
 
@@ -190,11 +202,16 @@ impl Exposition {
     /// Asserts that every customer's remaining credit and allocation count,
     /// and every voucher's balance, are exported exactly as `data` holds them.
     pub fn assert_balances_match(&self, data: &Dataset) {
+        self.assert_balances_match_in("default", data);
+    }
+
+    /// [`Self::assert_balances_match`] for the series of `account`.
+    pub fn assert_balances_match_in(&self, account: &str, data: &Dataset) {
         use tencentcloud_partner_exporter::simulator::dataset::usd;
         for c in data.customers.values() {
-            let remaining = self.customer("tencentcloud_partner_customer_credit_remaining_usd", c.uin);
+            let remaining = self.customer_in(account, "tencentcloud_partner_customer_credit_remaining_usd", c.uin);
             assert_eq!(remaining, Some(usd(c.remaining_cents)), "remaining credit of {}", c.uin);
-            let allocations = self.customer("tencentcloud_partner_customer_credit_allocations", c.uin);
+            let allocations = self.customer_in(account, "tencentcloud_partner_customer_credit_allocations", c.uin);
             assert_eq!(
                 allocations,
                 Some(c.allocations.len() as f64),
@@ -203,7 +220,12 @@ impl Exposition {
             );
         }
         for v in data.vouchers.values() {
-            let remaining = self.voucher("tencentcloud_partner_voucher_remaining_usd", v.customer_uin, v.id);
+            let remaining = self.voucher_in(
+                account,
+                "tencentcloud_partner_voucher_remaining_usd",
+                v.customer_uin,
+                v.id,
+            );
             assert_eq!(remaining, Some(usd(v.remaining_cents)), "balance of voucher {}", v.id);
         }
     }

@@ -1,6 +1,9 @@
 //! Command-line flags (each with an environment variable) and the validated
 //! configuration the rest of the exporter runs on. No I/O beyond reading the
-//! credential variables through the lookup the caller passes in.
+//! credential variables through the lookup the caller passes in; the
+//! accounts file (`--config.file`) is read by [`accounts`].
+
+pub mod accounts;
 
 use crate::api::{self, Credentials};
 use chrono::FixedOffset;
@@ -24,6 +27,12 @@ pub const DEFAULT_METADATA_URL: &str = "http://metadata.tencentyun.com/latest";
 pub enum CredentialSource {
     /// `TENCENTCLOUD_SECRET_ID`, `TENCENTCLOUD_SECRET_KEY` (and `TENCENTCLOUD_SESSION_TOKEN`).
     Environment(Credentials),
+    /// Variables named in the accounts file.
+    Variables {
+        credentials: Credentials,
+        /// Named in the log, so an operator knows which key an account uses.
+        secret_id_variable: String,
+    },
     /// `--api.secret-id-file` and `--api.secret-key-file`.
     Files { secret_id: PathBuf, secret_key: PathBuf },
     /// The INI profile if it exists, else the CVM instance role.
@@ -79,6 +88,14 @@ pub struct Flags {
     /// Enable POST /-/reload, which re-reads the configuration files.
     #[arg(long = "web.enable-lifecycle", env = "TENCENTCLOUD_PARTNER_EXPORTER_WEB_ENABLE_LIFECYCLE", action = ArgAction::SetTrue)]
     pub enable_lifecycle: bool,
+
+    /// Accounts file (YAML): several partner accounts, each with its own key; every series gets an account label.
+    #[arg(
+        long = "config.file",
+        env = "TENCENTCLOUD_PARTNER_EXPORTER_CONFIG_FILE",
+        value_name = "PATH"
+    )]
+    pub config_file: Option<PathBuf>,
 
     /// Tencent Cloud API endpoint, scheme included.
     #[arg(long = "api.endpoint", env = "TENCENTCLOUD_PARTNER_EXPORTER_API_ENDPOINT", default_value = api::DEFAULT_ENDPOINT, value_parser = parse_endpoint, value_name = "URL")]
@@ -206,6 +223,12 @@ pub enum Error {
     HalfAKeyFile,
     #[error("--customers.uins lists no customer")]
     EmptyUinList,
+    #[error("--demo serves its own account and takes no --config.file")]
+    DemoWithAccounts,
+    #[error(
+        "--api.secret-id-file and --api.secret-key-file are for one account; with --config.file give each account its files"
+    )]
+    KeyFilesWithAccounts,
 }
 
 /// The validated configuration.
@@ -228,6 +251,58 @@ pub struct Config {
     pub log_level: LogLevel,
     pub log_format: LogFormat,
     pub demo: bool,
+    /// `--config.file`: the accounts, instead of the one the flags describe.
+    pub config_file: Option<PathBuf>,
+}
+
+/// The account the flags describe, when there is no `--config.file`.
+pub const DEFAULT_ACCOUNT: &str = "default";
+
+/// One partner account to serve.
+#[derive(Debug, Clone)]
+pub struct AccountConfig {
+    /// The `account` label of its series.
+    pub name: String,
+    pub credentials: CredentialSource,
+    pub api: api::Settings,
+    pub intervals: Intervals,
+    pub customer_uins: Option<Vec<u64>>,
+}
+
+/// What every account shares.
+#[derive(Debug, Clone)]
+pub struct Common {
+    pub allocations: bool,
+    pub vouchers: bool,
+    pub export_names: bool,
+    pub max_age: Duration,
+    pub snapshot_dir: Option<PathBuf>,
+    pub timezone: FixedOffset,
+}
+
+impl Config {
+    /// The settings every account shares.
+    pub fn common(&self) -> Common {
+        Common {
+            allocations: self.allocations,
+            vouchers: self.vouchers,
+            export_names: self.export_names,
+            max_age: self.max_age,
+            snapshot_dir: self.snapshot_dir.clone(),
+            timezone: self.timezone,
+        }
+    }
+
+    /// The one account the flags describe.
+    pub fn flag_account(&self) -> AccountConfig {
+        AccountConfig {
+            name: DEFAULT_ACCOUNT.into(),
+            credentials: self.credentials.clone(),
+            api: self.api.clone(),
+            intervals: self.intervals,
+            customer_uins: self.customer_uins.clone(),
+        }
+    }
 }
 
 /// How the HTTP endpoint is secured and managed.
@@ -276,6 +351,12 @@ impl Config {
         if flags.customer_uins.as_ref().is_some_and(Vec::is_empty) {
             return Err(Error::EmptyUinList);
         }
+        if flags.config_file.is_some() && flags.demo {
+            return Err(Error::DemoWithAccounts);
+        }
+        if flags.config_file.is_some() && (flags.secret_id_file.is_some() || flags.secret_key_file.is_some()) {
+            return Err(Error::KeyFilesWithAccounts);
+        }
         Ok(Self {
             listen_address: flags.listen_address,
             telemetry_path: flags.telemetry_path,
@@ -308,6 +389,7 @@ impl Config {
             log_level: flags.log_level,
             log_format: flags.log_format,
             demo: flags.demo,
+            config_file: flags.config_file.filter(|f| !f.as_os_str().is_empty()),
         })
     }
 }

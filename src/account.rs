@@ -1,0 +1,359 @@
+//! The partner accounts being served. Each [`Account`] has its own API client
+//! (so its own rate limiters and key), its own cache of snapshots and its own
+//! refresh tasks: one account with a bad key or a slow API does not hold up
+//! another. The [`Fleet`] starts them, and on reload starts new accounts,
+//! restarts changed ones and stops removed ones, all or nothing. It does not
+//! know how snapshots become metrics or pages.
+
+use crate::api::{self, Credentials, Provider};
+use crate::cache::Snapshots;
+use crate::collectors::{self, Collector, Kind, Schedule, Status};
+use crate::config::{AccountConfig, Common, CredentialSource};
+use crate::metrics::exposition::Renderer;
+use crate::metrics::instrumentation::ApiMetrics;
+use crate::store::Store;
+use arc_swap::ArcSwap;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// How long start-up waits for the metadata service before concluding this
+/// is not a CVM with a role.
+const METADATA_PROBE: Duration = Duration::from_secs(3);
+
+/// Why an account cannot be started.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("account {account}: cannot start the API client: {error}")]
+    Client { account: String, error: api::Error },
+    #[error("account {account}: {error}")]
+    Credentials { account: String, error: api::Error },
+    #[error(
+        "missing credentials: set TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY, give --api.secret-id-file and \
+         --api.secret-key-file, write ~/.tencentcloud/credentials, run on a CVM with a CAM role, or use --demo"
+    )]
+    MissingCredentials,
+    #[error("account {account}: --cache.snapshot-dir: {error}")]
+    Store {
+        account: String,
+        error: crate::store::Error,
+    },
+}
+
+/// One account being served.
+#[derive(Debug)]
+pub struct Account {
+    pub name: Arc<str>,
+    pub snapshots: Snapshots,
+    pub statuses: Vec<Arc<Status>>,
+    /// Where the key comes from, for the log and the landing page.
+    pub credentials: String,
+    /// What the account was started from: a change means a restart. Debug
+    /// output, because it masks the key (a key change comes with a new file
+    /// or variable name, or is picked up by the files provider itself).
+    fingerprint: String,
+    cancel: CancellationToken,
+}
+
+impl Account {
+    /// Whether every enabled collector has completed a refresh (or serves
+    /// one kept on disk).
+    pub fn is_ready(&self) -> bool {
+        self.statuses.iter().all(|s| s.is_ready())
+    }
+}
+
+/// What every account shares.
+pub struct Shared {
+    pub common: Common,
+    pub api_metrics: ApiMetrics,
+    pub store_errors: prometheus_client::metrics::counter::Counter,
+    /// The key of the demo's simulated API, for `CredentialSource::Demo`.
+    pub demo_key: Option<Credentials>,
+}
+
+/// The accounts being served, in name order, as the fleet, the metrics and
+/// the pages share them.
+pub type Accounts = Arc<ArcSwap<Vec<Arc<Account>>>>;
+
+/// The accounts being served, in name order.
+pub struct Fleet {
+    accounts: Accounts,
+    shared: Shared,
+    tasks: TaskTracker,
+    cancel: CancellationToken,
+    /// One apply at a time.
+    applying: tokio::sync::Mutex<()>,
+}
+
+impl Fleet {
+    /// A fleet with no account yet, publishing its accounts to `accounts`.
+    pub fn new(shared: Shared, accounts: Accounts) -> Self {
+        Self {
+            accounts,
+            shared,
+            tasks: TaskTracker::new(),
+            cancel: CancellationToken::new(),
+            applying: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// The accounts being served now.
+    pub fn accounts(&self) -> Arc<Vec<Arc<Account>>> {
+        self.accounts.load_full()
+    }
+
+    /// Serves exactly `configs`: starts new accounts, restarts changed ones
+    /// (keeping the snapshots they serve), stops removed ones. Nothing
+    /// changes unless every new or changed account can start.
+    pub async fn apply(&self, configs: Vec<AccountConfig>) -> Result<(), Error> {
+        let _one_at_a_time = self.applying.lock().await;
+        let running: BTreeMap<Arc<str>, Arc<Account>> =
+            self.accounts().iter().map(|a| (a.name.clone(), a.clone())).collect();
+        let mut next = Vec::with_capacity(configs.len());
+        let mut starting = Vec::new();
+        for config in configs {
+            match running.get(config.name.as_str()) {
+                Some(account) if account.fingerprint == fingerprint(&config) => next.push(account.clone()),
+                previous => {
+                    let (account, start) = self.prepare(config, previous.map(|a| a.snapshots.clone())).await?;
+                    next.push(account.clone());
+                    starting.push((account, start));
+                }
+            }
+        }
+        next.sort_by(|a, b| a.name.cmp(&b.name));
+        for account in running.values() {
+            if !next.iter().any(|a| Arc::ptr_eq(a, account)) {
+                account.cancel.cancel();
+                tracing::info!(account = %account.name, "account stopped");
+            }
+        }
+        for (account, start) in starting {
+            start(&self.tasks);
+            tracing::info!(account = %account.name, credentials = %account.credentials, "account started");
+        }
+        self.accounts.store(Arc::new(next));
+        Ok(())
+    }
+
+    /// Builds an account and what starts its tasks, without starting them.
+    async fn prepare(
+        &self,
+        config: AccountConfig,
+        snapshots: Option<Snapshots>,
+    ) -> Result<(Arc<Account>, impl FnOnce(&TaskTracker) + use<>), Error> {
+        let common = &self.shared.common;
+        let name: Arc<str> = config.name.as_str().into();
+        let account_error = |error| Error::Credentials {
+            account: config.name.clone(),
+            error,
+        };
+        let probe = reqwest::Client::builder()
+            .timeout(config.api.timeout)
+            .build()
+            .map_err(|e| account_error(api::Error::Network(e.to_string())))?;
+        let provider = match config.credentials.clone() {
+            CredentialSource::Demo => Provider::Fixed {
+                credentials: self.shared.demo_key.clone().ok_or(Error::MissingCredentials)?,
+                source: "the demo".into(),
+            },
+            source => credential_provider(source, &probe).await.map_err(|e| match e {
+                Resolve::Missing => Error::MissingCredentials,
+                Resolve::Failed(error) => account_error(error),
+            })?,
+        };
+        let credentials = provider.describe();
+        let observer = Arc::new(self.shared.api_metrics.for_account(&config.name));
+        let client = api::Client::new(config.api.clone(), provider, observer).map_err(|error| Error::Client {
+            account: config.name.clone(),
+            error,
+        })?;
+        let store = match &common.snapshot_dir {
+            Some(dir) => Some(Store::open(dir, &config.name).map_err(|error| Error::Store {
+                account: config.name.clone(),
+                error,
+            })?),
+            None => None,
+        };
+        let restoring = snapshots.is_none();
+        let snapshots = snapshots.unwrap_or_else(|| Snapshots::new(Renderer::new(&config.name, common.export_names)));
+        let mut statuses = vec![
+            Arc::new(Status::new(Kind::Partner, config.intervals.partner)),
+            Arc::new(Status::new(Kind::Customers, config.intervals.customers)),
+        ];
+        if common.allocations {
+            statuses.push(Arc::new(Status::new(Kind::Allocations, config.intervals.allocations)));
+        }
+        if common.vouchers {
+            statuses.push(Arc::new(Status::new(Kind::Vouchers, config.intervals.vouchers)));
+        }
+        // A value stays exported until it is older than --cache.max-age, or
+        // than two of its own intervals if that is longer: a slow collector's
+        // series must not blink out between two good refreshes.
+        let max_age_floor = common.max_age;
+        let max_age = move |status: &Status| max_age_floor.max(status.interval * 2);
+        if let (Some(store), true) = (&store, restoring) {
+            for status in &statuses {
+                restore(&name, store, status, max_age(status), &snapshots);
+            }
+        } else {
+            // A restarted account keeps serving what it served; its statuses are new.
+            for status in &statuses {
+                if let Some(published) = snapshots.latest(status.kind) {
+                    status.restored(published.at);
+                }
+            }
+        }
+        let allocations = match snapshots.latest(Kind::Allocations).as_deref().map(|p| &*p.snapshot) {
+            Some(collectors::Snapshot::Allocations(a)) => collectors::allocations::Allocations::seeded(a),
+            _ => collectors::allocations::Allocations::default(),
+        };
+        let shared = collectors::Shared {
+            api: client,
+            snapshots: snapshots.clone(),
+            timezone: common.timezone,
+            customer_uins: config.customer_uins.clone().map(Into::into),
+            store,
+            store_errors: self.shared.store_errors.clone(),
+        };
+        let cancel = self.cancel.child_token();
+        let account = Arc::new(Account {
+            name,
+            snapshots,
+            statuses: statuses.clone(),
+            credentials,
+            fingerprint: fingerprint(&config),
+            cancel: cancel.clone(),
+        });
+        let start = move |tasks: &TaskTracker| {
+            let mut allocations = Some(allocations);
+            for status in statuses {
+                let schedule = Schedule {
+                    interval: status.interval,
+                    max_age: max_age(&status),
+                };
+                let (shared, cancel) = (shared.clone(), cancel.clone());
+                match status.kind {
+                    Kind::Partner => spawn(tasks, collectors::partner::Partner, shared, status, schedule, cancel),
+                    Kind::Customers => spawn(
+                        tasks,
+                        collectors::customers::Customers,
+                        shared,
+                        status,
+                        schedule,
+                        cancel,
+                    ),
+                    Kind::Allocations => spawn(
+                        tasks,
+                        allocations.take().unwrap_or_default(),
+                        shared,
+                        status,
+                        schedule,
+                        cancel,
+                    ),
+                    Kind::Vouchers => spawn(tasks, collectors::vouchers::Vouchers, shared, status, schedule, cancel),
+                }
+            }
+        };
+        Ok((account, start))
+    }
+
+    /// Stops every account's tasks, waiting up to `grace` for them.
+    pub async fn stop(&self, grace: Duration) {
+        self.cancel.cancel();
+        self.tasks.close();
+        if tokio::time::timeout(grace, self.tasks.wait()).await.is_err() {
+            tracing::warn!("refresh tasks did not stop in time");
+        }
+    }
+}
+
+fn fingerprint(config: &AccountConfig) -> String {
+    format!("{config:?}")
+}
+
+fn spawn<C: Collector>(
+    tasks: &TaskTracker,
+    collector: C,
+    shared: collectors::Shared,
+    status: Arc<Status>,
+    schedule: Schedule,
+    cancel: CancellationToken,
+) {
+    tasks.spawn(collectors::run(collector, shared, status, schedule, cancel));
+}
+
+/// Serves the snapshot of `status`'s collector kept by an earlier run, if
+/// there is a usable one; says why not otherwise.
+fn restore(account: &str, store: &Store, status: &Status, max_age: Duration, snapshots: &Snapshots) {
+    match store.load(status.kind, max_age, SystemTime::now()) {
+        Ok(Some(restored)) => {
+            snapshots.publish_taken_at(restored.snapshot, restored.taken_at, max_age);
+            status.restored(restored.taken_at);
+            let age = SystemTime::now().duration_since(restored.taken_at).unwrap_or_default();
+            tracing::info!(
+                account,
+                collector = %status.kind,
+                age = %humantime::format_duration(Duration::from_secs(age.as_secs())),
+                "serving the snapshot kept on disk until the first refresh"
+            );
+        }
+        Ok(None) => {}
+        Err(error) => {
+            tracing::warn!(account, collector = %status.kind, %error, "ignoring the snapshot kept on disk");
+        }
+    }
+}
+
+enum Resolve {
+    Missing,
+    Failed(api::Error),
+}
+
+/// Turns the configured source into a provider, checking that it yields a key.
+async fn credential_provider(source: CredentialSource, http: &reqwest::Client) -> Result<Provider, Resolve> {
+    let provider = match source {
+        CredentialSource::Environment(credentials) => Provider::Fixed {
+            credentials,
+            source: "the environment (TENCENTCLOUD_SECRET_ID)".into(),
+        },
+        CredentialSource::Variables {
+            credentials,
+            secret_id_variable,
+        } => Provider::Fixed {
+            credentials,
+            source: format!("the environment ({secret_id_variable})"),
+        },
+        CredentialSource::Files { secret_id, secret_key } => {
+            let files = api::credentials::Files::new(secret_id, secret_key);
+            files.current().map_err(Resolve::Failed)?;
+            Provider::Files(files)
+        }
+        CredentialSource::Discover { profile, metadata_url } => {
+            let from_profile = match &profile {
+                Some(path) => api::credentials::from_profile(path, "default")
+                    .map_err(Resolve::Failed)?
+                    .map(|c| (c, path.display().to_string())),
+                None => None,
+            };
+            match from_profile {
+                Some((credentials, path)) => Provider::Fixed {
+                    credentials,
+                    source: format!("the profile [default] of {path}"),
+                },
+                None => {
+                    let role = api::credentials::InstanceRole::new(metadata_url.as_str());
+                    match tokio::time::timeout(METADATA_PROBE, role.current(http)).await {
+                        Ok(Ok(_)) => Provider::InstanceRole(role),
+                        _ => return Err(Resolve::Missing),
+                    }
+                }
+            }
+        }
+        CredentialSource::Demo => return Err(Resolve::Missing),
+    };
+    Ok(provider)
+}
