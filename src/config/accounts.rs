@@ -302,4 +302,11 @@ mod tests {
             assert!(!message.contains("sg-key"));
         }
     }
+
+    proptest::proptest! {
+        #[test]
+        fn no_accounts_file_panics(text in "(accounts|name|secret_id_env|secret_key_file|intervals|partner|endpoint|rate_limit_fraction|customer_uins|SG_ID|SG_KEY|[ :\\-\\[\\]{}\\n,]|[a-zA-Z0-9./]{1,12}){0,40}") {
+            let _ = load_text(&text);
+        }
+    }
 }

@@ -268,4 +268,11 @@ mod tests {
         assert!(error.contains("server.crt"), "{error}");
         assert!(error.contains('/'), "the path should be resolved: {error}");
     }
+
+    proptest::proptest! {
+        #[test]
+        fn no_web_configuration_file_panics(text in "(tls_server_config|basic_auth_users|http_server_config|rate_limit|headers|cert_file|key|[ :\\-\\[\\]{}\\n]|[a-zA-Z0-9$./]{1,12}){0,40}") {
+            let _ = load(&text);
+        }
+    }
 }
