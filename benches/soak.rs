@@ -67,17 +67,7 @@ fn wrong_values(text: &str, data: &Dataset) -> usize {
 }
 
 fn inject_faults(sim: &Simulator) {
-    for fault in [
-        Fault::Error("InternalError".into()),
-        Fault::Error("OperationDenied.ServiceBusy".into()),
-        Fault::Status(502),
-        Fault::Status(503),
-        Fault::Malformed,
-        Fault::Truncated,
-        Fault::Nulls,
-        Fault::Reset,
-        Fault::Latency(Duration::from_secs(3)),
-    ] {
+    for fault in Fault::every_kind() {
         // Nine kinds at 3.9 % each: about 30 % of calls fail.
         sim.inject(Rule::always(fault).sometimes(0.039));
     }

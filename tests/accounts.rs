@@ -6,7 +6,6 @@ mod support;
 
 use simulator::Shape;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 use support::{Api, Exporter, Exposition, SECRET_ID, SECRET_KEY, eventually, fast_settings, start_api};
 use tencentcloud_partner_exporter::simulator;
@@ -39,23 +38,6 @@ async fn start(api: &Api, config: &str, extra: &[&str]) -> Exporter {
     let mut args = vec![config, "--api.rate-limit-fraction=20", "--api.timeout=2s"];
     args.extend_from_slice(extra);
     Exporter::start_with_env(api, &args, |_| None).await
-}
-
-fn promtool_finds_nothing(text: &str) {
-    let mut child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("promtool must be installed (scripts/test installs it)");
-    std::io::Write::write_all(child.stdin.as_mut().unwrap(), text.as_bytes()).unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(
-        output.status.success(),
-        "promtool check metrics: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -91,7 +73,8 @@ async fn two_accounts_are_served_side_by_side_each_with_its_own_values() {
     let helps: Vec<&str> = text.lines().filter(|l| l.starts_with("# HELP ")).collect();
     let unique: std::collections::BTreeSet<&str> = helps.iter().copied().collect();
     assert_eq!(helps.len(), unique.len(), "a family is described twice");
-    promtool_finds_nothing(text);
+    let (clean, findings) = support::promtool_check(text);
+    assert!(clean, "promtool check metrics: {findings}");
     // Each account spends its own API's quota only.
     assert!(sg.sim.stats().values().map(|s| s.calls).sum::<u64>() > 0);
     assert!(hk.sim.stats().values().map(|s| s.calls).sum::<u64>() > 0);

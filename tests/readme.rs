@@ -15,13 +15,18 @@ fn tokens(text: &str) -> impl Iterator<Item = &str> {
         .filter(|t| !t.is_empty())
 }
 
-#[test]
-fn every_flag_in_the_readme_exists() {
+/// What `--help` prints.
+fn help() -> String {
     let help = Command::new(env!("CARGO_BIN_EXE_tencentcloud-partner-exporter"))
         .arg("--help")
         .output()
         .unwrap();
-    let help = String::from_utf8_lossy(&help.stdout).into_owned();
+    String::from_utf8_lossy(&help.stdout).into_owned()
+}
+
+#[test]
+fn every_flag_in_the_readme_exists() {
+    let help = help();
     let readme = readme();
     let mut checked = 0;
     let is_flag = |t: &&str| {
@@ -105,11 +110,7 @@ fn the_front_door_commands_are_the_ones_the_project_runs() {
 
 #[test]
 fn every_flag_of_the_binary_is_in_the_readme() {
-    let help = Command::new(env!("CARGO_BIN_EXE_tencentcloud-partner-exporter"))
-        .arg("--help")
-        .output()
-        .unwrap();
-    let help = String::from_utf8_lossy(&help.stdout).into_owned();
+    let help = help();
     let readme = readme();
     let flags: Vec<&str> = tokens(&help)
         .filter(|t| t.starts_with("--") && t.len() > 3)

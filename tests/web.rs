@@ -61,6 +61,16 @@ async fn status(request: reqwest::RequestBuilder) -> StatusCode {
     request.send().await.expect("the request gets an answer").status()
 }
 
+async fn body(request: reqwest::RequestBuilder) -> String {
+    request
+        .send()
+        .await
+        .expect("the request gets an answer")
+        .text()
+        .await
+        .unwrap()
+}
+
 /// A directory with a CA and a server certificate for 127.0.0.1.
 struct Site {
     dir: tempfile::TempDir,
@@ -93,15 +103,11 @@ async fn tls_serves_every_endpoint_to_a_client_that_trusts_the_certificate() {
     let site = Site::new();
     let exporter = start(&site.config(TLS), &[]);
     let trusting = client(&site.ca.pem, None);
-    let body = trusting
-        .get(exporter.url("https", "/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(body.contains("tencentcloud_partner_exporter_build_info{"), "{body}");
+    let exposition = body(trusting.get(exporter.url("https", "/metrics"))).await;
+    assert!(
+        exposition.contains("tencentcloud_partner_exporter_build_info{"),
+        "{exposition}"
+    );
     for path in ["/", "/-/healthy"] {
         assert_eq!(
             status(trusting.get(exporter.url("https", path))).await,
@@ -348,10 +354,10 @@ async fn a_changed_file_is_reloaded_and_a_bad_one_keeps_the_running_configuratio
         StatusCode::OK,
         "the running configuration stays"
     );
-    let body = as_user("bob").send().await.unwrap().text().await.unwrap();
+    let exposition = body(as_user("bob")).await;
     assert!(
-        body.contains("tencentcloud_partner_config_last_reload_successful 0"),
-        "{body}"
+        exposition.contains("tencentcloud_partner_config_last_reload_successful 0"),
+        "{exposition}"
     );
 
     // Fixed, and reloaded by SIGHUP at once rather than at the next check.
@@ -362,10 +368,10 @@ async fn a_changed_file_is_reloaded_and_a_bad_one_keeps_the_running_configuratio
         status(as_user("carol")).await == StatusCode::OK
     })
     .await;
-    let body = as_user("carol").send().await.unwrap().text().await.unwrap();
+    let exposition = body(as_user("carol")).await;
     assert!(
-        body.contains("tencentcloud_partner_config_last_reload_successful 1"),
-        "{body}"
+        exposition.contains("tencentcloud_partner_config_last_reload_successful 1"),
+        "{exposition}"
     );
 }
 
@@ -413,17 +419,10 @@ async fn post_reload_needs_the_lifecycle_flag_and_reports_a_bad_file() {
     assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
     let message = response.text().await.unwrap();
     assert!(message.contains("key_file"), "{message}");
-    let body = client
-        .get(open.url("http", "/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let exposition = body(client.get(open.url("http", "/metrics"))).await;
     assert!(
-        body.contains("tencentcloud_partner_config_last_reload_successful 0"),
-        "{body}"
+        exposition.contains("tencentcloud_partner_config_last_reload_successful 0"),
+        "{exposition}"
     );
 }
 

@@ -22,6 +22,25 @@ pub enum Fault {
     Reset,
 }
 
+impl Fault {
+    /// One of each kind of upstream fault the exporter must survive: the
+    /// retryable error codes, 502 and 503, bodies that are not JSON or cut
+    /// short, `null`s, a reset connection, and latency beyond a 2 s timeout.
+    pub fn every_kind() -> Vec<Fault> {
+        vec![
+            Fault::Error("InternalError".into()),
+            Fault::Error("OperationDenied.ServiceBusy".into()),
+            Fault::Status(502),
+            Fault::Status(503),
+            Fault::Malformed,
+            Fault::Truncated,
+            Fault::Nulls,
+            Fault::Reset,
+            Fault::Latency(Duration::from_secs(3)),
+        ]
+    }
+}
+
 /// A fault applied to matching requests.
 #[derive(Debug, Clone)]
 pub struct Rule {
