@@ -24,18 +24,24 @@ pub struct Block {
 impl Block {
     /// Encodes `text` once; its deflate form is reused by every gzip scrape.
     pub fn new(text: String) -> Self {
+        Self::from_bytes(Bytes::from(text))
+    }
+
+    /// Like [`Block::new`], for text that may be a slice of a larger buffer
+    /// (which is then shared, not copied).
+    pub fn from_bytes(text: Bytes) -> Self {
         let mut crc = crc32fast::Hasher::new();
-        crc.update(text.as_bytes());
+        crc.update(&text);
         let mut encoder = DeflateEncoder::new(Vec::with_capacity(text.len() / 8), Compression::default());
         encoder
-            .write_all(text.as_bytes())
+            .write_all(&text)
             .and_then(|()| encoder.flush())
             .expect("compressing into memory cannot fail");
         // Take the stream as it stands after the sync flush: not finished, so
         // that more deflate data may follow it.
         let deflate = std::mem::take(encoder.get_mut());
         Self {
-            text: Bytes::from(text),
+            text,
             deflate: Bytes::from(deflate),
             crc,
         }
