@@ -151,19 +151,17 @@ impl Fleet {
             account: config.name.clone(),
             error,
         };
-        let probe = reqwest::Client::builder()
-            .timeout(config.api.timeout)
-            .build()
-            .map_err(|e| account_error(api::Error::Network(e.to_string())))?;
         let provider = match config.credentials.clone() {
             CredentialSource::Demo => Provider::Fixed {
                 credentials: self.shared.demo_key.clone().ok_or(Error::MissingCredentials)?,
                 source: "the demo".into(),
             },
-            source => credential_provider(source, &probe).await.map_err(|e| match e {
-                Resolve::Missing => Error::MissingCredentials,
-                Resolve::Failed(error) => account_error(error),
-            })?,
+            source => credential_provider(source, config.api.timeout)
+                .await
+                .map_err(|e| match e {
+                    Resolve::Missing => Error::MissingCredentials,
+                    Resolve::Failed(error) => account_error(error),
+                })?,
         };
         let credentials = provider.describe();
         let observer = Arc::new(self.shared.api_metrics.for_account(&config.name));
@@ -314,7 +312,7 @@ enum Resolve {
 }
 
 /// Turns the configured source into a provider, checking that it yields a key.
-async fn credential_provider(source: CredentialSource, http: &reqwest::Client) -> Result<Provider, Resolve> {
+async fn credential_provider(source: CredentialSource, timeout: Duration) -> Result<Provider, Resolve> {
     let provider = match source {
         CredentialSource::Environment(credentials) => Provider::Fixed {
             credentials,
@@ -346,7 +344,11 @@ async fn credential_provider(source: CredentialSource, http: &reqwest::Client) -
                 },
                 None => {
                     let role = api::credentials::InstanceRole::new(metadata_url.as_str());
-                    match tokio::time::timeout(METADATA_PROBE, role.current(http)).await {
+                    let http = reqwest::Client::builder()
+                        .timeout(timeout)
+                        .build()
+                        .map_err(|e| Resolve::Failed(api::Error::Network(e.to_string())))?;
+                    match tokio::time::timeout(METADATA_PROBE, role.current(&http)).await {
                         Ok(Ok(_)) => Provider::InstanceRole(role),
                         _ => return Err(Resolve::Missing),
                     }

@@ -109,6 +109,10 @@ impl Metrics {
     /// `gzip`. Cached blocks come first and are shared, not copied: each
     /// family's descriptor once, then its samples from every account.
     pub fn scrape(&self, format: Format, gzip: bool) -> Vec<Bytes> {
+        coalesce(self.chunks(format, gzip))
+    }
+
+    fn chunks(&self, format: Format, gzip: bool) -> Vec<Bytes> {
         let accounts = self.accounts.load();
         let mut parts: Vec<(&exposition::Family, bool)> = Vec::new();
         let published: Vec<Vec<_>> = Kind::ALL
@@ -165,5 +169,53 @@ impl Metrics {
                 .chain(std::iter::once(Bytes::from(own)))
                 .collect(),
         }
+    }
+}
+
+/// Chunks below this size are joined with their small neighbours.
+const SMALL_CHUNK: usize = 16 * 1024;
+
+/// Joins runs of small chunks (descriptors, the deflate of a short family)
+/// into one, so a response is a few large writes rather than dozens of tiny
+/// ones; large chunks pass through uncopied.
+fn coalesce(chunks: Vec<Bytes>) -> Vec<Bytes> {
+    let mut out = Vec::with_capacity(chunks.len());
+    let mut small = bytes::BytesMut::new();
+    for chunk in chunks {
+        if chunk.len() >= SMALL_CHUNK {
+            if !small.is_empty() {
+                out.push(small.split().freeze());
+            }
+            out.push(chunk);
+        } else {
+            small.extend_from_slice(&chunk);
+            if small.len() >= SMALL_CHUNK {
+                out.push(small.split().freeze());
+            }
+        }
+    }
+    if !small.is_empty() {
+        out.push(small.freeze());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn coalescing_keeps_the_bytes_and_their_order() {
+        let big = Bytes::from(vec![b'b'; SMALL_CHUNK * 2]);
+        let chunks = vec![
+            Bytes::from_static(b"a1"),
+            Bytes::from_static(b"a2"),
+            big.clone(),
+            Bytes::from_static(b"c"),
+        ];
+        let joined = coalesce(chunks.clone());
+        assert_eq!(joined.concat(), chunks.concat());
+        assert_eq!(joined.len(), 3, "the two small leading chunks become one");
+        assert_eq!(joined[1].as_ptr(), big.as_ptr(), "a large chunk is not copied");
     }
 }
