@@ -123,7 +123,7 @@ impl Store {
         };
         let temporary = self.dir.join(format!(".{}.json.tmp", kind.name()));
         let write = |path: &Path| -> std::io::Result<()> {
-            let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+            let mut out = std::io::BufWriter::new(create_private(path)?);
             serde_json::to_writer(&mut out, &file)?;
             let out = out.into_inner().map_err(|e| e.into_error())?;
             out.sync_all()
@@ -190,6 +190,16 @@ impl Store {
     }
 }
 
+/// Creates (or truncates) a file only its owner can read: a snapshot holds
+/// customers' remarks and names.
+fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
+}
+
 fn unix(t: SystemTime) -> f64 {
     t.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs_f64()
 }
@@ -232,6 +242,15 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(leftovers, vec!["customers.json"], "no temporary file left behind");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(store.path(Kind::Customers))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "only the exporter's user reads customers' data");
+        }
     }
 
     #[test]
