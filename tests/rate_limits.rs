@@ -21,8 +21,12 @@ async fn full_refresh_at_the_documented_limits_is_rarely_throttled_and_exact() {
     let stats = api.sim.stats();
     let (calls, throttled) = stats.values().fold((0, 0), |(c, t), s| (c + s.calls, t + s.throttled));
     for (action, s) in &stats {
+        // Rarely: at most 1 %, or one call. The limiter keeps 2 % below the
+        // limit, but a request leaves a few milliseconds after its slot, and
+        // on a loaded machine one of a hundred can land in the previous
+        // window (seen in CI: 1 of 92). A throttled call is retried.
         assert!(
-            s.throttled * 100 <= s.calls,
+            s.throttled * 100 <= s.calls || s.throttled <= 1,
             "{action}: {} of {} calls throttled",
             s.throttled,
             s.calls
