@@ -4,7 +4,7 @@
 mod support;
 
 use std::time::Duration;
-use support::{Exporter, china_unix, escape_label, fast_settings, start_api};
+use support::{Exporter, china_unix, fast_settings, start_api};
 use tencentcloud_partner_exporter::simulator::{Settings, Shape, dataset::usd};
 
 const SHAPE: Shape = Shape {
@@ -21,106 +21,7 @@ async fn exports_every_value_of_a_multi_page_partner_exactly() {
     let scrape = exporter.scrape().await;
     let data = api.sim.with_data(|d| d.clone());
 
-    let allocated = data.allocated_cents();
-    assert_eq!(
-        scrape.get("tencentcloud_partner_credit_usd{account=\"default\"}"),
-        Some(usd(data.partner_total_cents))
-    );
-    assert_eq!(
-        scrape.get("tencentcloud_partner_credit_allocated_usd{account=\"default\"}"),
-        Some(usd(allocated))
-    );
-    assert_eq!(
-        scrape.get("tencentcloud_partner_credit_remaining_usd{account=\"default\"}"),
-        Some(usd(data.partner_total_cents - allocated))
-    );
-    assert_eq!(
-        scrape.get("tencentcloud_partner_customers_credit_usd{account=\"default\"}"),
-        Some(usd(allocated))
-    );
-    assert_eq!(
-        scrape.get("tencentcloud_partner_customers_credit_remaining_usd{account=\"default\"}"),
-        Some(usd(data.customers_remaining_cents()))
-    );
-    assert_eq!(
-        scrape.get("tencentcloud_partner_customers{account=\"default\"}"),
-        Some(250.0)
-    );
-    assert_eq!(scrape.series("tencentcloud_partner_customer_credit_usd").len(), 250);
-
-    for c in data.customers.values() {
-        assert_eq!(
-            scrape.customer("tencentcloud_partner_customer_credit_usd", c.uin),
-            Some(usd(c.credit_cents))
-        );
-        assert_eq!(
-            scrape.customer("tencentcloud_partner_customer_credit_remaining_usd", c.uin),
-            Some(usd(c.remaining_cents))
-        );
-        assert_eq!(
-            scrape.customer("tencentcloud_partner_customer_credit_expiry_timestamp_seconds", c.uin),
-            c.recent_expiry.as_ref().map(china_unix)
-        );
-        let identify = ["unverified", "individual", "enterprise"][c.identify_type as usize];
-        let info = format!(
-            "tencentcloud_partner_customer_info{{account=\"default\",customer_uin=\"{}\",remark=\"{}\",customer_type=\"{}\",identify_type=\"{identify}\"}}",
-            c.uin,
-            escape_label(&c.remark),
-            c.customer_type
-        );
-        assert_eq!(scrape.get(&info), Some(1.0), "missing {info}");
-        assert!(
-            !scrape.text.contains(&c.name),
-            "names are not exported unless asked for"
-        );
-
-        let newest = c.allocations.iter().max_by_key(|a| a.time);
-        assert_eq!(
-            scrape.customer("tencentcloud_partner_customer_credit_allocations", c.uin),
-            Some(c.allocations.len() as f64)
-        );
-        assert_eq!(
-            scrape.customer(
-                "tencentcloud_partner_customer_credit_last_allocation_timestamp_seconds",
-                c.uin
-            ),
-            newest.map(|a| china_unix(&a.time))
-        );
-        assert_eq!(
-            scrape.customer("tencentcloud_partner_customer_credit_last_allocation_usd", c.uin),
-            newest.map(|a| usd(a.credit_cents))
-        );
-    }
-
-    assert!(data.vouchers.len() > 100, "the voucher list spans several pages");
-    assert_eq!(
-        scrape.series("tencentcloud_partner_voucher_amount_usd").len(),
-        data.vouchers.len()
-    );
-    for v in data.vouchers.values() {
-        let (uin, id) = (v.customer_uin, v.id);
-        assert_eq!(
-            scrape.voucher("tencentcloud_partner_voucher_amount_usd", uin, id),
-            Some(usd(v.total_cents))
-        );
-        assert_eq!(
-            scrape.voucher("tencentcloud_partner_voucher_remaining_usd", uin, id),
-            Some(usd(v.remaining_cents))
-        );
-        assert_eq!(
-            scrape.voucher("tencentcloud_partner_voucher_usage_records", uin, id),
-            Some(v.usage_records as f64)
-        );
-        assert_eq!(
-            scrape.voucher("tencentcloud_partner_voucher_expiry_timestamp_seconds", uin, id),
-            Some(china_unix(&v.expire_time))
-        );
-        let info = format!(
-            "tencentcloud_partner_voucher_info{{account=\"default\",customer_uin=\"{uin}\",voucher_id=\"{id}\",status=\"{}\",usage=\"{}\",payment_mode=\"{}\",product_scope=\"{}\"}}",
-            v.status, v.usage, v.payment_mode, v.product_scope
-        );
-        assert_eq!(scrape.get(&info), Some(1.0), "missing {info}");
-    }
+    scrape.assert_exact(&data);
 
     for collector in ["partner", "customers", "allocations", "vouchers"] {
         assert_eq!(

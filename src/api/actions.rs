@@ -1,11 +1,14 @@
-//! One request/response pair per API action, as Tencent's SDK defines them.
+//! One request/response pair per API action, as Tencent's SDK defines them
+//! (`tests/data/sdk/`, checked by `tests/sdk_conformance.rs`).
 //!
-//! Every response field is optional or defaulted: the API documents that any of
-//! them "may return null", and the seed examples omit some. Deciding what a
+//! Requests are serialized with serde. Responses are read with [`decode`]:
+//! each type reads only the fields the exporter uses, every one optional,
+//! since the API documents that any of them "may return null". Deciding what a
 //! missing value means is the collectors' job, not the decoder's.
 
-use serde::de::DeserializeOwned;
-use serde::{Deserialize, Deserializer, Serialize};
+use super::Error;
+use super::decode::{self, Decode, Fields, Wire};
+use serde::Serialize;
 
 /// An API action: its name, documented rate limit and message types.
 pub trait Action {
@@ -14,78 +17,113 @@ pub trait Action {
     /// Documented requests per second for one account.
     const RATE_LIMIT: u32;
     type Request: Serialize + Send + Sync;
-    type Response: DeserializeOwned + Send;
+    type Response: Decode + Send;
+    /// A request with every field the exporter may send set, to check
+    /// against the SDK's request model.
+    fn example() -> Self::Request;
 }
 
-/// Every action the exporter may call, for limiters and metrics set up front.
-pub const ALL: [(&str, u32); 7] = [
-    (QueryPartnerCredit::NAME, QueryPartnerCredit::RATE_LIMIT),
-    (QueryCustomersCredit::NAME, QueryCustomersCredit::RATE_LIMIT),
-    (QueryCreditByUinList::NAME, QueryCreditByUinList::RATE_LIMIT),
-    (
-        QueryCreditAllocationHistory::NAME,
-        QueryCreditAllocationHistory::RATE_LIMIT,
-    ),
-    (
-        DescribeCustomerVoucherList::NAME,
-        DescribeCustomerVoucherList::RATE_LIMIT,
-    ),
-    (
-        DescribeCustomerVoucherUsageDetails::NAME,
-        DescribeCustomerVoucherUsageDetails::RATE_LIMIT,
-    ),
-    (QueryVoucherPool::NAME, QueryVoucherPool::RATE_LIMIT),
-];
-
-/// Reads `null` as the type's default, so `"Data": null` is an empty list.
-fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Default + Deserialize<'de>,
-{
-    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+/// One declared action, described for the conformance tests and the docs.
+#[derive(Debug, Clone)]
+pub struct Declared {
+    pub name: &'static str,
+    pub rate_limit: u32,
+    /// Every response field the decoder reads, with the type it expects.
+    pub reads: Vec<(String, Wire)>,
+    /// [`Action::example`] as JSON.
+    pub example: serde_json::Value,
+    /// Decodes a `Response` object as this action's answer; returns the
+    /// fields read as absent for their type.
+    pub decode: fn(&serde_json::Value) -> Result<Vec<String>, Error>,
 }
 
-/// An empty request body (`{}`).
-#[derive(Debug, Default, Clone, Serialize, Deserialize)]
-pub struct Empty {}
+impl Declared {
+    fn of<A: Action>() -> Self {
+        Self {
+            name: A::NAME,
+            rate_limit: A::RATE_LIMIT,
+            reads: decode::schema::<A::Response>(),
+            example: serde_json::to_value(A::example()).expect("request types serialize to JSON"),
+            decode: |response| decode::decode::<A::Response>(response).map(|(_, odd_fields)| odd_fields),
+        }
+    }
+}
 
-macro_rules! action {
-    ($name:ident, $limit:expr, $req:ty, $resp:ty) => {
-        #[doc = concat!("The `", stringify!($name), "` action.")]
-        #[derive(Debug)]
-        pub enum $name {}
-        impl Action for $name {
-            const NAME: &'static str = stringify!($name);
-            const RATE_LIMIT: u32 = $limit;
-            type Request = $req;
-            type Response = $resp;
+macro_rules! actions {
+    ($($(#[$doc:meta])* $name:ident: $limit:expr, $req:ty => $resp:ty, $example:expr;)*) => {
+        $(
+            $(#[$doc])*
+            #[derive(Debug)]
+            pub enum $name {}
+            impl Action for $name {
+                const NAME: &'static str = stringify!($name);
+                const RATE_LIMIT: u32 = $limit;
+                type Request = $req;
+                type Response = $resp;
+                fn example() -> $req {
+                    $example
+                }
+            }
+        )*
+
+        /// Every action the exporter may call, with its documented rate limit,
+        /// for limiters and metrics set up front.
+        pub const ALL: &[(&str, u32)] = &[$(($name::NAME, $name::RATE_LIMIT)),*];
+
+        /// Every action the exporter may call, described.
+        pub fn declared() -> Vec<Declared> {
+            vec![$(Declared::of::<$name>()),*]
         }
     };
 }
 
-action!(QueryPartnerCredit, 5, Empty, PartnerCredit);
-action!(QueryCustomersCredit, 5, CustomersCreditRequest, CustomersCredit);
-action!(QueryCreditByUinList, 5, CreditByUinListRequest, CreditByUinList);
-action!(
-    QueryCreditAllocationHistory,
-    5,
-    AllocationHistoryRequest,
-    AllocationHistory
-);
-// Not stated on the product pages we have; assume the common 5/s.
-action!(DescribeCustomerVoucherList, 5, VoucherListRequest, VoucherList);
-action!(
-    DescribeCustomerVoucherUsageDetails,
-    20,
-    VoucherUsageRequest,
-    VoucherUsage
-);
-action!(QueryVoucherPool, 5, Empty, VoucherPool);
+actions! {
+    /// The partner's own credit.
+    QueryPartnerCredit: 5, Empty => PartnerCredit, Empty {};
+    /// One page of customers with their credit.
+    QueryCustomersCredit: 5, CustomersCreditRequest => CustomersCredit, CustomersCreditRequest {
+        page: 1,
+        page_size: 100,
+        order: Some("asc".into()),
+        filter_type: Some("ClientUin".into()),
+        filter: Some("100000000001".into()),
+    };
+    /// The credit of up to 50 given customers.
+    QueryCreditByUinList: 5, CreditByUinListRequest => CreditByUinList, CreditByUinListRequest {
+        uin_list: vec![100000000001, 100000000002],
+    };
+    /// One page of one customer's credit allocations.
+    QueryCreditAllocationHistory: 5, AllocationHistoryRequest => AllocationHistory, AllocationHistoryRequest {
+        client_uin: 100000000001,
+        page: 1,
+        page_size: 100,
+    };
+    /// One page of the customers' vouchers. 20/s on the action's own page
+    /// (product 1085, document 72239).
+    DescribeCustomerVoucherList: 20, VoucherListRequest => VoucherList, VoucherListRequest {
+        page: 1,
+        page_size: 100,
+        customer_uin: Some(100000000001),
+        voucher_status: Some("Issued".into()),
+    };
+    /// One voucher's amounts and usage records.
+    DescribeCustomerVoucherUsageDetails: 20, VoucherUsageRequest => VoucherUsage, VoucherUsageRequest {
+        page: 1,
+        page_size: 1,
+        customer_uin: 100000000001,
+        voucher_id: 42,
+        month: Some("2026-11".into()),
+    };
+    /// The partner's voucher quota and role.
+    QueryVoucherPool: 5, Empty => VoucherPool, Empty {};
+}
+
+/// An empty request body (`{}`).
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Empty {}
 
 /// QueryPartnerCredit's answer, USD.
-#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
+#[derive(Debug, Default, Clone, PartialEq)]
 pub struct PartnerCredit {
     pub total_credit: Option<f64>,
     pub allocated_credit: Option<f64>,
@@ -94,69 +132,114 @@ pub struct PartnerCredit {
     pub customer_remaining_credit: Option<f64>,
 }
 
+impl Decode for PartnerCredit {
+    fn decode(f: &mut Fields<'_>) -> Result<Self, Error> {
+        Ok(Self {
+            total_credit: f.amount("TotalCredit"),
+            allocated_credit: f.amount("AllocatedCredit"),
+            remaining_credit: f.amount("RemainingCredit"),
+            customer_total_credit: f.amount("CustomerTotalCredit"),
+            customer_remaining_credit: f.amount("CustomerRemainingCredit"),
+        })
+    }
+}
+
 /// One page of QueryCustomersCredit.
-#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Default, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct CustomersCreditRequest {
     pub page: u64,
     pub page_size: u64,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub order: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub filter_type: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub filter: Option<String>,
 }
 
-#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
+/// QueryCustomersCredit's answer: `Total` and `Data` are its envelope.
+#[derive(Debug, Default, Clone, PartialEq)]
 pub struct CustomersCredit {
     pub total: Option<u64>,
-    #[serde(deserialize_with = "null_as_default")]
     pub data: Vec<CustomerCredit>,
 }
 
+impl Decode for CustomersCredit {
+    fn decode(f: &mut Fields<'_>) -> Result<Self, Error> {
+        Ok(Self {
+            total: f.total("Total")?,
+            data: f.list("Data")?,
+        })
+    }
+}
+
 /// QueryCustomersCreditData. `Mobile` and `Email` are personal data: the
-/// exporter never reads them, so they are not even decoded.
-#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
+/// exporter never reads them.
+#[derive(Debug, Default, Clone, PartialEq)]
 pub struct CustomerCredit {
     pub client_uin: Option<u64>,
     pub name: Option<String>,
-    #[serde(rename = "Type")]
     pub customer_type: Option<String>,
-    pub association_time: Option<String>,
     pub recent_expiry: Option<String>,
     pub credit: Option<f64>,
     pub remaining_credit: Option<f64>,
     pub identify_type: Option<i64>,
     pub remark: Option<String>,
-    pub force: Option<i64>,
 }
 
-#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+impl Decode for CustomerCredit {
+    fn decode(f: &mut Fields<'_>) -> Result<Self, Error> {
+        Ok(Self {
+            client_uin: f.unsigned("ClientUin"),
+            name: f.text("Name"),
+            customer_type: f.text("Type"),
+            recent_expiry: f.text("RecentExpiry"),
+            credit: f.amount("Credit"),
+            remaining_credit: f.amount("RemainingCredit"),
+            identify_type: f.integer("IdentifyType"),
+            remark: f.text("Remark"),
+        })
+    }
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct CreditByUinListRequest {
     pub uin_list: Vec<u64>,
 }
 
-#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
+/// QueryCreditByUinList's answer.
+#[derive(Debug, Default, Clone, PartialEq)]
 pub struct CreditByUinList {
-    #[serde(deserialize_with = "null_as_default")]
     pub data: Vec<UinCredit>,
 }
 
+impl Decode for CreditByUinList {
+    fn decode(f: &mut Fields<'_>) -> Result<Self, Error> {
+        Ok(Self { data: f.list("Data")? })
+    }
+}
+
 /// QueryDirectCustomersCreditData.
-#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
+#[derive(Debug, Default, Clone, PartialEq)]
 pub struct UinCredit {
     pub uin: Option<u64>,
     pub total_credit: Option<f64>,
     pub remaining_credit: Option<f64>,
 }
 
-#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+impl Decode for UinCredit {
+    fn decode(f: &mut Fields<'_>) -> Result<Self, Error> {
+        Ok(Self {
+            uin: f.unsigned("Uin"),
+            total_credit: f.amount("TotalCredit"),
+            remaining_credit: f.amount("RemainingCredit"),
+        })
+    }
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct AllocationHistoryRequest {
     pub client_uin: u64,
@@ -164,48 +247,67 @@ pub struct AllocationHistoryRequest {
     pub page_size: u64,
 }
 
-#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
+/// QueryCreditAllocationHistory's answer: `Total` and `History` are its envelope.
+#[derive(Debug, Default, Clone, PartialEq)]
 pub struct AllocationHistory {
     pub total: Option<u64>,
-    #[serde(deserialize_with = "null_as_default")]
     pub history: Vec<Allocation>,
 }
 
-/// QueryCreditAllocationHistoryData.
-#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct Allocation {
-    pub allocated_time: Option<String>,
-    pub operator: Option<String>,
-    pub credit: Option<f64>,
-    pub allocated_credit: Option<f64>,
-    pub client_credit_after: Option<f64>,
-    pub remark: Option<String>,
+impl Decode for AllocationHistory {
+    fn decode(f: &mut Fields<'_>) -> Result<Self, Error> {
+        Ok(Self {
+            total: f.total("Total")?,
+            history: f.list("History")?,
+        })
+    }
 }
 
-#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+/// QueryCreditAllocationHistoryData.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Allocation {
+    pub allocated_time: Option<String>,
+    pub credit: Option<f64>,
+}
+
+impl Decode for Allocation {
+    fn decode(f: &mut Fields<'_>) -> Result<Self, Error> {
+        Ok(Self {
+            allocated_time: f.text("AllocatedTime"),
+            credit: f.amount("Credit"),
+        })
+    }
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct VoucherListRequest {
     pub page: u64,
     pub page_size: u64,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub customer_uin: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub voucher_status: Option<String>,
 }
 
-#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
+/// DescribeCustomerVoucherList's answer: `TotalCount` and `Data` are its envelope.
+#[derive(Debug, Default, Clone, PartialEq)]
 pub struct VoucherList {
     pub total_count: Option<u64>,
-    #[serde(deserialize_with = "null_as_default")]
     pub data: Vec<Voucher>,
 }
 
+impl Decode for VoucherList {
+    fn decode(f: &mut Fields<'_>) -> Result<Self, Error> {
+        Ok(Self {
+            total_count: f.total("TotalCount")?,
+            data: f.list("Data")?,
+        })
+    }
+}
+
 /// DescribeCustomerVoucherItem.
-#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
+#[derive(Debug, Default, Clone, PartialEq)]
 pub struct Voucher {
     pub voucher_id: Option<u64>,
     pub customer_uin: Option<u64>,
@@ -215,70 +317,85 @@ pub struct Voucher {
     pub usage: Option<String>,
     pub payment_mode: Option<String>,
     pub product_scope: Option<String>,
-    pub effective_time: Option<String>,
     pub expire_time: Option<String>,
-    pub apply_reason: Option<String>,
 }
 
-#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+impl Decode for Voucher {
+    fn decode(f: &mut Fields<'_>) -> Result<Self, Error> {
+        Ok(Self {
+            voucher_id: f.unsigned("VoucherId"),
+            customer_uin: f.unsigned("CustomerUin"),
+            voucher_status: f.text("VoucherStatus"),
+            remaining_amount: f.amount("RemainingAmount"),
+            total_amount: f.amount("TotalAmount"),
+            usage: f.text("Usage"),
+            payment_mode: f.text("PaymentMode"),
+            product_scope: f.text("ProductScope"),
+            expire_time: f.text("ExpireTime"),
+        })
+    }
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct VoucherUsageRequest {
     pub page: u64,
     pub page_size: u64,
     pub customer_uin: u64,
     pub voucher_id: u64,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub month: Option<String>,
 }
 
-#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
+/// DescribeCustomerVoucherUsageDetails' answer. Its usage records (`Data`)
+/// are not read: the exporter exports their count, `TotalRecordsCount`.
+#[derive(Debug, Default, Clone, PartialEq)]
 pub struct VoucherUsage {
-    pub customer_uin: Option<u64>,
-    pub voucher_id: Option<u64>,
     pub total_amount: Option<f64>,
     pub remain_amount: Option<f64>,
     pub total_records_count: Option<u64>,
-    pub month: Option<String>,
-    pub records_count_by_month: Option<u64>,
-    #[serde(deserialize_with = "null_as_default")]
-    pub data: Vec<UsageDetail>,
 }
 
-/// UsageDetail: one charge against a voucher.
-#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct UsageDetail {
-    pub id: Option<String>,
-    pub voucher_id: Option<u64>,
-    pub deal_name: Option<String>,
-    pub bill_id: Option<String>,
-    pub amount: Option<f64>,
-    pub pay_mode: Option<String>,
-    pub product_code: Option<String>,
-    pub sub_product_code: Option<String>,
-    pub product_code_name: Option<String>,
-    pub sub_product_code_name: Option<String>,
-    pub pay_time: Option<String>,
-    pub completion_time: Option<String>,
-    pub owner_uin: Option<String>,
+impl Decode for VoucherUsage {
+    fn decode(f: &mut Fields<'_>) -> Result<Self, Error> {
+        Ok(Self {
+            total_amount: f.amount("TotalAmount"),
+            remain_amount: f.amount("RemainAmount"),
+            total_records_count: f.unsigned("TotalRecordsCount"),
+        })
+    }
 }
 
 /// QueryVoucherPool's answer.
-#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
+#[derive(Debug, Default, Clone, PartialEq)]
 pub struct VoucherPool {
     pub agent_name: Option<String>,
-    // Documented as 1, 2 or 3; the SDK types it as a string. Accept either.
-    pub account_type: Option<serde_json::Value>,
+    /// 1 reseller, 2 distributor, 3 second-level reseller.
+    pub account_type: Option<i64>,
     pub total_quota: Option<f64>,
     pub remaining_quota: Option<f64>,
-    pub issued_num: Option<f64>,
+    pub issued_num: Option<u64>,
+}
+
+impl Decode for VoucherPool {
+    fn decode(f: &mut Fields<'_>) -> Result<Self, Error> {
+        Ok(Self {
+            agent_name: f.text("AgentName"),
+            account_type: f.integer("AccountType"),
+            total_quota: f.amount("TotalQuota"),
+            remaining_quota: f.amount("RemainingQuota"),
+            issued_num: f.unsigned("IssuedNum"),
+        })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn read<T: Decode>(body: &str) -> T {
+        decode::decode(&serde_json::from_str(body).unwrap()).unwrap().0
+    }
 
     #[test]
     fn decodes_the_seed_example_of_query_customers_credit() {
@@ -287,7 +404,7 @@ mod tests {
             "Remark": "remark", "Credit": 100, "Force": 0, "AssociationTime": "2022-10-13 20:09:03",
             "IdentifyType": 1, "Type": "new", "Email": "abcd*********@tencent.com", "Arrears": "Fixed as -"}],
             "RequestId": "2b7c676e-bb4b-449d-89e6-4866132036c4"}"#;
-        let page: CustomersCredit = serde_json::from_str(body).unwrap();
+        let page: CustomersCredit = read(body);
         assert_eq!(page.total, Some(1));
         assert_eq!(page.data[0].client_uin, Some(1));
         assert_eq!(page.data[0].remaining_credit, Some(100.0));
@@ -296,15 +413,13 @@ mod tests {
 
     #[test]
     fn nulls_and_missing_fields_decode_as_absent() {
-        let page: CustomersCredit =
-            serde_json::from_str(r#"{"Total": null, "Data": [{"ClientUin": 7, "Credit": null}]}"#).unwrap();
+        let page: CustomersCredit = read(r#"{"Total": null, "Data": [{"ClientUin": 7, "Credit": null}]}"#);
         assert_eq!(page.total, None);
         assert_eq!(page.data[0].credit, None);
-        let empty: CustomersCredit = serde_json::from_str(r#"{"Data": null}"#).unwrap();
+        let empty: CustomersCredit = read(r#"{"Data": null}"#);
         assert!(empty.data.is_empty());
         let partner: PartnerCredit =
-            serde_json::from_str(r#"{"RemainingCredit": 1000.1, "TotalCredit": 1050.1, "AllocatedCredit": 50}"#)
-                .unwrap();
+            read(r#"{"RemainingCredit": 1000.1, "TotalCredit": 1050.1, "AllocatedCredit": 50}"#);
         assert_eq!(partner.customer_total_credit, None);
         assert_eq!(partner.remaining_credit, Some(1000.1));
     }
@@ -319,5 +434,15 @@ mod tests {
         assert_eq!(serde_json::to_string(&req).unwrap(), r#"{"Page":2,"PageSize":100}"#);
         let req = CreditByUinListRequest { uin_list: vec![1, 2] };
         assert_eq!(serde_json::to_string(&req).unwrap(), r#"{"UinList":[1,2]}"#);
+    }
+
+    #[test]
+    fn every_action_is_declared_once() {
+        let declared = declared();
+        assert_eq!(declared.len(), ALL.len());
+        let mut names: Vec<&str> = declared.iter().map(|d| d.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), ALL.len());
     }
 }

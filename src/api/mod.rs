@@ -4,6 +4,7 @@
 
 pub mod actions;
 pub mod credentials;
+pub mod decode;
 pub mod error;
 pub mod rate_limit;
 pub mod signing;
@@ -24,17 +25,24 @@ pub const VERSION: &str = "2022-09-28";
 /// The production endpoint.
 pub const DEFAULT_ENDPOINT: &str = "https://intlpartnersmgt.intl.tencentcloudapi.com";
 const CONTENT_TYPE: &str = "application/json";
+/// Who is calling, as Tencent's SDKs say who they are (`SDK_PYTHON_3.1.193`);
+/// the SDKs accept only `[0-9a-zA-Z-_ ,;.]` here.
+const REQUEST_CLIENT: &str = concat!("tencentcloud-partner-exporter_", env!("CARGO_PKG_VERSION"));
 
 /// Sees every HTTP attempt the client makes; the exporter's self-metrics hook in here.
 pub trait Observer: Send + Sync {
     /// One attempt of `action` ended with `code` (`Success` or an error code) after `elapsed`.
     fn observe(&self, action: &'static str, code: &str, elapsed: Duration);
+    /// A field of an answer to `action` had a value of an unexpected type and
+    /// was read as absent; `field` is its path, as `Data.RemainingAmount`.
+    fn decode_error(&self, action: &'static str, field: &str);
 }
 
 /// An observer that ignores everything, for tools and tests that need no metrics.
 pub struct NoObserver;
 impl Observer for NoObserver {
     fn observe(&self, _: &'static str, _: &str, _: Duration) {}
+    fn decode_error(&self, _: &'static str, _: &str) {}
 }
 
 /// How failed attempts are retried.
@@ -89,6 +97,8 @@ struct Inner {
     /// Non-retryable codes already logged at error level, so a broken key
     /// yields one clear line per action rather than one per refresh.
     reported: Mutex<HashSet<(&'static str, String)>>,
+    /// Fields already logged for an unexpected type, once per action and field.
+    odd_fields: Mutex<HashSet<(&'static str, String)>>,
     /// Seconds to add to the local clock when signing: learnt from the `Date`
     /// header of an `AuthFailure.SignatureExpire` answer.
     clock_offset: AtomicI64,
@@ -110,7 +120,7 @@ impl Client {
             .user_agent(concat!("tencentcloud-partner-exporter/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| Error::Network(e.to_string()))?;
-        let limiters = rate_limit::Limiters::new(&actions::ALL, settings.rate_limit_fraction);
+        let limiters = rate_limit::Limiters::new(actions::ALL, settings.rate_limit_fraction);
         Ok(Self {
             inner: Arc::new(Inner {
                 http,
@@ -120,6 +130,7 @@ impl Client {
                 limiters,
                 observer,
                 reported: Mutex::default(),
+                odd_fields: Mutex::default(),
                 clock_offset: AtomicI64::new(0),
             }),
         })
@@ -156,13 +167,37 @@ impl Client {
         let result = self
             .send(A::NAME, body)
             .await
-            .and_then(|value| serde_json::from_value::<A::Response>(value).map_err(|e| Error::Decode(e.to_string())));
+            .and_then(|value| decode::decode::<A::Response>(&value));
         let code = match &result {
             Ok(_) => "Success".into(),
             Err(error) => error.code(),
         };
         inner.observer.observe(A::NAME, &code, started.elapsed());
-        result
+        let (response, odd_fields) = result?;
+        for field in odd_fields {
+            self.report_odd_field(A::NAME, field);
+        }
+        Ok(response)
+    }
+
+    /// Counts a field read as absent for its type, and logs it the first time.
+    /// The rest of the answer stands: one odd value must not cost a refresh.
+    fn report_odd_field(&self, action: &'static str, field: String) {
+        let inner = &*self.inner;
+        inner.observer.decode_error(action, &field);
+        let first = inner
+            .odd_fields
+            .lock()
+            .expect("odd field set is never poisoned")
+            .insert((action, field.clone()));
+        if first {
+            tracing::warn!(
+                action,
+                field,
+                "the API answered a field with a value of an unexpected type; exporting it as absent \
+                 (counted in tencentcloud_partner_api_decode_errors_total; logged once)"
+            );
+        }
     }
 
     /// One signed POST; returns the `Response` object of a successful answer.
@@ -186,6 +221,7 @@ impl Client {
             .header("X-TC-Version", VERSION)
             .header("X-TC-Timestamp", timestamp.to_string())
             .header("X-TC-Language", "en-US")
+            .header("X-TC-RequestClient", REQUEST_CLIENT)
             .body(body.to_vec());
         if let Some(region) = &inner.settings.region {
             request = request.header("X-TC-Region", region);
@@ -329,9 +365,9 @@ mod tests {
             };
             let body = format!(r#"{{"Response":{inner}}}"#);
             if let Ok(value) = decode_envelope(body.as_bytes()) {
-                let _ = serde_json::from_value::<actions::CustomersCredit>(value.clone());
-                let _ = serde_json::from_value::<actions::VoucherList>(value.clone());
-                let _ = serde_json::from_value::<actions::AllocationHistory>(value);
+                let _ = decode::decode::<actions::CustomersCredit>(&value);
+                let _ = decode::decode::<actions::VoucherList>(&value);
+                let _ = decode::decode::<actions::AllocationHistory>(&value);
             }
         }
     }

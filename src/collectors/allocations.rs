@@ -8,12 +8,18 @@
 //! 2. otherwise the last page of 100 records is read. With 100 records or fewer
 //!    that is every record; with more, the history is sorted one way or the
 //!    other, so the newest is the first record or on the last page.
+//!
+//! The largest page size is undocumented. When the last page does not hold
+//! the records it should, the server serves fewer a page than asked: the
+//! size it serves is learnt from page 1, which must then be full, and the
+//! real last page is read. The size learnt is kept for every later customer.
 
 use super::customers::CustomerRow;
 use super::{Collector, Context, Error, Kind, Snapshot};
 use crate::api::actions::{Allocation, AllocationHistoryRequest, QueryCreditAllocationHistory};
 use futures::{StreamExt, TryStreamExt};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Records per page when reading the last page of a history.
 const PAGE_SIZE: u64 = 100;
@@ -39,9 +45,20 @@ pub struct AllocationsSnapshot {
 }
 
 /// Refreshes [`AllocationsSnapshot`], remembering each customer's last answer.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Allocations {
     known: HashMap<u64, AllocationRow>,
+    /// Records per page the server actually serves, at most [`PAGE_SIZE`].
+    page_size: AtomicU64,
+}
+
+impl Default for Allocations {
+    fn default() -> Self {
+        Self {
+            known: HashMap::new(),
+            page_size: AtomicU64::new(PAGE_SIZE),
+        }
+    }
 }
 
 impl Allocations {
@@ -50,6 +67,7 @@ impl Allocations {
     pub fn seeded(snapshot: &AllocationsSnapshot) -> Self {
         Self {
             known: snapshot.rows.iter().map(|r| (r.uin, r.clone())).collect(),
+            ..Self::default()
         }
     }
 }
@@ -63,9 +81,9 @@ impl Collector for Allocations {
         let super::Snapshot::Customers(list) = &*published.snapshot else {
             return Err(Error::NoCustomers);
         };
-        let known = &self.known;
+        let (known, page_size) = (&self.known, &self.page_size);
         let rows: Vec<AllocationRow> = futures::stream::iter(by_urgency(&list.customers))
-            .map(|uin| summarise(ctx, uin, known.get(&uin)))
+            .map(|uin| summarise(ctx, uin, known.get(&uin), page_size))
             .buffer_unordered(CUSTOMERS_IN_FLIGHT)
             .try_collect()
             .await?;
@@ -92,24 +110,49 @@ fn by_urgency(customers: &[CustomerRow]) -> Vec<u64> {
     order.into_iter().map(|(_, uin)| uin).collect()
 }
 
-async fn summarise(ctx: &Context, uin: u64, known: Option<&AllocationRow>) -> Result<AllocationRow, Error> {
-    let request = |page, page_size| AllocationHistoryRequest {
-        client_uin: uin,
-        page,
-        page_size,
-    };
-    let first = ctx.call::<QueryCreditAllocationHistory>(&request(1, 1)).await?;
+async fn summarise(
+    ctx: &Context,
+    uin: u64,
+    known: Option<&AllocationRow>,
+    page_size: &AtomicU64,
+) -> Result<AllocationRow, Error> {
+    let first = history_page(ctx, uin, 1, 1).await?;
     let count = first.total.unwrap_or(first.history.len() as u64);
     if let Some(known) = known.filter(|k| k.count == count) {
         return Ok(known.clone());
     }
     let mut records = first.history;
     if count > records.len() as u64 {
-        let last_page = count.div_ceil(PAGE_SIZE);
-        let last = ctx
-            .call::<QueryCreditAllocationHistory>(&request(last_page, PAGE_SIZE))
-            .await?;
-        records.extend(last.history);
+        let size = page_size.load(Ordering::Relaxed);
+        let last_page = count.div_ceil(size);
+        let last = history_page(ctx, uin, last_page, size).await?.history;
+        let expected = count - (last_page - 1) * size;
+        let short = last.len() as u64 != expected;
+        // Page 1 must be full when there are more records than a page holds.
+        let served = match (short, last_page) {
+            (false, _) => size,
+            (true, 1) => last.len() as u64,
+            (true, _) => {
+                let page_one = history_page(ctx, uin, 1, size).await?.history;
+                let served = page_one.len() as u64;
+                records.extend(page_one);
+                served
+            }
+        };
+        records.extend(last);
+        if served > 0 && served < size && served < count {
+            page_size.fetch_min(served, Ordering::Relaxed);
+            tracing::debug!(
+                uin,
+                asked = size,
+                served,
+                "the API serves shorter allocation pages than asked"
+            );
+            let last_page = count.div_ceil(served);
+            if last_page > 1 {
+                records.extend(history_page(ctx, uin, last_page, served).await?.history);
+            }
+        }
     }
     let newest = records
         .iter()
@@ -124,4 +167,18 @@ async fn summarise(ctx: &Context, uin: u64, known: Option<&AllocationRow>) -> Re
         last_time: newest.map(|(t, _)| t),
         last_credit: newest.and_then(|(_, r)| r.credit),
     })
+}
+
+async fn history_page(
+    ctx: &Context,
+    uin: u64,
+    page: u64,
+    page_size: u64,
+) -> Result<crate::api::actions::AllocationHistory, Error> {
+    let request = AllocationHistoryRequest {
+        client_uin: uin,
+        page,
+        page_size,
+    };
+    Ok(ctx.call::<QueryCreditAllocationHistory>(&request).await?)
 }

@@ -67,10 +67,10 @@ async fn by_listing(ctx: &Context) -> Result<CustomersSnapshot, Error> {
         QueryCustomersCredit::NAME,
         PAGE_SIZE,
         |row: &CustomerRow| row.uin,
-        |page| async move {
+        |page, page_size| async move {
             let request = CustomersCreditRequest {
                 page,
-                page_size: PAGE_SIZE,
+                page_size,
                 // Oldest first: customers bound during the walk land on the last
                 // page instead of shifting every page after the first.
                 order: Some("asc".into()),

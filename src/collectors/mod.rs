@@ -340,7 +340,8 @@ pub struct Page<T> {
     pub items: Vec<T>,
 }
 
-/// Reads every page of a listing (pages from 1, `page_size` items each).
+/// Reads every page of a listing (pages from 1, `page_size` items each, or
+/// fewer when the server serves fewer).
 ///
 /// The listing is read again from the start when its `Total` changes during
 /// the walk, or when the items read do not add up to `Total` (a customer bound
@@ -356,11 +357,11 @@ pub async fn walk_pages<T, F, Fut>(
     fetch: F,
 ) -> Result<Vec<T>, Error>
 where
-    F: Fn(u64) -> Fut,
+    F: Fn(u64, u64) -> Fut,
     Fut: Future<Output = Result<Page<T>, api::Error>>,
 {
     for attempt in 1..=MAX_WALKS {
-        let first = fetch(1).await?;
+        let first = fetch(1, page_size).await?;
         // Without a total, a short or empty page cannot be told from the end
         // of the list: publishing it could drop every customer at once.
         let Some(total) = first.total else {
@@ -368,9 +369,18 @@ where
                 "{listing} answered without a total"
             ))));
         };
-        let pages = total.div_ceil(page_size).max(1);
+        let size = served_page_size(page_size, first.items.len() as u64, total);
+        if size != page_size {
+            tracing::debug!(
+                listing,
+                asked = page_size,
+                served = size,
+                "the API serves shorter pages than asked"
+            );
+        }
+        let pages = total.div_ceil(size).max(1);
         let rest: Vec<Page<T>> = futures::stream::iter(2..=pages)
-            .map(&fetch)
+            .map(|page| fetch(page, size))
             .buffered(PAGES_IN_FLIGHT)
             .try_collect()
             .await?;
@@ -396,6 +406,17 @@ where
         listing,
         attempts: MAX_WALKS,
     })
+}
+
+/// The page size a server actually uses, judged from a first page of `served`
+/// items out of `total` when `asked` were asked for. A page shorter than asked
+/// while more remain shows the server's own cap, which it does not announce.
+pub fn served_page_size(asked: u64, served: u64, total: u64) -> u64 {
+    if served > 0 && served < asked && served < total {
+        served
+    } else {
+        asked
+    }
 }
 
 #[cfg(test)]
@@ -447,9 +468,45 @@ mod tests {
             "test",
             10,
             |i: &u64| *i,
-            |page| async move { Ok(listing.page(page, 10)) },
+            |page, size| async move { Ok(listing.page(page, size)) },
         )
         .await
+    }
+
+    #[tokio::test]
+    async fn a_server_that_serves_shorter_pages_is_walked_at_its_own_size() {
+        let listing = Listing {
+            before: (0..25).collect(),
+            after: Vec::new(),
+            change_after_calls: usize::MAX,
+            calls: Mutex::new(0),
+        };
+        // Asks for 10 a page; the server silently serves 4.
+        let items = walk_pages(
+            "test",
+            10,
+            |i: &u64| *i,
+            |page, size| {
+                let listing = &listing;
+                async move { Ok(listing.page(page, size.min(4))) }
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(items, (0..25).collect::<Vec<u64>>());
+        assert_eq!(*listing.calls.lock().unwrap(), 7, "one walk of seven pages of 4");
+    }
+
+    #[test]
+    fn the_served_page_size_is_the_asked_one_unless_a_page_falls_short() {
+        assert_eq!(served_page_size(100, 20, 250), 20);
+        assert_eq!(served_page_size(100, 100, 250), 100);
+        assert_eq!(served_page_size(100, 30, 30), 100, "a short last page is the end");
+        assert_eq!(
+            served_page_size(100, 0, 30),
+            100,
+            "an empty page says nothing of the size"
+        );
     }
 
     #[tokio::test]
@@ -489,7 +546,7 @@ mod tests {
             "test",
             10,
             |i: &u64| *i,
-            |_| async {
+            |_, _| async {
                 Ok(Page {
                     total: None,
                     items: Vec::<u64>::new(),
@@ -508,7 +565,7 @@ mod tests {
             "test",
             10,
             |i: &u64| *i,
-            |page| {
+            |page, _| {
                 let restless = &restless;
                 async move {
                     let mut n = restless.0.lock().unwrap();

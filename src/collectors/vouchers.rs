@@ -65,10 +65,10 @@ async fn list(ctx: &Context) -> Result<Vec<VoucherRow>, Error> {
         DescribeCustomerVoucherList::NAME,
         PAGE_SIZE,
         |row: &VoucherRow| row.voucher_id,
-        |page| async move {
+        |page, page_size| async move {
             let request = VoucherListRequest {
                 page,
-                page_size: PAGE_SIZE,
+                page_size,
                 ..Default::default()
             };
             let answer = ctx.call::<DescribeCustomerVoucherList>(&request).await?;

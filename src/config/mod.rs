@@ -109,7 +109,7 @@ pub struct Flags {
     )]
     pub region: Option<String>,
 
-    /// Share of each action's documented rate limit to use (1.0 = 5/s, 20/s for voucher usage details).
+    /// Share of each action's documented rate limit to use (1.0 = 5/s, 20/s for the voucher list and usage details).
     #[arg(long = "api.rate-limit-fraction", env = "TENCENTCLOUD_PARTNER_EXPORTER_API_RATE_LIMIT_FRACTION", default_value = "1.0", value_parser = parse_fraction, value_name = "FRACTION")]
     pub rate_limit_fraction: f64,
 

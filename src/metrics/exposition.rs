@@ -239,7 +239,10 @@ impl Renderer {
         self.gauges(
             e,
             "customer_credit_expiry_timestamp",
-            &self.help("Unix time at which the customer's nearest credit expires", k),
+            &self.help(
+                "Unix time of the customer's RecentExpiry, which Tencent's SDK documents as \"Expiration time\"",
+                k,
+            ),
             Some(&Unit::Seconds),
             rows().filter_map(|(c, uin)| Some(([("customer_uin", uin.as_str())], c.expiry?))),
         )?;

@@ -27,6 +27,14 @@ pub struct ActionLabels {
     pub action: &'static str,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FieldLabels {
+    pub account: String,
+    pub action: &'static str,
+    /// The field's path in the answer, as `Data.RemainingAmount`.
+    pub field: String,
+}
+
 /// Calls of one action, for the landing page.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CallCounts {
@@ -41,6 +49,7 @@ pub struct CallCounts {
 pub struct ApiMetrics {
     requests: Family<ActionCodeLabels, Counter>,
     durations: Family<ActionLabels, Histogram>,
+    decode_errors: Family<FieldLabels, Counter>,
     /// The same calls summed per account and action: the Family cannot be read back.
     counts: Arc<Mutex<BTreeMap<(String, &'static str), CallCounts>>>,
 }
@@ -70,9 +79,17 @@ impl ApiMetrics {
             Unit::Seconds,
             durations.clone(),
         );
+        let decode_errors = Family::<FieldLabels, Counter>::default();
+        registry.register(
+            "api_decode_errors",
+            "Values of the API's answers read as absent because their type was not the one Tencent's SDK declares, \
+             by action and field",
+            decode_errors.clone(),
+        );
         Self {
             requests,
             durations,
+            decode_errors,
             counts: Arc::default(),
         }
     }
@@ -85,7 +102,7 @@ impl ApiMetrics {
     /// The observer of `account`'s client, with a zero `Success` series for
     /// every action so that rates start at 0 rather than from nothing.
     pub fn for_account(&self, account: &str) -> AccountApiMetrics {
-        for (action, _) in api::actions::ALL {
+        for &(action, _) in api::actions::ALL {
             self.requests
                 .get_or_create(&ActionCodeLabels {
                     account: account.to_owned(),
@@ -127,6 +144,17 @@ impl Observer for AccountApiMetrics {
         } else if code != "Success" {
             entry.errors += 1;
         }
+    }
+
+    fn decode_error(&self, action: &'static str, field: &str) {
+        self.metrics
+            .decode_errors
+            .get_or_create(&FieldLabels {
+                account: self.account.clone(),
+                action,
+                field: field.to_owned(),
+            })
+            .inc();
     }
 }
 

@@ -1,5 +1,8 @@
 //! Faults the simulator can inject, to prove the exporter survives them.
 
+use serde_json::Value;
+use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// What goes wrong with one answer.
@@ -20,6 +23,35 @@ pub enum Fault {
     /// Close the connection without an answer, as a reset by the network or
     /// a proxy in between does.
     Reset,
+    /// Answer with the correct `Response` object changed by this function:
+    /// a field of another type, an extra field, records added.
+    Rewrite(Rewrite),
+}
+
+/// A change to the `Response` object of an answer.
+#[derive(Clone)]
+pub struct Rewrite(Arc<dyn Fn(&mut Value) + Send + Sync>);
+
+impl Rewrite {
+    pub fn new(f: impl Fn(&mut Value) + Send + Sync + 'static) -> Self {
+        Self(Arc::new(f))
+    }
+
+    pub(crate) fn apply(&self, response: &mut Value) {
+        (self.0)(response)
+    }
+}
+
+impl fmt::Debug for Rewrite {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Rewrite(..)")
+    }
+}
+
+impl PartialEq for Rewrite {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
 }
 
 impl Fault {

@@ -8,7 +8,7 @@ pub mod dataset;
 pub mod faults;
 
 pub use dataset::{Dataset, Shape};
-pub use faults::{Fault, Rule};
+pub use faults::{Fault, Rewrite, Rule};
 
 use crate::api::{self, signing};
 use axum::Router;
@@ -38,6 +38,9 @@ pub struct Settings {
     pub allocations_oldest_first: bool,
     /// Largest PageSize QueryCustomersCredit and QueryCreditAllocationHistory accept.
     pub max_page_size: u64,
+    /// Serve at most this many items per page of those two listings, whatever
+    /// PageSize asked, without saying so: their largest page is undocumented.
+    pub silent_page_cap: Option<u64>,
     /// Seconds the simulated API's clock is ahead of this host's (negative:
     /// behind), to test a skewed client clock.
     pub clock_offset_secs: i64,
@@ -49,6 +52,7 @@ impl Default for Settings {
             rate_limit_scale: Some(1.0),
             allocations_oldest_first: true,
             max_page_size: 100,
+            silent_page_cap: None,
             clock_offset_secs: 0,
         }
     }
@@ -377,6 +381,9 @@ async fn answer_with_faults(shared: &Shared, action: &str, body: &[u8], request_
     if let (Some(Fault::Nulls), Some(object)) = (&fault, response.as_object_mut()) {
         object.values_mut().for_each(|v| *v = Value::Null);
     }
+    if let Some(Fault::Rewrite(rewrite)) = &fault {
+        rewrite.apply(&mut response);
+    }
     response["RequestId"] = json!(request_id);
     let text = json!({ "Response": response }).to_string();
     if let Some(Fault::Truncated) = fault {
@@ -397,14 +404,16 @@ fn param_u64(body: &Value, name: &str) -> Result<Option<u64>, ApiError> {
     }
 }
 
-/// Reads Page and PageSize, rejecting what Tencent rejects.
-fn paging(body: &Value, max: u64, default_size: u64) -> Result<(usize, usize), ApiError> {
+/// Reads Page and PageSize, rejecting what Tencent rejects and serving at
+/// most `cap` items a page.
+fn paging(body: &Value, max: u64, cap: Option<u64>, default_size: u64) -> Result<(usize, usize), ApiError> {
     let page = param_u64(body, "Page")?.unwrap_or(1);
-    let size = param_u64(body, "PageSize")?.unwrap_or(default_size);
+    let asked = param_u64(body, "PageSize")?.unwrap_or(default_size);
+    let size = cap.map_or(asked, |cap| asked.min(cap));
     if page == 0 {
         return Err(fail("InvalidParameterValue", "Page starts at 1"));
     }
-    if size == 0 || size > max {
+    if asked == 0 || asked > max {
         return Err(fail(
             "InvalidParameterValue",
             format!("PageSize must be between 1 and {max}"),
@@ -426,6 +435,12 @@ fn answer(shared: &Shared, action: &str, body: &[u8]) -> Result<Value, ApiError>
         serde_json::from_slice(body).map_err(|_| fail("InvalidParameter", "The request body is not valid JSON"))?;
     let data = lock(&shared.data);
     let max_page = shared.settings.max_page_size;
+    let cap = shared.settings.silent_page_cap;
+    if documented_limit(action).is_none() {
+        // Every action answered here is declared by the client, and so
+        // checked against its SDK model by the conformance tests.
+        return Err(fail("InvalidAction", format!("The action {action} does not exist")));
+    }
     match action {
         "QueryPartnerCredit" => {
             let allocated = data.allocated_cents();
@@ -438,7 +453,7 @@ fn answer(shared: &Shared, action: &str, body: &[u8]) -> Result<Value, ApiError>
             }))
         }
         "QueryCustomersCredit" => {
-            let paging = paging(&body, max_page, 20)?;
+            let paging = paging(&body, max_page, cap, 20)?;
             let ascending = body.get("Order").and_then(Value::as_str) == Some("asc");
             let list = data.customers_by_association(ascending);
             let rows: Vec<Value> = page_of(&list, paging)
@@ -493,7 +508,7 @@ fn answer(shared: &Shared, action: &str, body: &[u8]) -> Result<Value, ApiError>
         "QueryCreditAllocationHistory" => {
             let uin =
                 param_u64(&body, "ClientUin")?.ok_or_else(|| fail("MissingParameter", "ClientUin is required"))?;
-            let paging = paging(&body, max_page, 20)?;
+            let paging = paging(&body, max_page, cap, 20)?;
             let customer = data
                 .customers
                 .get(&uin)
@@ -520,7 +535,7 @@ fn answer(shared: &Shared, action: &str, body: &[u8]) -> Result<Value, ApiError>
             Ok(json!({"Total": history.len(), "History": page_of(&rows, paging)}))
         }
         "DescribeCustomerVoucherList" => {
-            let paging = paging(&body, 100, 20)?;
+            let paging = paging(&body, 100, None, 20)?;
             let customer = param_u64(&body, "CustomerUin")?;
             let status = body.get("VoucherStatus").and_then(Value::as_str);
             let list: Vec<&dataset::Voucher> = data
@@ -550,7 +565,7 @@ fn answer(shared: &Shared, action: &str, body: &[u8]) -> Result<Value, ApiError>
             Ok(json!({"TotalCount": list.len(), "Data": rows}))
         }
         "DescribeCustomerVoucherUsageDetails" => {
-            let (offset, size) = paging(&body, 100, 20)?;
+            let (offset, size) = paging(&body, 100, None, 20)?;
             let (Some(customer), Some(id)) = (param_u64(&body, "CustomerUin")?, param_u64(&body, "VoucherId")?) else {
                 return Err(fail("MissingParameter", "CustomerUin and VoucherId are required"));
             };
@@ -567,11 +582,11 @@ fn answer(shared: &Shared, action: &str, body: &[u8]) -> Result<Value, ApiError>
             let rows: Vec<Value> = (offset as u64..voucher.usage_records.min((offset + size) as u64))
                 .map(|i| {
                     json!({
-                        "Id": format!("{id}-{i}"), "VoucherId": id, "DealName": format!("deal-{i}"),
+                        "Id": id * 1000 + i, "VoucherId": id.to_string(), "DealName": format!("deal-{i}"),
                         "BillId": format!("bill-{i}"), "Amount": 1.0, "PayMode": voucher.payment_mode,
                         "ProductCode": "p_cvm", "SubProductCode": "sp_cvm_s5", "ProductCodeName": "Cloud Virtual Machine",
                         "SubProductCodeName": "Standard S5", "PayTime": time(&voucher.effective_time),
-                        "CompletionTime": time(&voucher.effective_time), "OwnerUin": customer.to_string(),
+                        "CompletionTime": time(&voucher.effective_time), "OwnerUin": customer,
                     })
                 })
                 .collect();
@@ -588,7 +603,7 @@ fn answer(shared: &Shared, action: &str, body: &[u8]) -> Result<Value, ApiError>
         }
         "QueryVoucherPool" => Ok(json!({
             "AgentName": "Simulated Partner Ltd",
-            "AccountType": "2",
+            "AccountType": 2,
             "TotalQuota": 100000.0,
             "RemainingQuota": 100000.0 - dataset::usd(data.vouchers.values().map(|v| v.total_cents).sum()),
             "IssuedNum": data.vouchers.len(),

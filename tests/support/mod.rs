@@ -231,6 +231,114 @@ impl Exposition {
     }
 }
 
+impl Exposition {
+    /// Asserts that every value the exporter derives from `data` (partner,
+    /// customers, allocations, vouchers) is exported exactly, and nothing more.
+    pub fn assert_exact(&self, data: &Dataset) {
+        use tencentcloud_partner_exporter::simulator::dataset::usd;
+        let allocated = data.allocated_cents();
+        assert_eq!(
+            self.get("tencentcloud_partner_credit_usd{account=\"default\"}"),
+            Some(usd(data.partner_total_cents))
+        );
+        assert_eq!(
+            self.get("tencentcloud_partner_credit_allocated_usd{account=\"default\"}"),
+            Some(usd(allocated))
+        );
+        assert_eq!(
+            self.get("tencentcloud_partner_credit_remaining_usd{account=\"default\"}"),
+            Some(usd(data.partner_total_cents - allocated))
+        );
+        assert_eq!(
+            self.get("tencentcloud_partner_customers_credit_usd{account=\"default\"}"),
+            Some(usd(allocated))
+        );
+        assert_eq!(
+            self.get("tencentcloud_partner_customers_credit_remaining_usd{account=\"default\"}"),
+            Some(usd(data.customers_remaining_cents()))
+        );
+        assert_eq!(
+            self.get("tencentcloud_partner_customers{account=\"default\"}"),
+            Some(data.customers.len() as f64)
+        );
+        assert_eq!(
+            self.series("tencentcloud_partner_customer_credit_usd").len(),
+            data.customers.len()
+        );
+
+        for c in data.customers.values() {
+            assert_eq!(
+                self.customer("tencentcloud_partner_customer_credit_usd", c.uin),
+                Some(usd(c.credit_cents))
+            );
+            assert_eq!(
+                self.customer("tencentcloud_partner_customer_credit_remaining_usd", c.uin),
+                Some(usd(c.remaining_cents))
+            );
+            assert_eq!(
+                self.customer("tencentcloud_partner_customer_credit_expiry_timestamp_seconds", c.uin),
+                c.recent_expiry.as_ref().map(china_unix)
+            );
+            let identify = ["unverified", "individual", "enterprise"][c.identify_type as usize];
+            let info = format!(
+                "tencentcloud_partner_customer_info{{account=\"default\",customer_uin=\"{}\",remark=\"{}\",customer_type=\"{}\",identify_type=\"{identify}\"}}",
+                c.uin,
+                escape_label(&c.remark),
+                c.customer_type
+            );
+            assert_eq!(self.get(&info), Some(1.0), "missing {info}");
+            assert!(!self.text.contains(&c.name), "names are not exported unless asked for");
+
+            let newest = c.allocations.iter().max_by_key(|a| a.time);
+            assert_eq!(
+                self.customer("tencentcloud_partner_customer_credit_allocations", c.uin),
+                Some(c.allocations.len() as f64)
+            );
+            assert_eq!(
+                self.customer(
+                    "tencentcloud_partner_customer_credit_last_allocation_timestamp_seconds",
+                    c.uin
+                ),
+                newest.map(|a| china_unix(&a.time))
+            );
+            assert_eq!(
+                self.customer("tencentcloud_partner_customer_credit_last_allocation_usd", c.uin),
+                newest.map(|a| usd(a.credit_cents))
+            );
+        }
+
+        assert!(data.vouchers.len() > 100, "the voucher list spans several pages");
+        assert_eq!(
+            self.series("tencentcloud_partner_voucher_amount_usd").len(),
+            data.vouchers.len()
+        );
+        for v in data.vouchers.values() {
+            let (uin, id) = (v.customer_uin, v.id);
+            assert_eq!(
+                self.voucher("tencentcloud_partner_voucher_amount_usd", uin, id),
+                Some(usd(v.total_cents))
+            );
+            assert_eq!(
+                self.voucher("tencentcloud_partner_voucher_remaining_usd", uin, id),
+                Some(usd(v.remaining_cents))
+            );
+            assert_eq!(
+                self.voucher("tencentcloud_partner_voucher_usage_records", uin, id),
+                Some(v.usage_records as f64)
+            );
+            assert_eq!(
+                self.voucher("tencentcloud_partner_voucher_expiry_timestamp_seconds", uin, id),
+                Some(china_unix(&v.expire_time))
+            );
+            let info = format!(
+                "tencentcloud_partner_voucher_info{{account=\"default\",customer_uin=\"{uin}\",voucher_id=\"{id}\",status=\"{}\",usage=\"{}\",payment_mode=\"{}\",product_scope=\"{}\"}}",
+                v.status, v.usage, v.payment_mode, v.product_scope
+            );
+            assert_eq!(self.get(&info), Some(1.0), "missing {info}");
+        }
+    }
+}
+
 /// A time string of the simulator (UTC+8) as unix seconds.
 pub fn china_unix(t: &NaiveDateTime) -> f64 {
     (t.and_utc().timestamp() - 8 * 3600) as f64

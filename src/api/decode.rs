@@ -1,0 +1,334 @@
+//! Reads the API's answers field by field, leniently.
+//!
+//! A response type reads only the fields the exporter uses. A used field whose
+//! value has an unexpected type becomes absent and is reported as a
+//! [`Report`] issue; it never fails the answer. Only the envelope of a listing
+//! (its total and its list) can fail, with [`Error::Decode`], because without
+//! them a short page cannot be told from the end of the list.
+//!
+//! The same decoding code also describes itself: [`schema`] runs a type's
+//! decoder in probe mode and returns every field it reads, with the JSON type
+//! it expects, so the conformance tests compare the decoder itself, not a
+//! description of it, with Tencent's SDK models.
+
+use super::Error;
+use serde_json::{Map, Value};
+
+/// The JSON type the decoder expects of a field, in the SDK's terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wire {
+    /// A JSON string.
+    String,
+    /// An integer: a JSON number without a fraction, or a numeric string.
+    Integer,
+    /// A decimal amount: a JSON number, or a numeric string.
+    Float,
+    /// A JSON array of objects; the items' fields are listed under `Name.Field`.
+    List,
+}
+
+/// A response type that can be read from the `Response` object of an answer.
+pub trait Decode: Sized {
+    /// Reads the fields the exporter uses; fails only on an unreadable envelope.
+    fn decode(fields: &mut Fields<'_>) -> Result<Self, Error>;
+}
+
+/// What decoding one answer noticed besides the values themselves.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Fields (as `Data.RemainingAmount`) whose value had an unexpected type
+    /// and were read as absent.
+    pub issues: Vec<String>,
+    /// In probe mode, every field read and its expected type.
+    schema: Option<Vec<(String, Wire)>>,
+}
+
+/// One JSON object being read, and where it sits in the answer.
+pub struct Fields<'a> {
+    object: Option<&'a Map<String, Value>>,
+    prefix: String,
+    report: &'a mut Report,
+}
+
+/// Reads `response` as `T`, returning the fields read as absent because of their type.
+pub fn decode<T: Decode>(response: &Value) -> Result<(T, Vec<String>), Error> {
+    let object = response
+        .as_object()
+        .ok_or_else(|| Error::Decode("the Response is not an object".into()))?;
+    let mut report = Report::default();
+    let value = T::decode(&mut Fields {
+        object: Some(object),
+        prefix: String::new(),
+        report: &mut report,
+    })?;
+    Ok((value, report.issues))
+}
+
+/// Every field `T`'s decoder reads, as a path (`Data.VoucherId`) and the type it expects.
+pub fn schema<T: Decode>() -> Vec<(String, Wire)> {
+    let mut report = Report {
+        issues: Vec::new(),
+        schema: Some(Vec::new()),
+    };
+    let _ = T::decode(&mut Fields {
+        object: None,
+        prefix: String::new(),
+        report: &mut report,
+    });
+    report.schema.unwrap_or_default()
+}
+
+impl<'a> Fields<'a> {
+    fn path(&self, name: &str) -> String {
+        format!("{}{name}", self.prefix)
+    }
+
+    /// The value of `name`, recording in probe mode that it is read as `wire`;
+    /// `None` when absent or `null`.
+    fn get(&mut self, name: &str, wire: Wire) -> Option<&'a Value> {
+        if let Some(schema) = &mut self.report.schema {
+            schema.push((format!("{}{name}", self.prefix), wire));
+        }
+        self.object?.get(name).filter(|v| !v.is_null())
+    }
+
+    fn unexpected(&mut self, name: &str) {
+        let path = self.path(name);
+        self.report.issues.push(path);
+    }
+
+    /// A string field.
+    pub fn text(&mut self, name: &str) -> Option<String> {
+        let value = self.get(name, Wire::String)?;
+        match value.as_str() {
+            Some(text) => Some(text.to_owned()),
+            None => {
+                self.unexpected(name);
+                None
+            }
+        }
+    }
+
+    /// A non-negative integer field: an id, a UIN or a count.
+    pub fn unsigned(&mut self, name: &str) -> Option<u64> {
+        let value = self.get(name, Wire::Integer)?;
+        let read = as_integer(value).and_then(|n| u64::try_from(n).ok());
+        if read.is_none() {
+            self.unexpected(name);
+        }
+        read
+    }
+
+    /// An integer field that may be negative: a code.
+    pub fn integer(&mut self, name: &str) -> Option<i64> {
+        let value = self.get(name, Wire::Integer)?;
+        let read = as_integer(value).and_then(|n| i64::try_from(n).ok());
+        if read.is_none() {
+            self.unexpected(name);
+        }
+        read
+    }
+
+    /// An amount of money (USD) or another decimal.
+    pub fn amount(&mut self, name: &str) -> Option<f64> {
+        let value = self.get(name, Wire::Float)?;
+        let read = match value {
+            Value::Number(n) => n.as_f64(),
+            Value::String(s) => s.trim().parse::<f64>().ok(),
+            _ => None,
+        }
+        .filter(|n| n.is_finite());
+        if read.is_none() {
+            self.unexpected(name);
+        }
+        read
+    }
+
+    /// The total of a listing, part of its envelope: absent or `null` is
+    /// `None` (the caller decides what that means), any other type fails.
+    pub fn total(&mut self, name: &str) -> Result<Option<u64>, Error> {
+        let path = self.path(name);
+        match self.get(name, Wire::Integer) {
+            None => Ok(None),
+            Some(value) => as_integer(value)
+                .and_then(|n| u64::try_from(n).ok())
+                .map(Some)
+                .ok_or_else(|| Error::Decode(format!("{path} is not a count: {}", kind(value)))),
+        }
+    }
+
+    /// The list of a listing, part of its envelope: absent or `null` is
+    /// empty; anything but an array of objects fails.
+    pub fn list<T: Decode>(&mut self, name: &str) -> Result<Vec<T>, Error> {
+        let path = self.path(name);
+        let value = self.get(name, Wire::List);
+        if self.report.schema.is_some() {
+            // Probe the items' fields once, as if the list held one empty item.
+            T::decode(&mut Fields {
+                object: None,
+                prefix: format!("{path}."),
+                report: self.report,
+            })?;
+        }
+        let Some(value) = value else {
+            return Ok(Vec::new());
+        };
+        let items = value
+            .as_array()
+            .ok_or_else(|| Error::Decode(format!("{path} is not a list: {}", kind(value))))?;
+        let prefix = format!("{path}.");
+        items
+            .iter()
+            .map(|item| {
+                let object = item
+                    .as_object()
+                    .ok_or_else(|| Error::Decode(format!("an item of {path} is not an object: {}", kind(item))))?;
+                T::decode(&mut Fields {
+                    object: Some(object),
+                    prefix: prefix.clone(),
+                    report: self.report,
+                })
+            })
+            .collect()
+    }
+}
+
+/// An integer from a JSON number without a fraction or from a numeric string.
+fn as_integer(value: &Value) -> Option<i128> {
+    match value {
+        Value::Number(n) => n
+            .as_i64()
+            .map(i128::from)
+            .or_else(|| n.as_u64().map(i128::from))
+            .or_else(|| {
+                n.as_f64()
+                    .filter(|f| f.fract() == 0.0 && f.abs() < 9e15)
+                    .map(|f| f as i128)
+            }),
+        Value::String(s) => s.trim().parse::<i128>().ok(),
+        _ => None,
+    }
+}
+
+/// The JSON type of `value`, for error messages that must not echo data.
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[derive(Debug, PartialEq)]
+    struct Item {
+        id: Option<u64>,
+        amount: Option<f64>,
+        name: Option<String>,
+    }
+
+    impl Decode for Item {
+        fn decode(f: &mut Fields<'_>) -> Result<Self, Error> {
+            Ok(Self {
+                id: f.unsigned("Id"),
+                amount: f.amount("Amount"),
+                name: f.text("Name"),
+            })
+        }
+    }
+
+    #[derive(Debug, PartialEq)]
+    struct Listing {
+        total: Option<u64>,
+        data: Vec<Item>,
+    }
+
+    impl Decode for Listing {
+        fn decode(f: &mut Fields<'_>) -> Result<Self, Error> {
+            Ok(Self {
+                total: f.total("Total")?,
+                data: f.list("Data")?,
+            })
+        }
+    }
+
+    #[test]
+    fn numbers_and_numeric_strings_are_both_read() {
+        let (listing, issues) = decode::<Listing>(&json!({
+            "Total": "2",
+            "Data": [{"Id": 7, "Amount": "12.50", "Name": "a"}, {"Id": "8", "Amount": 3, "Name": null}]
+        }))
+        .unwrap();
+        assert!(issues.is_empty());
+        assert_eq!(listing.total, Some(2));
+        assert_eq!(listing.data[0].amount, Some(12.5));
+        assert_eq!(listing.data[1].id, Some(8));
+        assert_eq!(listing.data[1].amount, Some(3.0));
+        assert_eq!(listing.data[1].name, None);
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_type_is_absent_and_reported() {
+        let (listing, issues) = decode::<Listing>(&json!({
+            "Total": 1,
+            "Data": [{"Id": "x7", "Amount": {"Value": 1}, "Name": 5, "Extra": [1, 2]}]
+        }))
+        .unwrap();
+        assert_eq!(
+            listing.data,
+            vec![Item {
+                id: None,
+                amount: None,
+                name: None
+            }]
+        );
+        assert_eq!(issues, ["Data.Id", "Data.Amount", "Data.Name"]);
+    }
+
+    #[test]
+    fn negative_fractional_and_non_finite_values_are_not_ids_or_amounts() {
+        let (listing, issues) =
+            decode::<Listing>(&json!({"Data": [{"Id": -1, "Amount": "NaN"}, {"Id": 1.5, "Amount": "inf"}]})).unwrap();
+        assert!(listing.data.iter().all(|i| i.id.is_none() && i.amount.is_none()));
+        assert_eq!(issues.len(), 4);
+    }
+
+    #[test]
+    fn an_unreadable_envelope_fails_the_answer() {
+        for body in [
+            json!({"Total": "many", "Data": []}),
+            json!({"Total": 1, "Data": {"Id": 1}}),
+            json!({"Total": 1, "Data": [1]}),
+            json!([]),
+        ] {
+            assert!(matches!(decode::<Listing>(&body), Err(Error::Decode(_))), "{body}");
+        }
+    }
+
+    #[test]
+    fn an_absent_envelope_is_an_empty_answer_for_the_caller_to_judge() {
+        let (listing, issues) = decode::<Listing>(&json!({"Total": null})).unwrap();
+        assert_eq!((listing.total, listing.data.len(), issues.len()), (None, 0, 0));
+    }
+
+    #[test]
+    fn the_schema_lists_every_field_the_decoder_reads() {
+        assert_eq!(
+            schema::<Listing>(),
+            vec![
+                ("Total".to_owned(), Wire::Integer),
+                ("Data".to_owned(), Wire::List),
+                ("Data.Id".to_owned(), Wire::Integer),
+                ("Data.Amount".to_owned(), Wire::Float),
+                ("Data.Name".to_owned(), Wire::String),
+            ]
+        );
+    }
+}
