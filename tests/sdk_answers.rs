@@ -260,3 +260,55 @@ async fn pages_silently_capped_at_twenty_are_walked_to_the_end() {
         drop(binary);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_whose_uin_cannot_be_read_is_left_out_and_the_rest_published() {
+    let api = start_api(
+        Shape {
+            customers: 60,
+            vouchers_per_customer: 0.0,
+            seed: 37,
+        },
+        fast_settings(),
+    )
+    .await;
+    let unreadable = api.sim.with_data(|d| *d.customers.keys().nth(7).unwrap());
+    api.sim.inject(
+        Rule::always(Fault::Rewrite(Rewrite::new(move |r| {
+            for item in r["Data"].as_array_mut().unwrap() {
+                if item["ClientUin"] == unreadable {
+                    item["ClientUin"] = json!({"Uin": unreadable});
+                }
+            }
+        })))
+        .on("QueryCustomersCredit"),
+    );
+    let binary = start(&api);
+    wait_ready(&binary, Duration::from_secs(60)).await;
+    let scrape = scrape(&binary).await;
+    let data = api.sim.with_data(|d| d.clone());
+    assert_eq!(
+        scrape
+            .series("tencentcloud_partner_customer_credit_remaining_usd")
+            .len(),
+        data.customers.len() - 1
+    );
+    for c in data.customers.values().filter(|c| c.uin != unreadable) {
+        assert_eq!(
+            scrape.customer("tencentcloud_partner_customer_credit_remaining_usd", c.uin),
+            Some(usd(c.remaining_cents))
+        );
+    }
+    assert_eq!(
+        scrape.get(
+            "tencentcloud_partner_api_decode_errors_total{account=\"default\",action=\"QueryCustomersCredit\",field=\"Data.ClientUin\"}"
+        ),
+        Some(1.0),
+        "one walk, one odd value"
+    );
+    assert_eq!(
+        api.sim.stats()["QueryCustomersCredit"].calls,
+        1,
+        "the walk was not repeated"
+    );
+}

@@ -158,7 +158,8 @@ impl<'a> Fields<'a> {
     }
 
     /// The list of a listing, part of its envelope: absent or `null` is
-    /// empty; anything but an array of objects fails.
+    /// empty; anything but an array fails. An item that is not an object is
+    /// reported and read with every field absent.
     pub fn list<T: Decode>(&mut self, name: &str) -> Result<Vec<T>, Error> {
         let path = self.path(name);
         let value = self.get(name, Wire::List);
@@ -180,11 +181,14 @@ impl<'a> Fields<'a> {
         items
             .iter()
             .map(|item| {
-                let object = item
-                    .as_object()
-                    .ok_or_else(|| Error::Decode(format!("an item of {path} is not an object: {}", kind(item))))?;
+                // An item that is not an object still counts as an item of the
+                // listing; all its fields are absent.
+                let object = item.as_object();
+                if object.is_none() {
+                    self.report.issues.push(path.clone());
+                }
                 T::decode(&mut Fields {
-                    object: Some(object),
+                    object,
                     prefix: prefix.clone(),
                     report: self.report,
                 })
@@ -305,11 +309,19 @@ mod tests {
         for body in [
             json!({"Total": "many", "Data": []}),
             json!({"Total": 1, "Data": {"Id": 1}}),
-            json!({"Total": 1, "Data": [1]}),
+            json!({"Total": 1, "Data": "[]"}),
             json!([]),
         ] {
             assert!(matches!(decode::<Listing>(&body), Err(Error::Decode(_))), "{body}");
         }
+    }
+
+    #[test]
+    fn an_item_that_is_not_an_object_is_an_item_with_nothing_readable() {
+        let (listing, issues) = decode::<Listing>(&json!({"Total": 2, "Data": [null, {"Id": 3}]})).unwrap();
+        assert_eq!(listing.data.len(), 2);
+        assert_eq!((listing.data[0].id, listing.data[1].id), (None, Some(3)));
+        assert_eq!(issues, ["Data"]);
     }
 
     #[test]

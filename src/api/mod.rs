@@ -373,6 +373,17 @@ mod tests {
     }
 
     #[test]
+    fn the_request_client_uses_only_characters_tencents_sdks_accept() {
+        assert!(REQUEST_CLIENT.starts_with("tencentcloud-partner-exporter_"));
+        assert!(
+            REQUEST_CLIENT
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_ ,;.".contains(c)),
+            "{REQUEST_CLIENT}"
+        );
+    }
+
+    #[test]
     fn envelope_error_becomes_a_typed_error() {
         let body =
             br#"{"Response":{"Error":{"Code":"AuthFailure.SignatureFailure","Message":"bad"},"RequestId":"req-1"}}"#;

@@ -77,26 +77,18 @@ async fn by_listing(ctx: &Context) -> Result<CustomersSnapshot, Error> {
                 ..Default::default()
             };
             let answer = ctx.call::<QueryCustomersCredit>(&request).await?;
-            let items = answer
-                .data
-                .into_iter()
-                .filter_map(|c| {
-                    Some(CustomerRow {
-                        uin: c.client_uin?,
-                        name: c.name.unwrap_or_default(),
-                        remark: c.remark.unwrap_or_default(),
-                        customer_type: c.customer_type.unwrap_or_default(),
-                        identify_type: identify_type(c.identify_type),
-                        credit: c.credit,
-                        remaining: c.remaining_credit,
-                        expiry: ctx.timestamp(c.recent_expiry.as_deref()),
-                    })
+            Ok(Page::of(answer.total, answer.data, |c| {
+                Some(CustomerRow {
+                    uin: c.client_uin?,
+                    name: c.name.unwrap_or_default(),
+                    remark: c.remark.unwrap_or_default(),
+                    customer_type: c.customer_type.unwrap_or_default(),
+                    identify_type: identify_type(c.identify_type),
+                    credit: c.credit,
+                    remaining: c.remaining_credit,
+                    expiry: ctx.timestamp(c.recent_expiry.as_deref()),
                 })
-                .collect();
-            Ok(Page {
-                total: answer.total,
-                items,
-            })
+            }))
         },
     )
     .await?;

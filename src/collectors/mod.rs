@@ -338,6 +338,22 @@ const PAGES_IN_FLIGHT: usize = 4;
 pub struct Page<T> {
     pub total: Option<u64>,
     pub items: Vec<T>,
+    /// Items the server sent that cannot be exported (no UIN or id, or one of
+    /// another type): they still count towards `total`.
+    pub unkeyed: u64,
+}
+
+impl<T> Page<T> {
+    /// A page of the items of `sent` that `keep` turns into rows.
+    pub fn of<S>(total: Option<u64>, sent: Vec<S>, keep: impl FnMut(S) -> Option<T>) -> Self {
+        let count = sent.len() as u64;
+        let items: Vec<T> = sent.into_iter().filter_map(keep).collect();
+        Self {
+            total,
+            unkeyed: count - items.len() as u64,
+            items,
+        }
+    }
 }
 
 /// Reads every page of a listing (pages from 1, `page_size` items each, or
@@ -369,7 +385,7 @@ where
                 "{listing} answered without a total"
             ))));
         };
-        let size = served_page_size(page_size, first.items.len() as u64, total);
+        let size = served_page_size(page_size, first.items.len() as u64 + first.unkeyed, total);
         if size != page_size {
             tracing::debug!(
                 listing,
@@ -385,13 +401,17 @@ where
             .try_collect()
             .await?;
         let settled = rest.iter().all(|p| p.total == Some(total));
+        let unkeyed: u64 = first.unkeyed + rest.iter().map(|p| p.unkeyed).sum::<u64>();
         let mut seen = HashSet::new();
         let items: Vec<T> = std::iter::once(first)
             .chain(rest)
             .flat_map(|p| p.items)
             .filter(|item| seen.insert(key(item)))
             .collect();
-        if settled && items.len() as u64 == total {
+        if settled && items.len() as u64 + unkeyed == total {
+            if unkeyed > 0 {
+                tracing::debug!(listing, unkeyed, "items without a readable key left out");
+            }
             return Ok(items);
         }
         tracing::debug!(
@@ -459,6 +479,7 @@ mod tests {
                     .skip(((page - 1) * size) as usize)
                     .take(size as usize)
                     .collect(),
+                unkeyed: 0,
             }
         }
     }
@@ -495,6 +516,27 @@ mod tests {
         .unwrap();
         assert_eq!(items, (0..25).collect::<Vec<u64>>());
         assert_eq!(*listing.calls.lock().unwrap(), 7, "one walk of seven pages of 4");
+    }
+
+    #[tokio::test]
+    async fn items_without_a_key_count_towards_the_total_but_are_left_out() {
+        // 25 items; every fifth has no key (its UIN was null or unreadable).
+        let sent = |page: u64| -> Vec<Option<u64>> {
+            (0..25)
+                .map(|i| (i % 5 != 0).then_some(i))
+                .skip(((page - 1) * 10) as usize)
+                .take(10)
+                .collect()
+        };
+        let items = walk_pages(
+            "test",
+            10,
+            |i: &u64| *i,
+            |page, _| async move { Ok(Page::of(Some(25), sent(page), |i| i)) },
+        )
+        .await
+        .unwrap();
+        assert_eq!(items.len(), 20);
     }
 
     #[test]
@@ -550,6 +592,7 @@ mod tests {
                 Ok(Page {
                     total: None,
                     items: Vec::<u64>::new(),
+                    unkeyed: 0,
                 })
             },
         )
@@ -573,6 +616,7 @@ mod tests {
                     Ok(Page {
                         total: Some(20 + *n),
                         items: (page * 10..page * 10 + 10).collect(),
+                        unkeyed: 0,
                     })
                 }
             },

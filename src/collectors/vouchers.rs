@@ -72,28 +72,20 @@ async fn list(ctx: &Context) -> Result<Vec<VoucherRow>, Error> {
                 ..Default::default()
             };
             let answer = ctx.call::<DescribeCustomerVoucherList>(&request).await?;
-            let items = answer
-                .data
-                .into_iter()
-                .filter_map(|v| {
-                    Some(VoucherRow {
-                        customer_uin: v.customer_uin?,
-                        voucher_id: v.voucher_id?,
-                        status: v.voucher_status.unwrap_or_default(),
-                        usage: v.usage.unwrap_or_default(),
-                        payment_mode: v.payment_mode.unwrap_or_default(),
-                        product_scope: v.product_scope.unwrap_or_default(),
-                        amount: v.total_amount,
-                        remaining: v.remaining_amount,
-                        usage_records: None,
-                        expiry: ctx.timestamp(v.expire_time.as_deref()),
-                    })
+            Ok(Page::of(answer.total_count, answer.data, |v| {
+                Some(VoucherRow {
+                    customer_uin: v.customer_uin?,
+                    voucher_id: v.voucher_id?,
+                    status: v.voucher_status.unwrap_or_default(),
+                    usage: v.usage.unwrap_or_default(),
+                    payment_mode: v.payment_mode.unwrap_or_default(),
+                    product_scope: v.product_scope.unwrap_or_default(),
+                    amount: v.total_amount,
+                    remaining: v.remaining_amount,
+                    usage_records: None,
+                    expiry: ctx.timestamp(v.expire_time.as_deref()),
                 })
-                .collect();
-            Ok(Page {
-                total: answer.total_count,
-                items,
-            })
+            }))
         },
     )
     .await
