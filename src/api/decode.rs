@@ -111,18 +111,17 @@ impl<'a> Fields<'a> {
 
     /// A non-negative integer field: an id, a UIN or a count.
     pub fn unsigned(&mut self, name: &str) -> Option<u64> {
-        let value = self.get(name, Wire::Integer)?;
-        let read = as_integer(value).and_then(|n| u64::try_from(n).ok());
-        if read.is_none() {
-            self.unexpected(name);
-        }
-        read
+        self.integer_in_range(name)
     }
 
     /// An integer field that may be negative: a code.
     pub fn integer(&mut self, name: &str) -> Option<i64> {
+        self.integer_in_range(name)
+    }
+
+    fn integer_in_range<T: TryFrom<i128>>(&mut self, name: &str) -> Option<T> {
         let value = self.get(name, Wire::Integer)?;
-        let read = as_integer(value).and_then(|n| i64::try_from(n).ok());
+        let read = as_integer(value).and_then(|n| T::try_from(n).ok());
         if read.is_none() {
             self.unexpected(name);
         }
