@@ -7,10 +7,11 @@
 
 use crate::api::{self, Credentials, Provider};
 use crate::cache::Snapshots;
-use crate::collectors::{self, Collector, Kind, Schedule, Status};
+use crate::collectors::{self, Collector, Schedule, Status};
 use crate::config::{AccountConfig, Common, CredentialSource};
 use crate::metrics::exposition::Renderer;
 use crate::metrics::instrumentation::ApiMetrics;
+use crate::snapshot::{Kind, Snapshot};
 use crate::store::Store;
 use arc_swap::ArcSwap;
 use std::collections::BTreeMap;
@@ -77,6 +78,21 @@ pub struct Shared {
 /// The accounts being served, in name order, as the fleet, the metrics and
 /// the pages share them.
 pub type Accounts = Arc<ArcSwap<Vec<Arc<Account>>>>;
+
+impl crate::metrics::Source for ArcSwap<Vec<Arc<Account>>> {
+    fn published(&self, kind: Kind) -> Vec<Arc<crate::metrics::exposition::Published>> {
+        self.load().iter().filter_map(|a| a.snapshots.latest(kind)).collect()
+    }
+}
+
+impl collectors::task::Statuses for Accounts {
+    fn statuses(&self) -> Vec<(Arc<str>, Arc<Status>)> {
+        self.load()
+            .iter()
+            .flat_map(|a| a.statuses.iter().map(|s| (a.name.clone(), s.clone())))
+            .collect()
+    }
+}
 
 /// The accounts being served, in name order.
 pub struct Fleet {
@@ -206,7 +222,7 @@ impl Fleet {
             }
         }
         let allocations = match snapshots.latest(Kind::Allocations).as_deref().map(|p| &*p.snapshot) {
-            Some(collectors::Snapshot::Allocations(a)) => collectors::allocations::Allocations::seeded(a),
+            Some(Snapshot::Allocations(a)) => collectors::allocations::Allocations::seeded(a),
             _ => collectors::allocations::Allocations::default(),
         };
         let shared = collectors::Shared {

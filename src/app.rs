@@ -83,7 +83,10 @@ pub async fn run(
     };
 
     let accounts = Accounts::default();
-    let metrics = Arc::new(Metrics::new(accounts.clone()));
+    let metrics = Arc::new(Metrics::new(
+        accounts.clone(),
+        Box::new(crate::collectors::task::RefreshMetrics(accounts.clone())),
+    ));
     let fleet = Arc::new(Fleet::new(
         account::Shared {
             common: config.common(),
@@ -114,6 +117,7 @@ pub async fn run(
         accounts,
         telemetry_path: config.telemetry_path.clone(),
         demo: config.demo,
+        guard: reloader.guard(),
         reloader: reloader.clone(),
         lifecycle: config.web.enable_lifecycle,
     };

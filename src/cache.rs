@@ -5,40 +5,29 @@
 //! immutable value and never see a refresh in progress. Nothing here calls the
 //! API or knows how snapshots are turned into metrics.
 
-use crate::collectors::{Kind, Snapshot};
-use crate::metrics::exposition::{Family, Renderer};
+use crate::metrics::exposition::{Published, Renderer};
+use crate::snapshot::{Kind, Snapshot};
 use moka::Expiry;
 use moka::sync::Cache;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::watch;
 
-/// One published snapshot, its exposition, and when it was taken.
+/// A published snapshot and how long it may be exported.
 #[derive(Debug)]
-pub struct Published {
-    pub snapshot: Arc<Snapshot>,
-    /// The snapshot's metric families, encoded once when it was published.
-    pub families: Vec<Family>,
-    /// When the refresh that produced it completed.
-    pub at: SystemTime,
-    /// How long it may be exported.
+struct Entry {
+    published: Arc<Published>,
     max_age: Duration,
 }
 
 struct MaxAge;
 
-impl Expiry<Kind, Arc<Published>> for MaxAge {
-    fn expire_after_create(&self, _: &Kind, value: &Arc<Published>, _: Instant) -> Option<Duration> {
+impl Expiry<Kind, Arc<Entry>> for MaxAge {
+    fn expire_after_create(&self, _: &Kind, value: &Arc<Entry>, _: Instant) -> Option<Duration> {
         Some(value.max_age)
     }
 
-    fn expire_after_update(
-        &self,
-        _: &Kind,
-        value: &Arc<Published>,
-        _: Instant,
-        _: Option<Duration>,
-    ) -> Option<Duration> {
+    fn expire_after_update(&self, _: &Kind, value: &Arc<Entry>, _: Instant, _: Option<Duration>) -> Option<Duration> {
         Some(value.max_age)
     }
 }
@@ -46,7 +35,7 @@ impl Expiry<Kind, Arc<Published>> for MaxAge {
 /// The snapshots every collector last completed.
 #[derive(Clone)]
 pub struct Snapshots {
-    cache: Cache<Kind, Arc<Published>>,
+    cache: Cache<Kind, Arc<Entry>>,
     renderer: Arc<Renderer>,
     /// Bumped on each publish, so dependent collectors can wait for data.
     generations: Arc<[watch::Sender<u64>; Kind::ALL.len()]>,
@@ -85,20 +74,21 @@ impl Snapshots {
         let snapshot = Arc::new(snapshot);
         let families = self.renderer.render(&snapshot);
         let age = SystemTime::now().duration_since(at).unwrap_or_default();
-        let published = Arc::new(Published {
-            snapshot,
-            families,
-            at,
-            max_age: max_age.saturating_sub(age),
-        });
-        self.cache.insert(kind, published.clone());
+        let published = Arc::new(Published { snapshot, families, at });
+        self.cache.insert(
+            kind,
+            Arc::new(Entry {
+                published: published.clone(),
+                max_age: max_age.saturating_sub(age),
+            }),
+        );
         self.generations[kind as usize].send_modify(|g| *g += 1);
         published
     }
 
     /// The latest snapshot of `kind`, unless none was published or it is too old.
     pub fn latest(&self, kind: Kind) -> Option<Arc<Published>> {
-        self.cache.get(&kind)
+        self.cache.get(&kind).map(|entry| entry.published.clone())
     }
 
     /// Waits until a snapshot of `kind` has been published at least once.
@@ -112,7 +102,7 @@ impl Snapshots {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::collectors::partner::PartnerSnapshot;
+    use crate::snapshot::PartnerSnapshot;
 
     fn partner(total: f64) -> Snapshot {
         Snapshot::Partner(PartnerSnapshot {

@@ -4,23 +4,31 @@
 //!
 //! # Architecture
 //!
-//! * [`account`] runs each partner account: its own client, cache and
-//!   collectors. [`collectors`] refresh snapshots in the background, one task
-//!   per collector and account, each on its own interval; a refresh
-//!   publishes a complete snapshot or nothing.
-//! * [`api`] is the only code that talks to Tencent Cloud; it signs
-//!   (TC3-HMAC-SHA256), keeps to each action's rate limit and retries.
-//! * [`cache`] holds the last complete snapshot of each collector (moka) and
-//!   drops it once it is older than `--cache.max-age`.
-//! * [`metrics`] turns snapshots into OpenMetrics on each scrape, without I/O.
+//! From the top down; each module uses only those below it (checked by
+//! `scripts/module-graph`):
+//!
+//! * [`app`] wires the rest together; [`config`] and [`telemetry`] read flags
+//!   and set up logging.
+//! * [`reload`] re-reads configuration files on SIGHUP, `/-/reload` and change.
 //! * [`http`] serves `/metrics`, `/`, `/-/healthy`, `/-/ready` and
 //!   `/-/reload`, plain or over TLS, behind the `--web.config.file` guard
 //!   (basic auth, headers, rate limit).
-//! * [`store`] keeps the snapshots on disk (`--cache.snapshot-dir`) so a
-//!   restart starts warm.
-//! * [`reload`] re-reads configuration files on SIGHUP, `/-/reload` and change.
-//! * [`app`] wires them together; [`config`] and [`telemetry`] read flags and
-//!   set up logging.
+//! * [`account`] runs each partner account: its own client, cache and
+//!   collectors.
+//! * [`collectors`] refresh snapshots in the background, one task per
+//!   collector and account, each on its own interval; a refresh publishes a
+//!   complete snapshot or nothing.
+//! * [`cache`] holds the last complete snapshot of each collector (moka) and
+//!   drops it once it is older than `--cache.max-age`; [`store`] keeps them on
+//!   disk (`--cache.snapshot-dir`) so a restart starts warm.
+//! * [`metrics`] encodes each snapshot once, when it is published, and
+//!   assembles `/metrics` from those blocks and the exporter's own metrics,
+//!   without I/O.
+//! * [`api`] is the only code that talks to Tencent Cloud; it signs
+//!   (TC3-HMAC-SHA256), keeps to each action's rate limit, retries, and reads
+//!   answers as Tencent's SDK declares them.
+//! * [`snapshot`] is the data model: what a refresh produces. It depends on
+//!   nothing else here.
 //! * [`simulator`] is an in-process fake of the API for `--demo` and the tests.
 
 pub mod account;
@@ -33,5 +41,6 @@ pub mod http;
 pub mod metrics;
 pub mod reload;
 pub mod simulator;
+pub mod snapshot;
 pub mod store;
 pub mod telemetry;

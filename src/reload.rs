@@ -156,6 +156,12 @@ impl Reloader {
     }
 }
 
+impl crate::http::Reload for Reloader {
+    fn reload(&self) -> futures::future::BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move { Reloader::reload(self).await.map_err(|e| e.to_string()) })
+    }
+}
+
 /// The files whose change triggers a reload.
 fn watched(sources: &Sources, web: &WebConfig) -> Vec<PathBuf> {
     let mut files = web.files.clone();

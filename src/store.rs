@@ -11,7 +11,7 @@
 //! and starts cold. This module reads and writes files; what is served, and
 //! when, is the cache's business.
 
-use crate::collectors::{Kind, Snapshot};
+use crate::snapshot::{Kind, Snapshot};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -207,7 +207,7 @@ fn unix(t: SystemTime) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::collectors::customers::{CustomerRow, CustomersSnapshot};
+    use crate::snapshot::{CustomerRow, CustomersSnapshot};
 
     fn customers() -> Snapshot {
         Snapshot::Customers(CustomersSnapshot {

@@ -14,9 +14,9 @@
 //! size it serves is learnt from page 1, which must then be full, and the
 //! real last page is read. The size learnt is kept for every later customer.
 
-use super::customers::CustomerRow;
-use super::{Collector, Context, Error, Kind, Snapshot};
+use super::{Collector, Context, Error};
 use crate::api::actions::{Allocation, AllocationHistoryRequest, QueryCreditAllocationHistory};
+use crate::snapshot::{AllocationRow, AllocationsSnapshot, CustomerRow, Kind, Snapshot};
 use futures::{StreamExt, TryStreamExt};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,24 +25,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 const PAGE_SIZE: u64 = 100;
 /// Customers whose histories are read at once; the rate limiter paces them.
 const CUSTOMERS_IN_FLIGHT: usize = 8;
-
-/// One customer's allocation summary.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct AllocationRow {
-    pub uin: u64,
-    /// How many allocations the customer has had.
-    pub count: u64,
-    /// Unix seconds of the newest allocation.
-    pub last_time: Option<f64>,
-    /// USD of the newest allocation.
-    pub last_credit: Option<f64>,
-}
-
-/// The allocation summary of every customer in the customer list.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct AllocationsSnapshot {
-    pub rows: Vec<AllocationRow>,
-}
 
 /// Refreshes [`AllocationsSnapshot`], remembering each customer's last answer.
 #[derive(Debug)]
@@ -78,7 +60,7 @@ impl Collector for Allocations {
 
     async fn refresh(&mut self, ctx: &Context) -> Result<Snapshot, Error> {
         let published = ctx.customers()?;
-        let super::Snapshot::Customers(list) = &*published.snapshot else {
+        let Snapshot::Customers(list) = &*published.snapshot else {
             return Err(Error::NoCustomers);
         };
         let (known, page_size) = (&self.known, &self.page_size);

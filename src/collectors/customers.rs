@@ -2,39 +2,16 @@
 //! of QueryCustomersCredit, or only the customers of `--customers.uins`, from
 //! QueryCreditByUinList in batches of 50.
 
-use super::{Collector, Context, Error, Kind, Page, Snapshot, walk_pages};
+use super::{Collector, Context, Error, Page, walk_pages};
 use crate::api::Action;
 use crate::api::actions::{CreditByUinListRequest, CustomersCreditRequest, QueryCreditByUinList, QueryCustomersCredit};
+use crate::snapshot::{CustomerRow, CustomersSnapshot, Kind, Snapshot};
 use futures::{StreamExt, TryStreamExt};
 
 /// Customers per QueryCustomersCredit page.
 const PAGE_SIZE: u64 = 100;
 /// The most UINs QueryCreditByUinList accepts at once.
 const UIN_BATCH: usize = 50;
-
-/// One customer's credit and labels.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct CustomerRow {
-    pub uin: u64,
-    /// Not exported unless `--customer.export-names`: often an e-mail address.
-    pub name: String,
-    pub remark: String,
-    pub customer_type: String,
-    /// `unverified`, `individual`, `enterprise`, or the API's number if unknown.
-    pub identify_type: String,
-    pub credit: Option<f64>,
-    pub remaining: Option<f64>,
-    /// Unix seconds of the credit's nearest expiry.
-    pub expiry: Option<f64>,
-}
-
-/// The whole customer list.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct CustomersSnapshot {
-    /// The number of customers the API reports.
-    pub total: u64,
-    pub customers: Vec<CustomerRow>,
-}
 
 /// Refreshes [`CustomersSnapshot`].
 #[derive(Debug, Default)]

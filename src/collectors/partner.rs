@@ -1,17 +1,8 @@
 //! `partner`: the partner's own credit, from QueryPartnerCredit.
 
-use super::{Collector, Context, Error, Kind, Snapshot};
+use super::{Collector, Context, Error};
 use crate::api::actions::{Empty, QueryPartnerCredit};
-
-/// The partner's credit in USD; any field may be missing from the answer.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct PartnerSnapshot {
-    pub total: Option<f64>,
-    pub allocated: Option<f64>,
-    pub remaining: Option<f64>,
-    pub customers_total: Option<f64>,
-    pub customers_remaining: Option<f64>,
-}
+use crate::snapshot::{Kind, PartnerSnapshot, Snapshot};
 
 /// Refreshes [`PartnerSnapshot`] with one call.
 #[derive(Debug, Default)]

@@ -2,11 +2,12 @@
 //! (all pages) discovers the vouchers and their labels; then
 //! DescribeCustomerVoucherUsageDetails gives each one's amounts and usage count.
 
-use super::{Collector, Context, Error, Kind, Page, Snapshot, walk_pages};
+use super::{Collector, Context, Error, Page, walk_pages};
 use crate::api::Action;
 use crate::api::actions::{
     DescribeCustomerVoucherList, DescribeCustomerVoucherUsageDetails, VoucherListRequest, VoucherUsageRequest,
 };
+use crate::snapshot::{Kind, Snapshot, VoucherRow, VouchersSnapshot};
 use futures::{StreamExt, TryStreamExt};
 use std::collections::HashSet;
 
@@ -14,28 +15,6 @@ use std::collections::HashSet;
 const PAGE_SIZE: u64 = 100;
 /// Usage-detail calls at once; the rate limiter (20/s) paces them.
 const VOUCHERS_IN_FLIGHT: usize = 16;
-
-/// One voucher.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct VoucherRow {
-    pub customer_uin: u64,
-    pub voucher_id: u64,
-    pub status: String,
-    pub usage: String,
-    pub payment_mode: String,
-    pub product_scope: String,
-    pub amount: Option<f64>,
-    pub remaining: Option<f64>,
-    pub usage_records: Option<u64>,
-    /// Unix seconds.
-    pub expiry: Option<f64>,
-}
-
-/// Every voucher of the partner's customers.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct VouchersSnapshot {
-    pub rows: Vec<VoucherRow>,
-}
 
 /// Refreshes [`VouchersSnapshot`].
 #[derive(Debug, Default)]

@@ -4,8 +4,9 @@
 //! external assets, no JavaScript.
 
 use super::{AppState, escape};
-use crate::collectors::customers::CustomerRow;
-use crate::collectors::{Kind, Snapshot, StatusView};
+use crate::collectors::{Phase, StatusView};
+use crate::snapshot::CustomerRow;
+use crate::snapshot::{Kind, Snapshot};
 use axum::extract::State;
 use axum::response::Html;
 use std::fmt::Write;
@@ -34,13 +35,13 @@ fn until(t: Option<SystemTime>) -> String {
 }
 
 fn state(v: &StatusView) -> (&'static str, &'static str) {
-    match (v.stopped, v.waiting, v.running, v.last_ok) {
-        (true, ..) => ("stopped", "bad"),
-        (_, true, ..) => ("waiting for customers", "idle"),
-        (_, _, true, _) => ("refreshing", "idle"),
-        (.., Some(true)) => ("ok", "good"),
-        (.., Some(false)) => ("failing", "bad"),
-        _ => ("starting", "idle"),
+    match (v.phase, v.last_ok) {
+        (Phase::Stopped, _) => ("stopped", "bad"),
+        (Phase::Waiting, _) => ("waiting for customers", "idle"),
+        (Phase::Refreshing, _) => ("refreshing", "idle"),
+        (Phase::Idle, Some(true)) => ("ok", "good"),
+        (Phase::Idle, Some(false)) => ("failing", "bad"),
+        (Phase::Idle, None) => ("starting", "idle"),
     }
 }
 

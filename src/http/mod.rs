@@ -42,10 +42,19 @@ pub struct AppState {
     pub telemetry_path: String,
     /// Shown on the landing page so a demo run says what it is.
     pub demo: bool,
+    /// The web configuration's guard, put before every handler.
+    pub guard: Arc<guard::Guard>,
     /// Reloads the configuration for `POST /-/reload`.
-    pub reloader: Arc<crate::reload::Reloader>,
+    pub reloader: Arc<dyn Reload>,
     /// Whether `/-/reload` may be used (`--web.enable-lifecycle`).
     pub lifecycle: bool,
+}
+
+/// What `POST /-/reload` calls: the exporter's reloader, or a test's stand-in.
+pub trait Reload: Send + Sync {
+    /// Reads the configuration files again and puts them in force; the error
+    /// says why the running configuration was kept.
+    fn reload(&self) -> futures::future::BoxFuture<'_, Result<(), String>>;
 }
 
 /// The exporter's router; tests call it without a socket.
@@ -61,10 +70,7 @@ pub fn router(state: AppState) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
         ))
-        .layer(axum::middleware::from_fn_with_state(
-            state.reloader.guard(),
-            guard::guard,
-        ))
+        .layer(axum::middleware::from_fn_with_state(state.guard.clone(), guard::guard))
         .layer(
             tower::ServiceBuilder::new()
                 .layer(HandleErrorLayer::new(|_: tower::BoxError| async {
@@ -157,7 +163,7 @@ async fn ready(State(state): State<AppState>) -> Response {
 }
 
 /// A collector as messages name it: with its account when there are several.
-fn collector(account: &str, kind: crate::collectors::Kind, accounts: usize) -> String {
+fn collector(account: &str, kind: crate::snapshot::Kind, accounts: usize) -> String {
     if accounts > 1 {
         format!("{account}/{kind}")
     } else {

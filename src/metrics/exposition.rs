@@ -1,10 +1,8 @@
-//! Turns snapshots into metric families. A snapshot is encoded once, when its
-//! collector publishes it ([`Renderer`]); the collectors' status, which changes
-//! between refreshes, is encoded on each scrape ([`RefreshMetrics`]). Neither
-//! does I/O.
+//! Turns snapshots into metric families, once, when a collector publishes
+//! one ([`Renderer`]). No I/O.
 
 use super::block::Block;
-use crate::collectors::{Kind, Snapshot, Status};
+use crate::snapshot::{Kind, Snapshot};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::MetricType;
@@ -22,6 +20,16 @@ pub struct Renderer {
     account: Arc<str>,
     /// `--customer.export-names`.
     export_names: bool,
+}
+
+/// One published snapshot, its exposition, and when it was taken.
+#[derive(Debug)]
+pub struct Published {
+    pub snapshot: Arc<Snapshot>,
+    /// The snapshot's metric families, encoded once when it was published.
+    pub families: Vec<Family>,
+    /// When the refresh that produced it completed.
+    pub at: SystemTime,
 }
 
 /// One metric family of a snapshot, encoded: its descriptor (`# HELP`,
@@ -77,7 +85,7 @@ fn families(text: String) -> Vec<Family> {
 static USD: std::sync::LazyLock<Unit> = std::sync::LazyLock::new(|| Unit::Other("usd".into()));
 
 /// Writes one gauge family, unless it has no samples.
-fn gauges<L: EncodeLabelSet>(
+pub fn gauges<L: EncodeLabelSet>(
     encoder: &mut DescriptorEncoder,
     name: &str,
     help: &str,
@@ -95,7 +103,8 @@ fn gauges<L: EncodeLabelSet>(
     Ok(())
 }
 
-fn unix(t: SystemTime) -> f64 {
+/// `t` as unix seconds.
+pub fn unix(t: SystemTime) -> f64 {
     t.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO).as_secs_f64()
 }
 
@@ -164,11 +173,7 @@ impl Renderer {
         self.gauges(encoder, name, help, unit, value.map(|v| (no_more_labels, v)))
     }
 
-    fn encode_partner(
-        &self,
-        e: &mut DescriptorEncoder,
-        p: &crate::collectors::partner::PartnerSnapshot,
-    ) -> fmt::Result {
+    fn encode_partner(&self, e: &mut DescriptorEncoder, p: &crate::snapshot::PartnerSnapshot) -> fmt::Result {
         let k = Kind::Partner;
         self.gauge(
             e,
@@ -207,11 +212,7 @@ impl Renderer {
         )
     }
 
-    fn encode_customers(
-        &self,
-        e: &mut DescriptorEncoder,
-        c: &crate::collectors::customers::CustomersSnapshot,
-    ) -> fmt::Result {
+    fn encode_customers(&self, e: &mut DescriptorEncoder, c: &crate::snapshot::CustomersSnapshot) -> fmt::Result {
         let k = Kind::Customers;
         self.gauge(
             e,
@@ -267,11 +268,7 @@ impl Renderer {
         )
     }
 
-    fn encode_allocations(
-        &self,
-        e: &mut DescriptorEncoder,
-        a: &crate::collectors::allocations::AllocationsSnapshot,
-    ) -> fmt::Result {
+    fn encode_allocations(&self, e: &mut DescriptorEncoder, a: &crate::snapshot::AllocationsSnapshot) -> fmt::Result {
         let k = Kind::Allocations;
         let uins: Vec<String> = a.rows.iter().map(|r| r.uin.to_string()).collect();
         let rows = || a.rows.iter().zip(&uins);
@@ -298,11 +295,7 @@ impl Renderer {
         )
     }
 
-    fn encode_vouchers(
-        &self,
-        e: &mut DescriptorEncoder,
-        v: &crate::collectors::vouchers::VouchersSnapshot,
-    ) -> fmt::Result {
+    fn encode_vouchers(&self, e: &mut DescriptorEncoder, v: &crate::snapshot::VouchersSnapshot) -> fmt::Result {
         let k = Kind::Vouchers;
         let ids: Vec<(String, String)> = v
             .rows
@@ -378,59 +371,6 @@ impl Collector for OneSnapshot {
             Snapshot::Allocations(a) => r.encode_allocations(&mut encoder, a),
             Snapshot::Vouchers(v) => r.encode_vouchers(&mut encoder, v),
         }
-    }
-}
-
-/// The collectors' refresh metrics, read from their status on each scrape.
-#[derive(Debug)]
-pub struct RefreshMetrics {
-    pub(crate) accounts: crate::account::Accounts,
-}
-
-impl Collector for RefreshMetrics {
-    fn encode(&self, mut encoder: DescriptorEncoder) -> fmt::Result {
-        let e = &mut encoder;
-        let accounts = self.accounts.load();
-        let statuses: Vec<(&str, &Status, crate::collectors::StatusView)> = accounts
-            .iter()
-            .flat_map(|a| a.statuses.iter().map(move |s| (&*a.name, &**s, s.view())))
-            .collect();
-        let label =
-            |account: &str, s: &Status| [("account", account.to_owned()), ("collector", s.kind.name().to_owned())];
-        gauges(
-            e,
-            "refresh_success",
-            "Whether the collector's last refresh succeeded (1) or failed (0)",
-            None,
-            statuses
-                .iter()
-                .filter_map(|(a, s, v)| Some((label(a, s), f64::from(u8::from(v.last_ok?))))),
-        )?;
-        gauges(
-            e,
-            "refresh_last_success_timestamp",
-            "Unix time of the collector's last successful refresh (or of the snapshot kept on disk it serves)",
-            Some(&Unit::Seconds),
-            statuses
-                .iter()
-                .filter_map(|(a, s, v)| Some((label(a, s), unix(v.last_success?)))),
-        )?;
-        gauges(
-            e,
-            "refresh_interval",
-            "Configured interval between the collector's refreshes",
-            Some(&Unit::Seconds),
-            statuses.iter().map(|(a, s, _)| (label(a, s), s.interval.as_secs_f64())),
-        )?;
-        gauges(
-            e,
-            "refresh_duration",
-            "Duration of the collector's last refresh, successful or not",
-            Some(&Unit::Seconds),
-            statuses
-                .iter()
-                .filter_map(|(a, s, v)| Some((label(a, s), v.last_duration?.as_secs_f64()))),
-        )
     }
 }
 

@@ -8,13 +8,13 @@ pub mod block;
 pub mod exposition;
 pub mod instrumentation;
 
-use crate::account::Accounts;
-use crate::collectors::Kind;
+use crate::snapshot::Kind;
 use bytes::Bytes;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
+use std::sync::Arc;
 
 /// The metric name prefix of every series.
 pub const PREFIX: &str = "tencentcloud_partner";
@@ -46,12 +46,18 @@ pub enum Format {
     Text,
 }
 
+/// The snapshots `/metrics` serves, as their collectors published them.
+pub trait Source: Send + Sync + std::fmt::Debug {
+    /// The latest snapshot of `kind` of every account served, in account order.
+    fn published(&self, kind: Kind) -> Vec<Arc<exposition::Published>>;
+}
+
 /// The exporter's metrics, ready to serve.
 #[derive(Debug)]
 pub struct Metrics {
     /// The exporter's own metrics; the cached snapshots are not in it.
     registry: Registry,
-    accounts: Accounts,
+    source: Arc<dyn Source>,
     pub api: instrumentation::ApiMetrics,
     pub reload: instrumentation::ReloadMetrics,
     /// Snapshot files (`--cache.snapshot-dir`) that could not be written.
@@ -59,8 +65,9 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// Builds the registry of the exporter's own metrics over the accounts served.
-    pub fn new(accounts: Accounts) -> Self {
+    /// Builds the registry of the exporter's own metrics, with `refresh`
+    /// (the collectors' status, encoded per scrape), over the snapshots of `source`.
+    pub fn new(source: Arc<dyn Source>, refresh: Box<dyn prometheus_client::collector::Collector>) -> Self {
         let mut registry = Registry::with_prefix(PREFIX);
         let build = Family::<BuildLabels, Gauge>::default();
         build
@@ -82,12 +89,10 @@ impl Metrics {
             "Snapshots that could not be written to --cache.snapshot-dir",
             store_errors.clone(),
         );
-        registry.register_collector(Box::new(exposition::RefreshMetrics {
-            accounts: accounts.clone(),
-        }));
+        registry.register_collector(refresh);
         Self {
             registry,
-            accounts,
+            source,
             api,
             reload,
             store_errors,
@@ -113,12 +118,8 @@ impl Metrics {
     }
 
     fn chunks(&self, format: Format, gzip: bool) -> Vec<Bytes> {
-        let accounts = self.accounts.load();
         let mut parts: Vec<(&exposition::Family, bool)> = Vec::new();
-        let published: Vec<Vec<_>> = Kind::ALL
-            .iter()
-            .map(|kind| accounts.iter().filter_map(|a| a.snapshots.latest(*kind)).collect())
-            .collect();
+        let published: Vec<Vec<_>> = Kind::ALL.iter().map(|kind| self.source.published(*kind)).collect();
         for group in &published {
             let mut names: Vec<&str> = Vec::new();
             for family in group.iter().flat_map(|p| &p.families) {
