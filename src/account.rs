@@ -193,7 +193,8 @@ impl Fleet {
             None => None,
         };
         let restoring = snapshots.is_none();
-        let snapshots = snapshots.unwrap_or_else(|| Snapshots::new(Renderer::new(&config.name, common.export_names)));
+        let snapshots = snapshots
+            .unwrap_or_else(|| Snapshots::new(Renderer::new(&config.name, common.export_names, collectors::encode)));
         let mut statuses = vec![
             Arc::new(Status::new(Kind::Partner, config.intervals.partner)),
             Arc::new(Status::new(Kind::Customers, config.intervals.customers)),

@@ -113,7 +113,7 @@ mod tests {
 
     #[test]
     fn publish_replaces_and_expires_after_max_age() {
-        let snapshots = Snapshots::new(Renderer::new("default", false));
+        let snapshots = Snapshots::new(Renderer::new("default", false, crate::collectors::encode));
         assert!(snapshots.latest(Kind::Partner).is_none());
         snapshots.publish(partner(1.0), Duration::from_millis(300));
         snapshots.publish(partner(2.0), Duration::from_millis(300));
@@ -134,7 +134,7 @@ mod tests {
 
     #[tokio::test]
     async fn wait_for_first_returns_after_a_publish() {
-        let snapshots = Snapshots::new(Renderer::new("default", false));
+        let snapshots = Snapshots::new(Renderer::new("default", false, crate::collectors::encode));
         let waiter = tokio::spawn({
             let snapshots = snapshots.clone();
             async move { snapshots.wait_for_first(Kind::Partner).await }

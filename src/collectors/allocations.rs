@@ -16,7 +16,42 @@
 
 use super::{Collector, Context, Error};
 use crate::api::actions::{Allocation, AllocationHistoryRequest, QueryCreditAllocationHistory};
+use crate::metrics::table::{Labels, Metric, Options, Table, Unit};
 use crate::snapshot::{AllocationRow, AllocationsSnapshot, CustomerRow, Kind, Snapshot};
+use std::borrow::Cow;
+
+/// What the allocations collector exports, per customer.
+pub const METRICS: Table<AllocationsSnapshot, AllocationRow> = Table {
+    whole: &[],
+    rows: |s| &s.rows,
+    each: &[
+        Metric {
+            name: "customer_credit_allocations",
+            help: "Number of credit allocations the customer has received",
+            unit: Unit::None,
+            labels: customer,
+            value: |r| Some(r.count as f64),
+        },
+        Metric {
+            name: "customer_credit_last_allocation_timestamp",
+            help: "Unix time of the customer's newest credit allocation",
+            unit: Unit::Seconds,
+            labels: customer,
+            value: |r| r.last_time,
+        },
+        Metric {
+            name: "customer_credit_last_allocation",
+            help: "Credit of the customer's newest allocation in USD",
+            unit: Unit::Usd,
+            labels: customer,
+            value: |r| r.last_credit,
+        },
+    ],
+};
+
+fn customer(r: &AllocationRow, _: Options) -> Labels<'_> {
+    vec![("customer_uin", Cow::Owned(r.uin.to_string()))]
+}
 use futures::{StreamExt, TryStreamExt};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -163,4 +198,41 @@ async fn history_page(
         page_size,
     };
     Ok(ctx.call::<QueryCreditAllocationHistory>(&request).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::table::tests::exposition;
+
+    #[test]
+    fn exports_the_count_and_the_newest_allocation_of_each_customer() {
+        let snapshot = AllocationsSnapshot {
+            rows: vec![
+                AllocationRow {
+                    uin: 100,
+                    count: 3,
+                    last_time: Some(1_700_000_000.0),
+                    last_credit: Some(250.75),
+                },
+                // Never given credit: a count of 0 and nothing else.
+                AllocationRow {
+                    uin: 200,
+                    count: 0,
+                    last_time: None,
+                    last_credit: None,
+                },
+            ],
+        };
+        let text = exposition(&METRICS, &snapshot, "allocations");
+        for line in [
+            "tencentcloud_partner_customer_credit_allocations{account=\"a\",customer_uin=\"100\"} 3.0\n",
+            "tencentcloud_partner_customer_credit_allocations{account=\"a\",customer_uin=\"200\"} 0.0\n",
+            "tencentcloud_partner_customer_credit_last_allocation_timestamp_seconds{account=\"a\",customer_uin=\"100\"} 1700000000.0\n",
+            "tencentcloud_partner_customer_credit_last_allocation_usd{account=\"a\",customer_uin=\"100\"} 250.75\n",
+        ] {
+            assert!(text.contains(line), "missing {line} in\n{text}");
+        }
+        assert_eq!(text.matches("customer_uin=\"200\"").count(), 1, "{text}");
+    }
 }

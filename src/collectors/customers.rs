@@ -5,7 +5,70 @@
 use super::{Collector, Context, Error, Page, walk_pages};
 use crate::api::Action;
 use crate::api::actions::{CreditByUinListRequest, CustomersCreditRequest, QueryCreditByUinList, QueryCustomersCredit};
+use crate::metrics::table::{Labels, Metric, Options, Table, Unit, no_labels};
 use crate::snapshot::{CustomerRow, CustomersSnapshot, Kind, Snapshot};
+use std::borrow::Cow;
+
+/// What the customers collector exports: their number, and each customer's
+/// credit and descriptive labels.
+pub const METRICS: Table<CustomersSnapshot, CustomerRow> = Table {
+    whole: &[Metric {
+        name: "customers",
+        help: "Number of customers bound to the partner",
+        unit: Unit::None,
+        labels: no_labels,
+        value: |s| Some(s.total as f64),
+    }],
+    rows: |s| &s.customers,
+    each: &[
+        Metric {
+            name: "customer_credit",
+            help: "Credit allocated to the customer in USD",
+            unit: Unit::Usd,
+            labels: customer,
+            value: |c| c.credit,
+        },
+        Metric {
+            name: "customer_credit_remaining",
+            help: "Credit the customer has left in USD",
+            unit: Unit::Usd,
+            labels: customer,
+            value: |c| c.remaining,
+        },
+        Metric {
+            name: "customer_credit_expiry_timestamp",
+            help: "Unix time of the customer's RecentExpiry, which Tencent's SDK documents as \"Expiration time\"",
+            unit: Unit::Seconds,
+            labels: customer,
+            value: |c| c.expiry,
+        },
+        Metric {
+            name: "customer_info",
+            help: "Descriptive labels of the customer, value 1",
+            unit: Unit::None,
+            labels: customer_info,
+            value: |_| Some(1.0),
+        },
+    ],
+};
+
+fn customer(c: &CustomerRow, _: Options) -> Labels<'_> {
+    vec![("customer_uin", Cow::Owned(c.uin.to_string()))]
+}
+
+/// The name only with `--customer.export-names`: it is often an e-mail address.
+fn customer_info(c: &CustomerRow, options: Options) -> Labels<'_> {
+    let mut labels = customer(c, options);
+    labels.extend([
+        ("remark", Cow::Borrowed(c.remark.as_str())),
+        ("customer_type", Cow::Borrowed(c.customer_type.as_str())),
+        ("identify_type", Cow::Borrowed(c.identify_type.as_str())),
+    ]);
+    if options.export_names {
+        labels.push(("name", Cow::Borrowed(c.name.as_str())));
+    }
+    labels
+}
 use futures::{StreamExt, TryStreamExt};
 
 /// Customers per QueryCustomersCredit page.
@@ -108,4 +171,64 @@ async fn by_uin_list(ctx: &Context, uins: &[u64]) -> Result<CustomersSnapshot, E
         total: customers.len() as u64,
         customers,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::table::tests::{exposition, exposition_with};
+
+    fn snapshot() -> CustomersSnapshot {
+        CustomersSnapshot {
+            total: 2,
+            customers: vec![
+                CustomerRow {
+                    uin: 100,
+                    name: "ops@example.com".into(),
+                    remark: "say \"hi\"".into(),
+                    customer_type: "new".into(),
+                    identify_type: "enterprise".into(),
+                    credit: Some(500.0),
+                    remaining: Some(12.5),
+                    expiry: Some(1_700_000_000.0),
+                },
+                // Every value the API may leave out, left out.
+                CustomerRow {
+                    uin: 200,
+                    ..Default::default()
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn exports_each_customer_with_its_uin() {
+        let text = exposition(&METRICS, &snapshot(), "customers");
+        for line in [
+            "tencentcloud_partner_customers{account=\"a\"} 2.0\n",
+            "tencentcloud_partner_customer_credit_usd{account=\"a\",customer_uin=\"100\"} 500.0\n",
+            "tencentcloud_partner_customer_credit_remaining_usd{account=\"a\",customer_uin=\"100\"} 12.5\n",
+            "tencentcloud_partner_customer_credit_expiry_timestamp_seconds{account=\"a\",customer_uin=\"100\"} 1700000000.0\n",
+            "tencentcloud_partner_customer_info{account=\"a\",customer_uin=\"100\",remark=\"say \\\"hi\\\"\",customer_type=\"new\",identify_type=\"enterprise\"} 1.0\n",
+            "tencentcloud_partner_customer_info{account=\"a\",customer_uin=\"200\",remark=\"\",customer_type=\"\",identify_type=\"\"} 1.0\n",
+        ] {
+            assert!(text.contains(line), "missing {line} in\n{text}");
+        }
+        assert!(!text.contains("ops@example.com"), "names only when asked for");
+    }
+
+    #[test]
+    fn a_customer_without_values_has_only_its_info() {
+        let text = exposition(&METRICS, &snapshot(), "customers");
+        assert_eq!(text.matches("customer_uin=\"200\"").count(), 1, "{text}");
+    }
+
+    #[test]
+    fn names_are_exported_when_asked_for() {
+        let text = exposition_with(&METRICS, &snapshot(), "customers", Options { export_names: true });
+        assert!(
+            text.contains("identify_type=\"enterprise\",name=\"ops@example.com\"} 1.0\n"),
+            "{text}"
+        );
+    }
 }

@@ -17,10 +17,22 @@ pub use task::{Phase, Schedule, Status, StatusView, run};
 
 use crate::api::{self, Action};
 use crate::cache::Snapshots;
+use crate::metrics::table::Scope;
 use crate::snapshot::{Kind, Snapshot};
 use chrono::{FixedOffset, NaiveDateTime};
+use prometheus_client::encoding::DescriptorEncoder;
 use std::future::Future;
 use std::sync::Arc;
+
+/// Writes `snapshot`'s metric families with its collector's metric table.
+pub fn encode(snapshot: &Snapshot, encoder: &mut DescriptorEncoder, scope: Scope<'_>) -> std::fmt::Result {
+    match snapshot {
+        Snapshot::Partner(s) => partner::METRICS.encode(s, encoder, scope),
+        Snapshot::Customers(s) => customers::METRICS.encode(s, encoder, scope),
+        Snapshot::Allocations(s) => allocations::METRICS.encode(s, encoder, scope),
+        Snapshot::Vouchers(s) => vouchers::METRICS.encode(s, encoder, scope),
+    }
+}
 
 /// Why a refresh failed; the previous snapshot stays published.
 #[derive(Debug, thiserror::Error)]

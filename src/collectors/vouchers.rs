@@ -7,7 +7,70 @@ use crate::api::Action;
 use crate::api::actions::{
     DescribeCustomerVoucherList, DescribeCustomerVoucherUsageDetails, VoucherListRequest, VoucherUsageRequest,
 };
+use crate::metrics::table::{Labels, Metric, Options, Table, Unit};
 use crate::snapshot::{Kind, Snapshot, VoucherRow, VouchersSnapshot};
+use std::borrow::Cow;
+
+/// What the vouchers collector exports, per voucher.
+pub const METRICS: Table<VouchersSnapshot, VoucherRow> = Table {
+    whole: &[],
+    rows: |s| &s.rows,
+    each: &[
+        Metric {
+            name: "voucher_amount",
+            help: "Face value of the voucher in USD",
+            unit: Unit::Usd,
+            labels: voucher,
+            value: |v| v.amount,
+        },
+        Metric {
+            name: "voucher_remaining",
+            help: "Balance left on the voucher in USD",
+            unit: Unit::Usd,
+            labels: voucher,
+            value: |v| v.remaining,
+        },
+        Metric {
+            name: "voucher_usage_records",
+            help: "Number of charges made against the voucher",
+            unit: Unit::None,
+            labels: voucher,
+            value: |v| v.usage_records.map(|n| n as f64),
+        },
+        Metric {
+            name: "voucher_expiry_timestamp",
+            help: "Unix time at which the voucher expires",
+            unit: Unit::Seconds,
+            labels: voucher,
+            value: |v| v.expiry,
+        },
+        Metric {
+            name: "voucher_info",
+            help: "Descriptive labels of the voucher, value 1",
+            unit: Unit::None,
+            labels: voucher_info,
+            value: |_| Some(1.0),
+        },
+    ],
+};
+
+fn voucher(v: &VoucherRow, _: Options) -> Labels<'_> {
+    vec![
+        ("customer_uin", Cow::Owned(v.customer_uin.to_string())),
+        ("voucher_id", Cow::Owned(v.voucher_id.to_string())),
+    ]
+}
+
+fn voucher_info(v: &VoucherRow, options: Options) -> Labels<'_> {
+    let mut labels = voucher(v, options);
+    labels.extend([
+        ("status", Cow::Borrowed(v.status.as_str())),
+        ("usage", Cow::Borrowed(v.usage.as_str())),
+        ("payment_mode", Cow::Borrowed(v.payment_mode.as_str())),
+        ("product_scope", Cow::Borrowed(v.product_scope.as_str())),
+    ]);
+    labels
+}
 use futures::{StreamExt, TryStreamExt};
 use std::collections::HashSet;
 
@@ -85,4 +148,47 @@ async fn with_usage(ctx: &Context, mut row: VoucherRow) -> Result<VoucherRow, Er
     row.remaining = usage.remain_amount.or(row.remaining);
     row.usage_records = usage.total_records_count;
     Ok(row)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::table::tests::exposition;
+
+    #[test]
+    fn exports_each_voucher_by_customer_and_id() {
+        let snapshot = VouchersSnapshot {
+            rows: vec![
+                VoucherRow {
+                    customer_uin: 100,
+                    voucher_id: 7,
+                    status: "Issued".into(),
+                    usage: "CustomerOffer".into(),
+                    payment_mode: "AllPayment".into(),
+                    product_scope: "AllProducts".into(),
+                    amount: Some(100.0),
+                    remaining: Some(12.5),
+                    usage_records: Some(4),
+                    expiry: Some(1_700_000_000.0),
+                },
+                // Every value the API may leave out, left out.
+                VoucherRow {
+                    customer_uin: 100,
+                    voucher_id: 8,
+                    ..Default::default()
+                },
+            ],
+        };
+        let text = exposition(&METRICS, &snapshot, "vouchers");
+        for line in [
+            "tencentcloud_partner_voucher_amount_usd{account=\"a\",customer_uin=\"100\",voucher_id=\"7\"} 100.0\n",
+            "tencentcloud_partner_voucher_remaining_usd{account=\"a\",customer_uin=\"100\",voucher_id=\"7\"} 12.5\n",
+            "tencentcloud_partner_voucher_usage_records{account=\"a\",customer_uin=\"100\",voucher_id=\"7\"} 4.0\n",
+            "tencentcloud_partner_voucher_expiry_timestamp_seconds{account=\"a\",customer_uin=\"100\",voucher_id=\"7\"} 1700000000.0\n",
+            "tencentcloud_partner_voucher_info{account=\"a\",customer_uin=\"100\",voucher_id=\"7\",status=\"Issued\",usage=\"CustomerOffer\",payment_mode=\"AllPayment\",product_scope=\"AllProducts\"} 1.0\n",
+        ] {
+            assert!(text.contains(line), "missing {line} in\n{text}");
+        }
+        assert_eq!(text.matches("voucher_id=\"8\"").count(), 1, "only its info: {text}");
+    }
 }

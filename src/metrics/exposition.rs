@@ -2,7 +2,8 @@
 //! one ([`Renderer`]). No I/O.
 
 use super::block::Block;
-use crate::snapshot::{Kind, Snapshot};
+use super::table::{Options, Scope};
+use crate::snapshot::Snapshot;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::MetricType;
@@ -13,13 +14,24 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+/// Writes a snapshot's metric families: the collectors' list of metric tables.
+pub type Encode = fn(&Snapshot, &mut DescriptorEncoder, Scope<'_>) -> fmt::Result;
+
 /// Encodes one account's published snapshots into exposition families.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Renderer {
     /// The `account` label of every series.
     account: Arc<str>,
-    /// `--customer.export-names`.
-    export_names: bool,
+    options: Options,
+    encode: Encode,
+}
+
+impl fmt::Debug for Renderer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Renderer")
+            .field("account", &self.account)
+            .finish_non_exhaustive()
+    }
 }
 
 /// One published snapshot, its exposition, and when it was taken.
@@ -82,8 +94,6 @@ fn families(text: String) -> Vec<Family> {
     out
 }
 
-static USD: std::sync::LazyLock<Unit> = std::sync::LazyLock::new(|| Unit::Other("usd".into()));
-
 /// Writes one gauge family, unless it has no samples.
 pub fn gauges<L: EncodeLabelSet>(
     encoder: &mut DescriptorEncoder,
@@ -109,11 +119,12 @@ pub fn unix(t: SystemTime) -> f64 {
 }
 
 impl Renderer {
-    /// A renderer of `account`'s snapshots.
-    pub fn new(account: &str, export_names: bool) -> Self {
+    /// A renderer of `account`'s snapshots, writing each with `encode`.
+    pub fn new(account: &str, export_names: bool, encode: Encode) -> Self {
         Self {
             account: account.into(),
-            export_names,
+            options: Options { export_names },
+            encode,
         }
     }
 
@@ -134,225 +145,6 @@ impl Renderer {
             .expect("writing to a String cannot fail");
         families(text)
     }
-
-    fn help(&self, what: &str, kind: Kind) -> String {
-        // No interval here: accounts may refresh at different intervals, and
-        // a family has one HELP. refresh_interval_seconds tells each.
-        format!("{what} (cached; refreshed by the {kind} collector).")
-    }
-
-    /// Writes one gauge family with the account label before the others.
-    fn gauges<L: EncodeLabelSet>(
-        &self,
-        encoder: &mut DescriptorEncoder,
-        name: &str,
-        help: &str,
-        unit: Option<&Unit>,
-        samples: impl IntoIterator<Item = (L, f64)>,
-    ) -> fmt::Result {
-        let account = [("account", &*self.account)];
-        gauges(
-            encoder,
-            name,
-            help,
-            unit,
-            samples.into_iter().map(|(labels, value)| ((account, labels), value)),
-        )
-    }
-
-    /// Writes one gauge family whose only label is the account, if it has a value.
-    fn gauge(
-        &self,
-        encoder: &mut DescriptorEncoder,
-        name: &str,
-        help: &str,
-        unit: Option<&Unit>,
-        value: Option<f64>,
-    ) -> fmt::Result {
-        let no_more_labels: [(&str, &str); 0] = [];
-        self.gauges(encoder, name, help, unit, value.map(|v| (no_more_labels, v)))
-    }
-
-    fn encode_partner(&self, e: &mut DescriptorEncoder, p: &crate::snapshot::PartnerSnapshot) -> fmt::Result {
-        let k = Kind::Partner;
-        self.gauge(
-            e,
-            "credit",
-            &self.help("Total credit of the partner in USD", k),
-            Some(&USD),
-            p.total,
-        )?;
-        self.gauge(
-            e,
-            "credit_allocated",
-            &self.help("Credit the partner has allocated to customers in USD", k),
-            Some(&USD),
-            p.allocated,
-        )?;
-        self.gauge(
-            e,
-            "credit_remaining",
-            &self.help("Credit the partner has left to allocate in USD", k),
-            Some(&USD),
-            p.remaining,
-        )?;
-        self.gauge(
-            e,
-            "customers_credit",
-            &self.help("Credit allocated to all customers in USD", k),
-            Some(&USD),
-            p.customers_total,
-        )?;
-        self.gauge(
-            e,
-            "customers_credit_remaining",
-            &self.help("Credit all customers have left in USD", k),
-            Some(&USD),
-            p.customers_remaining,
-        )
-    }
-
-    fn encode_customers(&self, e: &mut DescriptorEncoder, c: &crate::snapshot::CustomersSnapshot) -> fmt::Result {
-        let k = Kind::Customers;
-        self.gauge(
-            e,
-            "customers",
-            &self.help("Number of customers bound to the partner", k),
-            None,
-            Some(c.total as f64),
-        )?;
-        let uins: Vec<String> = c.customers.iter().map(|c| c.uin.to_string()).collect();
-        let rows = || c.customers.iter().zip(&uins);
-        self.gauges(
-            e,
-            "customer_credit",
-            &self.help("Credit allocated to the customer in USD", k),
-            Some(&USD),
-            rows().filter_map(|(c, uin)| Some(([("customer_uin", uin.as_str())], c.credit?))),
-        )?;
-        self.gauges(
-            e,
-            "customer_credit_remaining",
-            &self.help("Credit the customer has left in USD", k),
-            Some(&USD),
-            rows().filter_map(|(c, uin)| Some(([("customer_uin", uin.as_str())], c.remaining?))),
-        )?;
-        self.gauges(
-            e,
-            "customer_credit_expiry_timestamp",
-            &self.help(
-                "Unix time of the customer's RecentExpiry, which Tencent's SDK documents as \"Expiration time\"",
-                k,
-            ),
-            Some(&Unit::Seconds),
-            rows().filter_map(|(c, uin)| Some(([("customer_uin", uin.as_str())], c.expiry?))),
-        )?;
-        let info = rows().map(|(c, uin)| {
-            let mut labels = vec![
-                ("customer_uin", uin.as_str()),
-                ("remark", c.remark.as_str()),
-                ("customer_type", c.customer_type.as_str()),
-                ("identify_type", c.identify_type.as_str()),
-            ];
-            if self.export_names {
-                labels.push(("name", c.name.as_str()));
-            }
-            (labels, 1.0)
-        });
-        self.gauges(
-            e,
-            "customer_info",
-            &self.help("Descriptive labels of the customer, value 1", k),
-            None,
-            info,
-        )
-    }
-
-    fn encode_allocations(&self, e: &mut DescriptorEncoder, a: &crate::snapshot::AllocationsSnapshot) -> fmt::Result {
-        let k = Kind::Allocations;
-        let uins: Vec<String> = a.rows.iter().map(|r| r.uin.to_string()).collect();
-        let rows = || a.rows.iter().zip(&uins);
-        self.gauges(
-            e,
-            "customer_credit_allocations",
-            &self.help("Number of credit allocations the customer has received", k),
-            None,
-            rows().map(|(r, uin)| ([("customer_uin", uin.as_str())], r.count as f64)),
-        )?;
-        self.gauges(
-            e,
-            "customer_credit_last_allocation_timestamp",
-            &self.help("Unix time of the customer's newest credit allocation", k),
-            Some(&Unit::Seconds),
-            rows().filter_map(|(r, uin)| Some(([("customer_uin", uin.as_str())], r.last_time?))),
-        )?;
-        self.gauges(
-            e,
-            "customer_credit_last_allocation",
-            &self.help("Credit of the customer's newest allocation in USD", k),
-            Some(&USD),
-            rows().filter_map(|(r, uin)| Some(([("customer_uin", uin.as_str())], r.last_credit?))),
-        )
-    }
-
-    fn encode_vouchers(&self, e: &mut DescriptorEncoder, v: &crate::snapshot::VouchersSnapshot) -> fmt::Result {
-        let k = Kind::Vouchers;
-        let ids: Vec<(String, String)> = v
-            .rows
-            .iter()
-            .map(|r| (r.customer_uin.to_string(), r.voucher_id.to_string()))
-            .collect();
-        let rows = || v.rows.iter().zip(&ids);
-        let labels = |(uin, id): &'_ (String, String)| [("customer_uin", uin.clone()), ("voucher_id", id.clone())];
-        self.gauges(
-            e,
-            "voucher_amount",
-            &self.help("Face value of the voucher in USD", k),
-            Some(&USD),
-            rows().filter_map(|(r, ids)| Some((labels(ids), r.amount?))),
-        )?;
-        self.gauges(
-            e,
-            "voucher_remaining",
-            &self.help("Balance left on the voucher in USD", k),
-            Some(&USD),
-            rows().filter_map(|(r, ids)| Some((labels(ids), r.remaining?))),
-        )?;
-        self.gauges(
-            e,
-            "voucher_usage_records",
-            &self.help("Number of charges made against the voucher", k),
-            None,
-            rows().filter_map(|(r, ids)| Some((labels(ids), r.usage_records? as f64))),
-        )?;
-        self.gauges(
-            e,
-            "voucher_expiry_timestamp",
-            &self.help("Unix time at which the voucher expires", k),
-            Some(&Unit::Seconds),
-            rows().filter_map(|(r, ids)| Some((labels(ids), r.expiry?))),
-        )?;
-        let info = rows().map(|(r, (uin, id))| {
-            (
-                [
-                    ("customer_uin", uin.as_str()),
-                    ("voucher_id", id.as_str()),
-                    ("status", r.status.as_str()),
-                    ("usage", r.usage.as_str()),
-                    ("payment_mode", r.payment_mode.as_str()),
-                    ("product_scope", r.product_scope.as_str()),
-                ],
-                1.0,
-            )
-        });
-        self.gauges(
-            e,
-            "voucher_info",
-            &self.help("Descriptive labels of the voucher, value 1", k),
-            None,
-            info,
-        )
-    }
 }
 
 /// One snapshot, as a prometheus-client collector for [`Renderer::render`].
@@ -364,13 +156,12 @@ struct OneSnapshot {
 
 impl Collector for OneSnapshot {
     fn encode(&self, mut encoder: DescriptorEncoder) -> fmt::Result {
-        let r = &self.renderer;
-        match &*self.snapshot {
-            Snapshot::Partner(p) => r.encode_partner(&mut encoder, p),
-            Snapshot::Customers(c) => r.encode_customers(&mut encoder, c),
-            Snapshot::Allocations(a) => r.encode_allocations(&mut encoder, a),
-            Snapshot::Vouchers(v) => r.encode_vouchers(&mut encoder, v),
-        }
+        let scope = Scope {
+            account: &self.renderer.account,
+            collector: self.snapshot.kind().name(),
+            options: self.renderer.options,
+        };
+        (self.renderer.encode)(&self.snapshot, &mut encoder, scope)
     }
 }
 

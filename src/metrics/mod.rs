@@ -7,6 +7,7 @@
 pub mod block;
 pub mod exposition;
 pub mod instrumentation;
+pub mod table;
 
 use crate::snapshot::Kind;
 use bytes::Bytes;
