@@ -5,24 +5,21 @@
 //! restarts changed ones and stops removed ones, all or nothing. It does not
 //! know how snapshots become metrics or pages.
 
-use crate::api::{self, Credentials, Provider};
+use crate::api::credentials::Unavailable;
+use crate::api::{self, Credentials};
 use crate::cache::Snapshots;
-use crate::collectors::{self, Collector, Schedule, Status};
-use crate::config::{AccountConfig, Common, CredentialSource};
+use crate::collectors::{self, Schedule, Status};
+use crate::config::{AccountConfig, Common};
 use crate::metrics::exposition::Renderer;
 use crate::metrics::instrumentation::ApiMetrics;
-use crate::snapshot::{Kind, Snapshot};
+use crate::snapshot::Kind;
 use crate::store::Store;
 use arc_swap::ArcSwap;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-
-/// How long start-up waits for the metadata service before concluding this
-/// is not a CVM with a role.
-const METADATA_PROBE: Duration = Duration::from_secs(3);
 
 /// Why an account cannot be started.
 #[derive(Debug, thiserror::Error)]
@@ -51,10 +48,8 @@ pub struct Account {
     pub statuses: Vec<Arc<Status>>,
     /// Where the key comes from, for the log and the landing page.
     pub credentials: String,
-    /// What the account was started from: a change means a restart. Debug
-    /// output, because it masks the key (a key change comes with a new file
-    /// or variable name, or is picked up by the files provider itself).
-    fingerprint: String,
+    /// What the account was started from: a different one means a restart.
+    config: AccountConfig,
     cancel: CancellationToken,
 }
 
@@ -132,7 +127,7 @@ impl Fleet {
         let mut starting = Vec::new();
         for config in configs {
             match running.get(config.name.as_str()) {
-                Some(account) if account.fingerprint == fingerprint(&config) => next.push(account.clone()),
+                Some(account) if account.config == config => next.push(account.clone()),
                 previous => {
                     let (account, start) = self.prepare(config, previous.map(|a| a.snapshots.clone())).await?;
                     next.push(account.clone());
@@ -167,18 +162,15 @@ impl Fleet {
             account: config.name.clone(),
             error,
         };
-        let provider = match config.credentials.clone() {
-            CredentialSource::Demo => Provider::Fixed {
-                credentials: self.shared.demo_key.clone().ok_or(Error::MissingCredentials)?,
-                source: "the demo".into(),
-            },
-            source => credential_provider(source, config.api.timeout)
-                .await
-                .map_err(|e| match e {
-                    Resolve::Missing => Error::MissingCredentials,
-                    Resolve::Failed(error) => account_error(error),
-                })?,
-        };
+        let provider = config
+            .credentials
+            .clone()
+            .provider(config.api.timeout, self.shared.demo_key.clone())
+            .await
+            .map_err(|e| match e {
+                Unavailable::Missing => Error::MissingCredentials,
+                Unavailable::Failed(error) => account_error(error),
+            })?;
         let credentials = provider.describe();
         let observer = Arc::new(self.shared.api_metrics.for_account(&config.name));
         let client = api::Client::new(config.api.clone(), provider, observer).map_err(|error| Error::Client {
@@ -212,7 +204,7 @@ impl Fleet {
         let max_age = move |status: &Status| max_age_floor.max(status.interval * 2);
         if let (Some(store), true) = (&store, restoring) {
             for status in &statuses {
-                restore(&name, store, status, max_age(status), &snapshots);
+                collectors::task::restore(&name, store, status, max_age(status), &snapshots);
             }
         } else {
             // A restarted account keeps serving what it served; its statuses are new.
@@ -222,10 +214,6 @@ impl Fleet {
                 }
             }
         }
-        let allocations = match snapshots.latest(Kind::Allocations).as_deref().map(|p| &*p.snapshot) {
-            Some(Snapshot::Allocations(a)) => collectors::allocations::Allocations::seeded(a),
-            _ => collectors::allocations::Allocations::default(),
-        };
         let shared = collectors::Shared {
             api: client,
             snapshots: snapshots.clone(),
@@ -240,37 +228,16 @@ impl Fleet {
             snapshots,
             statuses: statuses.clone(),
             credentials,
-            fingerprint: fingerprint(&config),
+            config: config.clone(),
             cancel: cancel.clone(),
         });
         let start = move |tasks: &TaskTracker| {
-            let mut allocations = Some(allocations);
             for status in statuses {
                 let schedule = Schedule {
                     interval: status.interval,
                     max_age: max_age(&status),
                 };
-                let (shared, cancel) = (shared.clone(), cancel.clone());
-                match status.kind {
-                    Kind::Partner => spawn(tasks, collectors::partner::Partner, shared, status, schedule, cancel),
-                    Kind::Customers => spawn(
-                        tasks,
-                        collectors::customers::Customers,
-                        shared,
-                        status,
-                        schedule,
-                        cancel,
-                    ),
-                    Kind::Allocations => spawn(
-                        tasks,
-                        allocations.take().unwrap_or_default(),
-                        shared,
-                        status,
-                        schedule,
-                        cancel,
-                    ),
-                    Kind::Vouchers => spawn(tasks, collectors::vouchers::Vouchers, shared, status, schedule, cancel),
-                }
+                collectors::spawn(tasks, status, shared.clone(), schedule, cancel.clone());
             }
         };
         Ok((account, start))
@@ -284,95 +251,4 @@ impl Fleet {
             tracing::warn!("refresh tasks did not stop in time");
         }
     }
-}
-
-fn fingerprint(config: &AccountConfig) -> String {
-    format!("{config:?}")
-}
-
-fn spawn<C: Collector>(
-    tasks: &TaskTracker,
-    collector: C,
-    shared: collectors::Shared,
-    status: Arc<Status>,
-    schedule: Schedule,
-    cancel: CancellationToken,
-) {
-    tasks.spawn(collectors::run(collector, shared, status, schedule, cancel));
-}
-
-/// Serves the snapshot of `status`'s collector kept by an earlier run, if
-/// there is a usable one; says why not otherwise.
-fn restore(account: &str, store: &Store, status: &Status, max_age: Duration, snapshots: &Snapshots) {
-    match store.load(status.kind, max_age, SystemTime::now()) {
-        Ok(Some(restored)) => {
-            snapshots.publish_taken_at(restored.snapshot, restored.taken_at, max_age);
-            status.restored(restored.taken_at);
-            let age = SystemTime::now().duration_since(restored.taken_at).unwrap_or_default();
-            tracing::info!(
-                account,
-                collector = %status.kind,
-                age = %humantime::format_duration(Duration::from_secs(age.as_secs())),
-                "serving the snapshot kept on disk until the first refresh"
-            );
-        }
-        Ok(None) => {}
-        Err(error) => {
-            tracing::warn!(account, collector = %status.kind, %error, "ignoring the snapshot kept on disk");
-        }
-    }
-}
-
-enum Resolve {
-    Missing,
-    Failed(api::Error),
-}
-
-/// Turns the configured source into a provider, checking that it yields a key.
-async fn credential_provider(source: CredentialSource, timeout: Duration) -> Result<Provider, Resolve> {
-    let provider = match source {
-        CredentialSource::Environment(credentials) => Provider::Fixed {
-            credentials,
-            source: "the environment (TENCENTCLOUD_SECRET_ID)".into(),
-        },
-        CredentialSource::Variables {
-            credentials,
-            secret_id_variable,
-        } => Provider::Fixed {
-            credentials,
-            source: format!("the environment ({secret_id_variable})"),
-        },
-        CredentialSource::Files { secret_id, secret_key } => {
-            let files = api::credentials::Files::new(secret_id, secret_key);
-            files.current().map_err(Resolve::Failed)?;
-            Provider::Files(files)
-        }
-        CredentialSource::Discover { profile, metadata_url } => {
-            let from_profile = match &profile {
-                Some(path) => api::credentials::from_profile(path, "default")
-                    .map_err(Resolve::Failed)?
-                    .map(|c| (c, path.display().to_string())),
-                None => None,
-            };
-            match from_profile {
-                Some((credentials, path)) => Provider::Fixed {
-                    credentials,
-                    source: format!("the profile [default] of {path}"),
-                },
-                None => {
-                    let role = api::credentials::InstanceRole::new(metadata_url.as_str());
-                    let http = reqwest::Client::builder()
-                        .timeout(timeout)
-                        .build()
-                        .map_err(|e| Resolve::Failed(api::Error::Network(e.to_string())))?;
-                    match tokio::time::timeout(METADATA_PROBE, role.current(&http)).await {
-                        Ok(Ok(_)) => Provider::InstanceRole(role),
-                        _ => return Err(Resolve::Missing),
-                    }
-                }
-            }
-        }
-        CredentialSource::Demo => return Err(Resolve::Missing),
-    };
-    Ok(provider)
 }

@@ -8,6 +8,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use url::Url;
 
 /// A Tencent Cloud API key pair, with the session token of temporary credentials.
 #[derive(Clone)]
@@ -40,6 +41,17 @@ impl Credentials {
     }
 }
 
+/// Equal when the key, not only its printable part, is the same: a new key
+/// in the same variable restarts the account that uses it.
+impl PartialEq for Credentials {
+    fn eq(&self, other: &Self) -> bool {
+        self.secret_id == other.secret_id
+            && self.secret_key.expose_secret() == other.secret_key.expose_secret()
+            && self.token.as_ref().map(ExposeSecret::expose_secret)
+                == other.token.as_ref().map(ExposeSecret::expose_secret)
+    }
+}
+
 impl fmt::Debug for Credentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Credentials")
@@ -47,6 +59,97 @@ impl fmt::Debug for Credentials {
             .field("secret_key", &"***")
             .field("token", &self.token.as_ref().map(|_| "***"))
             .finish()
+    }
+}
+
+/// How long start-up waits for the metadata service before concluding this
+/// is not a CVM with a role.
+const METADATA_PROBE: Duration = Duration::from_secs(3);
+
+/// Where the API key is to come from, decided without I/O; the exporter
+/// resolves it at start.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CredentialSource {
+    /// `TENCENTCLOUD_SECRET_ID`, `TENCENTCLOUD_SECRET_KEY` (and `TENCENTCLOUD_SESSION_TOKEN`).
+    Environment(Credentials),
+    /// Variables named in the accounts file.
+    Variables {
+        credentials: Credentials,
+        /// Named in the log, so an operator knows which key an account uses.
+        secret_id_variable: String,
+    },
+    /// `--api.secret-id-file` and `--api.secret-key-file`.
+    Files { secret_id: PathBuf, secret_key: PathBuf },
+    /// The INI profile if it exists, else the CVM instance role.
+    Discover {
+        profile: Option<PathBuf>,
+        metadata_url: Url,
+    },
+    /// `--demo`: the built-in simulator's own key.
+    Demo,
+}
+
+/// Why a source yields no key.
+#[derive(Debug)]
+pub enum Unavailable {
+    /// Nothing configured, and no profile or instance role found.
+    Missing,
+    /// The configured source failed (a file unreadable, a profile malformed).
+    Failed(Error),
+}
+
+impl CredentialSource {
+    /// The provider of this source's key, checked to yield one; `demo` is the
+    /// key of the demo's simulated API.
+    pub async fn provider(self, timeout: Duration, demo: Option<Credentials>) -> Result<Provider, Unavailable> {
+        let provider = match self {
+            CredentialSource::Environment(credentials) => Provider::Fixed {
+                credentials,
+                source: "the environment (TENCENTCLOUD_SECRET_ID)".into(),
+            },
+            CredentialSource::Variables {
+                credentials,
+                secret_id_variable,
+            } => Provider::Fixed {
+                credentials,
+                source: format!("the environment ({secret_id_variable})"),
+            },
+            CredentialSource::Files { secret_id, secret_key } => {
+                let files = Files::new(secret_id, secret_key);
+                files.current().map_err(Unavailable::Failed)?;
+                Provider::Files(files)
+            }
+            CredentialSource::Discover { profile, metadata_url } => {
+                let from_profile = match &profile {
+                    Some(path) => from_profile(path, "default")
+                        .map_err(Unavailable::Failed)?
+                        .map(|c| (c, path.display().to_string())),
+                    None => None,
+                };
+                match from_profile {
+                    Some((credentials, path)) => Provider::Fixed {
+                        credentials,
+                        source: format!("the profile [default] of {path}"),
+                    },
+                    None => {
+                        let role = InstanceRole::new(metadata_url.as_str());
+                        let http = reqwest::Client::builder()
+                            .timeout(timeout)
+                            .build()
+                            .map_err(|e| Unavailable::Failed(Error::Network(e.to_string())))?;
+                        match tokio::time::timeout(METADATA_PROBE, role.current(&http)).await {
+                            Ok(Ok(_)) => Provider::InstanceRole(role),
+                            _ => return Err(Unavailable::Missing),
+                        }
+                    }
+                }
+            }
+            CredentialSource::Demo => Provider::Fixed {
+                credentials: demo.ok_or(Unavailable::Missing)?,
+                source: "the demo".into(),
+            },
+        };
+        Ok(provider)
     }
 }
 

@@ -46,7 +46,7 @@ impl Observer for NoObserver {
 }
 
 /// How failed attempts are retried.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RetryPolicy {
     /// Retries after the first attempt.
     pub max_retries: usize,
@@ -69,7 +69,7 @@ impl Default for RetryPolicy {
 }
 
 /// Where and how to call the API.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
     pub endpoint: Url,
     /// Sent as `X-TC-Region` when set; older endpoints require it.

@@ -23,6 +23,8 @@ use chrono::{FixedOffset, NaiveDateTime};
 use prometheus_client::encoding::DescriptorEncoder;
 use std::future::Future;
 use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 /// Writes `snapshot`'s metric families with its collector's metric table.
 pub fn encode(snapshot: &Snapshot, encoder: &mut DescriptorEncoder, scope: Scope<'_>) -> std::fmt::Result {
@@ -31,6 +33,29 @@ pub fn encode(snapshot: &Snapshot, encoder: &mut DescriptorEncoder, scope: Scope
         Snapshot::Customers(s) => customers::METRICS.encode(s, encoder, scope),
         Snapshot::Allocations(s) => allocations::METRICS.encode(s, encoder, scope),
         Snapshot::Vouchers(s) => vouchers::METRICS.encode(s, encoder, scope),
+    }
+}
+
+/// Starts the task of `status`'s collector on `tasks`.
+pub fn spawn(tasks: &TaskTracker, status: Arc<Status>, shared: Shared, schedule: Schedule, cancel: CancellationToken) {
+    match status.kind {
+        Kind::Partner => task::spawn(tasks, partner::Partner, shared, status, schedule, cancel),
+        Kind::Customers => task::spawn(tasks, customers::Customers, shared, status, schedule, cancel),
+        Kind::Allocations => {
+            // Seeded with the history it serves: customers whose number of
+            // allocations has not changed cost one call, not two.
+            let collector = match shared
+                .snapshots
+                .latest(Kind::Allocations)
+                .as_deref()
+                .map(|p| &*p.snapshot)
+            {
+                Some(Snapshot::Allocations(a)) => allocations::Allocations::seeded(a),
+                _ => allocations::Allocations::default(),
+            };
+            task::spawn(tasks, collector, shared, status, schedule, cancel)
+        }
+        Kind::Vouchers => task::spawn(tasks, vouchers::Vouchers, shared, status, schedule, cancel),
     }
 }
 

@@ -4,14 +4,17 @@
 //! landing page and the refresh metrics ([`RefreshMetrics`]) read.
 
 use super::{Collector, Context, Error, Shared};
+use crate::cache::Snapshots;
 use crate::metrics::exposition::{gauges, unix};
 use crate::snapshot::{Kind, Snapshot};
+use crate::store::Store;
 use prometheus_client::encoding::DescriptorEncoder;
 use prometheus_client::registry::Unit;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 /// What `/-/healthy`, `/-/ready`, the landing page and the refresh metrics
 /// know of one collector's task.
@@ -223,6 +226,40 @@ async fn save(
 /// Every collector task's status, by account: what the refresh metrics report.
 pub trait Statuses: Send + Sync + fmt::Debug + 'static {
     fn statuses(&self) -> Vec<(Arc<str>, Arc<Status>)>;
+}
+
+/// Starts `collector`'s task on `tasks`.
+pub fn spawn<C: Collector>(
+    tasks: &TaskTracker,
+    collector: C,
+    shared: Shared,
+    status: Arc<Status>,
+    schedule: Schedule,
+    cancel: CancellationToken,
+) {
+    tasks.spawn(run(collector, shared, status, schedule, cancel));
+}
+
+/// Serves the snapshot of `status`'s collector kept by an earlier run, if
+/// there is a usable one; says why not otherwise.
+pub fn restore(account: &str, store: &Store, status: &Status, max_age: Duration, snapshots: &Snapshots) {
+    match store.load(status.kind, max_age, SystemTime::now()) {
+        Ok(Some(restored)) => {
+            snapshots.publish_taken_at(restored.snapshot, restored.taken_at, max_age);
+            status.restored(restored.taken_at);
+            let age = SystemTime::now().duration_since(restored.taken_at).unwrap_or_default();
+            tracing::info!(
+                account,
+                collector = %status.kind,
+                age = %humantime::format_duration(Duration::from_secs(age.as_secs())),
+                "serving the snapshot kept on disk until the first refresh"
+            );
+        }
+        Ok(None) => {}
+        Err(error) => {
+            tracing::warn!(account, collector = %status.kind, %error, "ignoring the snapshot kept on disk");
+        }
+    }
 }
 
 /// The collectors' refresh metrics, read from their status on each scrape,

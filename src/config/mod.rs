@@ -5,6 +5,7 @@
 
 pub mod accounts;
 
+pub use crate::api::credentials::CredentialSource;
 use crate::api::{self, Credentials};
 use chrono::FixedOffset;
 use clap::{ArgAction, Parser, ValueEnum};
@@ -20,29 +21,6 @@ pub const SESSION_TOKEN_VAR: &str = "TENCENTCLOUD_SESSION_TOKEN";
 
 /// The CVM metadata service, as Tencent's SDKs address it.
 pub const DEFAULT_METADATA_URL: &str = "http://metadata.tencentyun.com/latest";
-
-/// Where the API key is to come from, decided without I/O; the exporter
-/// resolves it at start.
-#[derive(Debug, Clone)]
-pub enum CredentialSource {
-    /// `TENCENTCLOUD_SECRET_ID`, `TENCENTCLOUD_SECRET_KEY` (and `TENCENTCLOUD_SESSION_TOKEN`).
-    Environment(Credentials),
-    /// Variables named in the accounts file.
-    Variables {
-        credentials: Credentials,
-        /// Named in the log, so an operator knows which key an account uses.
-        secret_id_variable: String,
-    },
-    /// `--api.secret-id-file` and `--api.secret-key-file`.
-    Files { secret_id: PathBuf, secret_key: PathBuf },
-    /// The INI profile if it exists, else the CVM instance role.
-    Discover {
-        profile: Option<PathBuf>,
-        metadata_url: Url,
-    },
-    /// `--demo`: the built-in simulator's own key.
-    Demo,
-}
 
 /// Log line format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -258,8 +236,9 @@ pub struct Config {
 /// The account the flags describe, when there is no `--config.file`.
 pub const DEFAULT_ACCOUNT: &str = "default";
 
-/// One partner account to serve.
-#[derive(Debug, Clone)]
+/// One partner account to serve. Two equal configurations are the same
+/// account: a reload leaves it running.
+#[derive(Debug, Clone, PartialEq)]
 pub struct AccountConfig {
     /// The `account` label of its series.
     pub name: String,
@@ -316,7 +295,7 @@ pub struct Web {
 }
 
 /// Refresh interval of each collector.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Intervals {
     pub partner: Duration,
     pub customers: Duration,
