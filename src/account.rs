@@ -54,6 +54,37 @@ pub struct Account {
 }
 
 impl Account {
+    /// An account that serves `statuses` and runs nothing, for the HTTP tests.
+    #[cfg(test)]
+    pub(crate) fn idle(name: &str, statuses: Vec<Arc<Status>>) -> Self {
+        use crate::metrics::exposition::Renderer;
+        Self {
+            name: name.into(),
+            snapshots: Snapshots::new(Renderer::new(name, false, collectors::encode)),
+            statuses,
+            credentials: "none".into(),
+            config: AccountConfig {
+                name: name.into(),
+                credentials: crate::config::CredentialSource::Demo,
+                api: api::Settings {
+                    endpoint: "http://127.0.0.1:9".parse().expect("a URL"),
+                    region: None,
+                    timeout: Duration::from_secs(1),
+                    rate_limit_fraction: 1.0,
+                    retry: api::RetryPolicy::default(),
+                },
+                intervals: crate::config::Intervals {
+                    partner: Duration::from_secs(60),
+                    customers: Duration::from_secs(60),
+                    allocations: Duration::from_secs(60),
+                    vouchers: Duration::from_secs(60),
+                },
+                customer_uins: None,
+            },
+            cancel: CancellationToken::new(),
+        }
+    }
+
     /// Whether every enabled collector has completed a refresh (or serves
     /// one kept on disk).
     pub fn is_ready(&self) -> bool {

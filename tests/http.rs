@@ -1,10 +1,12 @@
-//! The HTTP endpoints: content negotiation, compression, health and readiness.
+//! The HTTP endpoints over a real socket: content negotiation, compression,
+//! a custom path, and crowds. Probes, reload and the landing page are tested
+//! without a socket, in `src/http/tests.rs`.
 
 mod support;
 
 use std::time::Duration;
 use support::{Exporter, fast_settings, start_api};
-use tencentcloud_partner_exporter::simulator::{Fault, Rule, Shape};
+use tencentcloud_partner_exporter::simulator::Shape;
 
 const SHAPE: Shape = Shape {
     customers: 30,
@@ -15,33 +17,6 @@ const SHAPE: Shape = Shape {
 fn plain_client() -> reqwest::Client {
     // Without automatic decompression, to see what the server sends.
     reqwest::Client::builder().no_gzip().build().unwrap()
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn not_ready_until_every_collector_refreshed_but_metrics_and_health_answer_at_once() {
-    let api = start_api(SHAPE, fast_settings()).await;
-    api.sim
-        .inject(Rule::always(Fault::Latency(Duration::from_millis(1500))).on("DescribeCustomerVoucherList"));
-    let exporter = Exporter::start(&api, Exporter::FAST).await;
-    let client = plain_client();
-    let ready = client.get(exporter.url("/-/ready")).send().await.unwrap();
-    assert_eq!(ready.status(), 503);
-    assert!(ready.text().await.unwrap().contains("vouchers"));
-    assert_eq!(
-        client.get(exporter.url("/-/healthy")).send().await.unwrap().status(),
-        200
-    );
-    let metrics = client.get(exporter.url("/metrics")).send().await.unwrap();
-    assert_eq!(metrics.status(), 200);
-    assert!(
-        metrics
-            .text()
-            .await
-            .unwrap()
-            .contains("tencentcloud_partner_exporter_build_info")
-    );
-    exporter.wait_ready(Duration::from_secs(30)).await;
-    exporter.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -91,46 +66,6 @@ async fn serves_openmetrics_to_prometheus_and_text_to_others_gzipped_on_request(
         "{} bytes gzipped of {}",
         compressed.len(),
         plain.len()
-    );
-    exporter.stop().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn landing_page_links_the_endpoints_and_shows_each_collector() {
-    let api = start_api(SHAPE, fast_settings()).await;
-    api.sim
-        .inject(Rule::always(Fault::Error("UnauthorizedOperation.UinNoAuth".into())).on("DescribeCustomerVoucherList"));
-    let exporter = Exporter::start(&api, Exporter::FAST).await;
-    support::eventually(Duration::from_secs(10), || async {
-        exporter
-            .scrape()
-            .await
-            .get("tencentcloud_partner_refresh_success{account=\"default\",collector=\"vouchers\"}")
-            == Some(0.0)
-    })
-    .await;
-    let page = reqwest::get(exporter.url("/")).await.unwrap();
-    assert!(
-        page.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/html")
-    );
-    let html = page.text().await.unwrap();
-    for needle in [
-        "href=\"/metrics\"",
-        "href=\"/-/healthy\"",
-        "href=\"/-/ready\"",
-        "partner",
-        "customers",
-        "allocations",
-        "vouchers",
-    ] {
-        assert!(html.contains(needle), "landing page lacks {needle}");
-    }
-    assert!(
-        html.contains("UnauthorizedOperation.UinNoAuth"),
-        "the last error is shown"
     );
     exporter.stop().await;
 }

@@ -57,7 +57,7 @@ pub trait Reload: Send + Sync {
     fn reload(&self) -> futures::future::BoxFuture<'_, Result<(), String>>;
 }
 
-/// The exporter's router; tests call it without a socket.
+/// The exporter's router; its tests (`http/tests.rs`) call it without a socket.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(landing::page))
@@ -201,3 +201,6 @@ fn escape(text: &str) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests;
