@@ -168,7 +168,7 @@ fn python_available() -> bool {
 
 #[tokio::main]
 async fn main() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    tencentcloud_partner_exporter::api::install_crypto_provider();
     let customers: usize = env_or("BENCH_CUSTOMERS", 10_000);
     let per_customer: f64 = env_or("BENCH_VOUCHERS_PER_CUSTOMER", 5.0);
     let scale: f64 = env_or("BENCH_RATE_SCALE", 20.0);

@@ -75,7 +75,7 @@ fn inject_faults(sim: &Simulator) {
 
 #[tokio::main]
 async fn main() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    tencentcloud_partner_exporter::api::install_crypto_provider();
     let seconds: u64 = std::env::var("SOAK_SECONDS")
         .ok()
         .and_then(|v| v.parse().ok())

@@ -56,8 +56,7 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
-    // reqwest is built without a default TLS crypto provider; ring is ours.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    crate::api::install_crypto_provider();
     // Unusable configuration files are the operator's first mistakes to hear about.
     let web = match &config.web.config_file {
         Some(path) => WebConfig::load(path).map_err(Error::WebConfig)?,

@@ -39,7 +39,7 @@ fn start(config: &Path, extra: &[&str]) -> Binary {
 
 /// A client that trusts only `ca`, optionally presenting `identity`.
 fn client(ca: &str, identity: Option<&Issued>) -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    tencentcloud_partner_exporter::api::install_crypto_provider();
     let mut builder = reqwest::Client::builder()
         .tls_certs_only([reqwest::Certificate::from_pem(ca.as_bytes()).unwrap()])
         .timeout(Duration::from_secs(10));
@@ -50,7 +50,7 @@ fn client(ca: &str, identity: Option<&Issued>) -> reqwest::Client {
 }
 
 fn plain() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    tencentcloud_partner_exporter::api::install_crypto_provider();
     reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()

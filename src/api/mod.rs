@@ -38,6 +38,13 @@ pub trait Observer: Send + Sync {
     fn decode_error(&self, action: &'static str, field: &str);
 }
 
+/// Makes ring the process's TLS crypto provider, for the API client and the
+/// HTTP server alike. reqwest and rustls are built without a default one so
+/// that the binary carries ring only; installing it again is harmless.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// An observer that ignores everything, for tools and tests that need no metrics.
 pub struct NoObserver;
 impl Observer for NoObserver {
@@ -107,9 +114,7 @@ struct Inner {
 impl Client {
     /// Builds a client; fails only when the endpoint has no host or TLS cannot start.
     pub fn new(settings: Settings, credentials: Provider, observer: Arc<dyn Observer>) -> Result<Self, Error> {
-        // reqwest is built without a default crypto provider so that the
-        // binary carries ring only; installing it twice is harmless.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        install_crypto_provider();
         let host = match (settings.endpoint.host_str(), settings.endpoint.port()) {
             (Some(host), Some(port)) => format!("{host}:{port}"),
             (Some(host), None) => host.to_owned(),
@@ -134,11 +139,6 @@ impl Client {
                 clock_offset: AtomicI64::new(0),
             }),
         })
-    }
-
-    /// The HTTP client, for the credential provider's probe at start-up.
-    pub fn http(&self) -> &reqwest::Client {
-        &self.inner.http
     }
 
     /// Calls `A` with `request`, waiting for the rate limiter before every

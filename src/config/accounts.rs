@@ -17,16 +17,12 @@ use std::time::Duration;
 /// The longest account name: it becomes a label value and a directory name.
 const MAX_NAME: usize = 64;
 
-/// Why an accounts file cannot be used.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("cannot read {path}: {cause}")]
-    Read { path: PathBuf, cause: std::io::Error },
-    #[error("{path} is not a valid accounts file: {message}")]
-    Invalid { path: PathBuf, message: String },
-}
+pub use super::file::Error;
 
-#[derive(Debug, Deserialize)]
+/// What the file is, in error messages.
+const WHAT: &str = "accounts file";
+
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct File {
     accounts: Vec<Account>,
@@ -62,15 +58,8 @@ struct IntervalsFile {
 /// Reads the accounts of the file at `path`, with `flags` for what an
 /// account leaves out and `env` to read the variables the file names.
 pub fn load(path: &Path, flags: &Config, env: impl Fn(&str) -> Option<String>) -> Result<Vec<AccountConfig>, Error> {
-    let text = std::fs::read_to_string(path).map_err(|cause| Error::Read {
-        path: path.to_owned(),
-        cause,
-    })?;
-    let invalid = |message: String| Error::Invalid {
-        path: path.to_owned(),
-        message,
-    };
-    let file: File = serde_yaml_ng::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+    let invalid = |message: String| super::file::invalid(path, WHAT, message);
+    let file: File = super::file::read_yaml(path, WHAT)?;
     if file.accounts.is_empty() {
         return Err(invalid("accounts lists no account".into()));
     }
@@ -103,10 +92,7 @@ fn valid_name(name: &str) -> Result<(), String> {
 fn duration(field: &str, text: Option<&str>, default: Duration) -> Result<Duration, String> {
     match text {
         None => Ok(default),
-        Some(text) => match humantime::parse_duration(text.trim()) {
-            Ok(d) if !d.is_zero() => Ok(d),
-            _ => Err(format!("{field} {text:?} is not a duration like 30s, 5m or 1h")),
-        },
+        Some(text) => super::parse_duration(text).map_err(|e| format!("{field} {text:?}: {e}")),
     }
 }
 
@@ -129,7 +115,7 @@ impl Account {
         api.timeout = duration("timeout", self.timeout.as_deref(), api.timeout)?;
         if let Some(fraction) = self.rate_limit_fraction {
             api.rate_limit_fraction =
-                super::parse_fraction(&fraction.to_string()).map_err(|e| format!("rate_limit_fraction: {e}"))?;
+                super::check_fraction(fraction).map_err(|e| format!("rate_limit_fraction: {e}"))?;
         }
         let i = &self.intervals;
         let intervals = Intervals {

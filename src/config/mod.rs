@@ -4,6 +4,7 @@
 //! accounts file (`--config.file`) is read by [`accounts`].
 
 pub mod accounts;
+pub mod file;
 
 pub use crate::api::credentials::CredentialSource;
 use crate::api::{self, Credentials};
@@ -402,13 +403,18 @@ fn parse_endpoint(text: &str) -> Result<Url, String> {
 }
 
 fn parse_fraction(text: &str) -> Result<f64, String> {
-    let value: f64 = text.trim().parse().map_err(|_| "not a number".to_owned())?;
+    check_fraction(text.trim().parse().map_err(|_| "not a number".to_owned())?)
+}
+
+/// A share of the documented rate limits, from a flag or the accounts file.
+fn check_fraction(value: f64) -> Result<f64, String> {
     if !(value.is_finite() && value > 0.0 && value <= 100.0) {
         return Err("must be above 0 and at most 100".into());
     }
     Ok(value)
 }
 
+/// A duration, from a flag or the accounts file: `30s`, `5m`, `1h30m`, above zero.
 fn parse_duration(text: &str) -> Result<Duration, String> {
     let duration =
         humantime::parse_duration(text.trim()).map_err(|e| format!("not a duration like 30s, 5m or 1h ({e})"))?;

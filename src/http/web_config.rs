@@ -16,14 +16,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Why a web configuration file cannot be used.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("cannot read {path}: {cause}")]
-    Read { path: PathBuf, cause: std::io::Error },
-    #[error("{path} is not a valid web configuration: {message}")]
-    Invalid { path: PathBuf, message: String },
-}
+pub use crate::config::file::Error;
+
+/// What the file is, in error messages.
+const WHAT: &str = "web configuration";
 
 /// The file as written; every field the exporter-toolkit knows, and no other
 /// (an unknown field is a typo that would otherwise leave an endpoint open).
@@ -111,19 +107,8 @@ impl WebConfig {
     /// Reads and validates the file at `path`; relative file names in it are
     /// relative to its directory, as in the exporter-toolkit.
     pub fn load(path: &Path) -> Result<Self, Error> {
-        let text = std::fs::read_to_string(path).map_err(|cause| Error::Read {
-            path: path.to_owned(),
-            cause,
-        })?;
-        let invalid = |message: String| Error::Invalid {
-            path: path.to_owned(),
-            message,
-        };
-        let file: File = if text.trim().is_empty() {
-            File::default()
-        } else {
-            serde_yaml_ng::from_str(&text).map_err(|e| invalid(e.to_string()))?
-        };
+        let invalid = |message: String| crate::config::file::invalid(path, WHAT, message);
+        let file: File = crate::config::file::read_yaml(path, WHAT)?;
         let base = path.parent().unwrap_or(Path::new("."));
         let mut files = vec![path.to_owned()];
         let http = file.http_server_config.unwrap_or(HttpServerConfig {

@@ -25,7 +25,7 @@ pub struct Api {
 /// Starts a simulator with `shape` and `settings`, accepting the test key.
 pub async fn start_api(shape: Shape, settings: simulator::Settings) -> Api {
     // The tests' own HTTP clients need the crypto provider the exporter installs.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    tencentcloud_partner_exporter::api::install_crypto_provider();
     let sim = Simulator::new(Dataset::generate(shape), settings);
     sim.add_key(SECRET_ID, SECRET_KEY);
     let addr = sim.spawn().await.expect("simulator binds a loopback port");
