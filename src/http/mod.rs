@@ -119,17 +119,7 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
 }
 
 async fn healthy(State(state): State<AppState>) -> Response {
-    let accounts = state.accounts.load();
-    let several = accounts.len();
-    let unhealthy: Vec<String> = accounts
-        .iter()
-        .flat_map(|a| {
-            a.statuses
-                .iter()
-                .filter(|s| !s.is_healthy())
-                .map(move |s| collector(&a.name, s.kind, several))
-        })
-        .collect();
+    let unhealthy = failing(&state, |s| !s.is_healthy());
     if unhealthy.is_empty() {
         (StatusCode::OK, "Healthy\n").into_response()
     } else {
@@ -144,31 +134,31 @@ async fn healthy(State(state): State<AppState>) -> Response {
 /// Ready once one account has refreshed (or restored) every collector: one
 /// account with a bad key must not take the others' series off the air.
 async fn ready(State(state): State<AppState>) -> Response {
-    let accounts = state.accounts.load();
-    if accounts.iter().any(|a| a.is_ready()) {
+    if state.accounts.load().iter().any(|a| a.is_ready()) {
         return (StatusCode::OK, "Ready\n").into_response();
     }
-    let several = accounts.len();
-    let waiting: Vec<String> = accounts
-        .iter()
-        .flat_map(|a| {
-            a.statuses
-                .iter()
-                .filter(|s| !s.is_ready())
-                .map(move |s| collector(&a.name, s.kind, several))
-        })
-        .collect();
+    let waiting = failing(&state, |s| !s.is_ready());
     let message = format!("Not ready: waiting for the first refresh of {}\n", waiting.join(", "));
     (StatusCode::SERVICE_UNAVAILABLE, message).into_response()
 }
 
-/// A collector as messages name it: with its account when there are several.
-fn collector(account: &str, kind: crate::snapshot::Kind, accounts: usize) -> String {
-    if accounts > 1 {
-        format!("{account}/{kind}")
-    } else {
-        kind.name().to_owned()
-    }
+/// The collectors for which `fails` holds, named as messages name them:
+/// with their account when there are several.
+fn failing(state: &AppState, fails: impl Fn(&crate::collectors::Status) -> bool) -> Vec<String> {
+    let accounts = state.accounts.load();
+    let several = accounts.len() > 1;
+    accounts
+        .iter()
+        .flat_map(|a| a.statuses.iter().map(move |s| (&a.name, s)))
+        .filter(|(_, s)| fails(s))
+        .map(|(account, s)| {
+            if several {
+                format!("{account}/{}", s.kind)
+            } else {
+                s.kind.name().to_owned()
+            }
+        })
+        .collect()
 }
 
 /// Re-reads the configuration files, as Prometheus's `/-/reload` does.

@@ -4,6 +4,7 @@
 //! included. Faults can be injected. It shares only the signing functions with
 //! the client: its answers are built from its own [`Dataset`], field by field.
 
+mod answers;
 pub mod dataset;
 pub mod faults;
 
@@ -193,12 +194,12 @@ pub fn china_now() -> NaiveDateTime {
     (chrono::Utc::now() + chrono::Duration::hours(8)).naive_utc()
 }
 
-struct ApiError {
+pub(crate) struct ApiError {
     code: std::borrow::Cow<'static, str>,
     message: String,
 }
 
-fn fail(code: impl Into<std::borrow::Cow<'static, str>>, message: impl Into<String>) -> ApiError {
+pub(crate) fn fail(code: impl Into<std::borrow::Cow<'static, str>>, message: impl Into<String>) -> ApiError {
     ApiError {
         code: code.into(),
         message: message.into(),
@@ -392,222 +393,21 @@ async fn answer_with_faults(shared: &Shared, action: &str, body: &[u8], request_
     ([("content-type", "application/json")], text).into_response()
 }
 
-fn param_u64(body: &Value, name: &str) -> Result<Option<u64>, ApiError> {
-    match body.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(v) => v.as_u64().map(Some).ok_or_else(|| {
-            fail(
-                "InvalidParameterValue",
-                format!("{name} must be a non-negative integer"),
-            )
-        }),
-    }
-}
-
-/// Reads Page and PageSize, rejecting what Tencent rejects and serving at
-/// most `cap` items a page.
-fn paging(body: &Value, max: u64, cap: Option<u64>, default_size: u64) -> Result<(usize, usize), ApiError> {
-    let page = param_u64(body, "Page")?.unwrap_or(1);
-    let asked = param_u64(body, "PageSize")?.unwrap_or(default_size);
-    let size = cap.map_or(asked, |cap| asked.min(cap));
-    if page == 0 {
-        return Err(fail("InvalidParameterValue", "Page starts at 1"));
-    }
-    if asked == 0 || asked > max {
-        return Err(fail(
-            "InvalidParameterValue",
-            format!("PageSize must be between 1 and {max}"),
-        ));
-    }
-    Ok(((page - 1) as usize * size as usize, size as usize))
-}
-
-fn page_of<T: Clone>(items: &[T], (offset, size): (usize, usize)) -> Vec<T> {
-    items.iter().skip(offset).take(size).cloned().collect()
-}
-
-fn time(t: &NaiveDateTime) -> String {
-    t.format(dataset::TIME_FORMAT).to_string()
-}
-
 fn answer(shared: &Shared, action: &str, body: &[u8]) -> Result<Value, ApiError> {
     let body: Value =
         serde_json::from_slice(body).map_err(|_| fail("InvalidParameter", "The request body is not valid JSON"))?;
-    let data = lock(&shared.data);
-    let max_page = shared.settings.max_page_size;
-    let cap = shared.settings.silent_page_cap;
     if documented_limit(action).is_none() {
         // Every action answered here is declared by the client, and so
         // checked against its SDK model by the conformance tests.
         return Err(fail("InvalidAction", format!("The action {action} does not exist")));
     }
-    match action {
-        "QueryPartnerCredit" => {
-            let allocated = data.allocated_cents();
-            Ok(json!({
-                "TotalCredit": dataset::usd(data.partner_total_cents),
-                "AllocatedCredit": dataset::usd(allocated),
-                "RemainingCredit": dataset::usd(data.partner_total_cents - allocated),
-                "CustomerTotalCredit": dataset::usd(allocated),
-                "CustomerRemainingCredit": dataset::usd(data.customers_remaining_cents()),
-            }))
-        }
-        "QueryCustomersCredit" => {
-            let paging = paging(&body, max_page, cap, 20)?;
-            let ascending = body.get("Order").and_then(Value::as_str) == Some("asc");
-            let list = data.customers_by_association(ascending);
-            let rows: Vec<Value> = page_of(&list, paging)
-                .into_iter()
-                .map(|c| {
-                    json!({
-                        "ClientUin": c.uin,
-                        "Name": c.name,
-                        "Type": c.customer_type,
-                        "Mobile": "131****6789",
-                        "Email": "user****@example.com",
-                        "Arrears": "Fixed as -",
-                        "AssociationTime": time(&c.association_time),
-                        "RecentExpiry": c.recent_expiry.as_ref().map(time),
-                        "Credit": dataset::usd(c.credit_cents),
-                        "RemainingCredit": dataset::usd(c.remaining_cents),
-                        "IdentifyType": c.identify_type,
-                        "Remark": c.remark,
-                        "Force": 0,
-                    })
-                })
-                .collect();
-            Ok(json!({"Total": list.len(), "Data": rows}))
-        }
-        "QueryCreditByUinList" => {
-            let uins: Vec<u64> = body
-                .get("UinList")
-                .and_then(Value::as_array)
-                .map(|list| list.iter().filter_map(Value::as_u64).collect())
-                .unwrap_or_default();
-            if uins.is_empty() || uins.len() > 50 {
-                return Err(fail(
-                    "InvalidParameterValue.UinList",
-                    "Invalid UinList. Array length value: 1-50.",
-                ));
-            }
-            if let Some(stranger) = uins.iter().find(|u| !data.customers.contains_key(u)) {
-                return Err(fail(
-                    "UnauthorizedOperation.NotCustomerUin",
-                    format!("The current user is not a customer: {stranger}"),
-                ));
-            }
-            let rows: Vec<Value> = uins
-                .iter()
-                .map(|u| {
-                    let c = &data.customers[u];
-                    json!({"Uin": c.uin, "TotalCredit": dataset::usd(c.credit_cents), "RemainingCredit": dataset::usd(c.remaining_cents)})
-                })
-                .collect();
-            Ok(json!({"Data": rows}))
-        }
-        "QueryCreditAllocationHistory" => {
-            let uin =
-                param_u64(&body, "ClientUin")?.ok_or_else(|| fail("MissingParameter", "ClientUin is required"))?;
-            let paging = paging(&body, max_page, cap, 20)?;
-            let customer = data
-                .customers
-                .get(&uin)
-                .ok_or_else(|| fail("InvalidParameterValue.InvalidUin", format!("{uin} is not a customer")))?;
-            let mut history = customer.allocations.clone();
-            if !shared.settings.allocations_oldest_first {
-                history.reverse();
-            }
-            let mut after = 0;
-            let rows: Vec<Value> = history
-                .iter()
-                .map(|a| {
-                    after += a.credit_cents;
-                    json!({
-                        "AllocatedTime": time(&a.time),
-                        "Operator": a.operator,
-                        "Credit": dataset::usd(a.credit_cents),
-                        "AllocatedCredit": dataset::usd(a.credit_cents),
-                        "ClientCreditAfter": dataset::usd(after),
-                        "Remark": "",
-                    })
-                })
-                .collect();
-            Ok(json!({"Total": history.len(), "History": page_of(&rows, paging)}))
-        }
-        "DescribeCustomerVoucherList" => {
-            let paging = paging(&body, 100, None, 20)?;
-            let customer = param_u64(&body, "CustomerUin")?;
-            let status = body.get("VoucherStatus").and_then(Value::as_str);
-            let list: Vec<&dataset::Voucher> = data
-                .vouchers
-                .values()
-                .filter(|v| customer.is_none_or(|c| v.customer_uin == c))
-                .filter(|v| status.is_none_or(|s| v.status == s))
-                .collect();
-            let rows: Vec<Value> = page_of(&list, paging)
-                .into_iter()
-                .map(|v| {
-                    json!({
-                        "VoucherId": v.id,
-                        "CustomerUin": v.customer_uin,
-                        "VoucherStatus": v.status,
-                        "RemainingAmount": dataset::usd(v.remaining_cents),
-                        "TotalAmount": dataset::usd(v.total_cents),
-                        "Usage": v.usage,
-                        "PaymentMode": v.payment_mode,
-                        "ProductScope": v.product_scope,
-                        "EffectiveTime": time(&v.effective_time),
-                        "ExpireTime": time(&v.expire_time),
-                        "ApplyReason": "simulated",
-                    })
-                })
-                .collect();
-            Ok(json!({"TotalCount": list.len(), "Data": rows}))
-        }
-        "DescribeCustomerVoucherUsageDetails" => {
-            let (offset, size) = paging(&body, 100, None, 20)?;
-            let (Some(customer), Some(id)) = (param_u64(&body, "CustomerUin")?, param_u64(&body, "VoucherId")?) else {
-                return Err(fail("MissingParameter", "CustomerUin and VoucherId are required"));
-            };
-            let voucher = data
-                .vouchers
-                .get(&id)
-                .filter(|v| v.customer_uin == customer)
-                .ok_or_else(|| {
-                    fail(
-                        "InvalidParameterValue",
-                        format!("voucher {id} of customer {customer} not found"),
-                    )
-                })?;
-            let rows: Vec<Value> = (offset as u64..voucher.usage_records.min((offset + size) as u64))
-                .map(|i| {
-                    json!({
-                        "Id": id * 1000 + i, "VoucherId": id.to_string(), "DealName": format!("deal-{i}"),
-                        "BillId": format!("bill-{i}"), "Amount": 1.0, "PayMode": voucher.payment_mode,
-                        "ProductCode": "p_cvm", "SubProductCode": "sp_cvm_s5", "ProductCodeName": "Cloud Virtual Machine",
-                        "SubProductCodeName": "Standard S5", "PayTime": time(&voucher.effective_time),
-                        "CompletionTime": time(&voucher.effective_time), "OwnerUin": customer,
-                    })
-                })
-                .collect();
-            Ok(json!({
-                "CustomerUin": customer,
-                "VoucherId": id,
-                "TotalAmount": dataset::usd(voucher.total_cents),
-                "RemainAmount": dataset::usd(voucher.remaining_cents),
-                "TotalRecordsCount": voucher.usage_records,
-                "Month": body.get("Month").cloned().unwrap_or(Value::Null),
-                "RecordsCountByMonth": 0,
-                "Data": rows,
-            }))
-        }
-        "QueryVoucherPool" => Ok(json!({
-            "AgentName": "Simulated Partner Ltd",
-            "AccountType": 2,
-            "TotalQuota": 100000.0,
-            "RemainingQuota": 100000.0 - dataset::usd(data.vouchers.values().map(|v| v.total_cents).sum()),
-            "IssuedNum": data.vouchers.len(),
-        })),
-        _ => Err(fail("InvalidAction", format!("The action {action} does not exist"))),
-    }
+    let data = lock(&shared.data);
+    answers::answer(
+        action,
+        answers::Call {
+            body: &body,
+            data: &data,
+            settings: &shared.settings,
+        },
+    )
 }
