@@ -93,7 +93,7 @@ impl Account {
 }
 
 /// What every account shares.
-pub struct Shared {
+pub struct Setup {
     pub common: Common,
     pub api_metrics: ApiMetrics,
     pub store_errors: prometheus_client::metrics::counter::Counter,
@@ -123,7 +123,7 @@ impl collectors::task::Statuses for Accounts {
 /// The accounts being served, in name order.
 pub struct Fleet {
     accounts: Accounts,
-    shared: Shared,
+    setup: Setup,
     tasks: TaskTracker,
     cancel: CancellationToken,
     /// One apply at a time.
@@ -132,10 +132,10 @@ pub struct Fleet {
 
 impl Fleet {
     /// A fleet with no account yet, publishing its accounts to `accounts`.
-    pub fn new(shared: Shared, accounts: Accounts) -> Self {
+    pub fn new(setup: Setup, accounts: Accounts) -> Self {
         Self {
             accounts,
-            shared,
+            setup,
             tasks: TaskTracker::new(),
             cancel: CancellationToken::new(),
             applying: tokio::sync::Mutex::new(()),
@@ -187,7 +187,7 @@ impl Fleet {
         config: AccountConfig,
         snapshots: Option<Snapshots>,
     ) -> Result<(Arc<Account>, impl FnOnce(&TaskTracker) + use<>), Error> {
-        let common = &self.shared.common;
+        let common = &self.setup.common;
         let name: Arc<str> = config.name.as_str().into();
         let account_error = |error| Error::Credentials {
             account: config.name.clone(),
@@ -196,14 +196,14 @@ impl Fleet {
         let provider = config
             .credentials
             .clone()
-            .provider(config.api.timeout, self.shared.demo_key.clone())
+            .provider(config.api.timeout, self.setup.demo_key.clone())
             .await
             .map_err(|e| match e {
                 Unavailable::Missing => Error::MissingCredentials,
                 Unavailable::Failed(error) => account_error(error),
             })?;
         let credentials = provider.describe();
-        let observer = Arc::new(self.shared.api_metrics.for_account(&config.name));
+        let observer = Arc::new(self.setup.api_metrics.for_account(&config.name));
         let client = api::Client::new(config.api.clone(), provider, observer).map_err(|error| Error::Client {
             account: config.name.clone(),
             error,
@@ -245,13 +245,13 @@ impl Fleet {
                 }
             }
         }
-        let shared = collectors::Shared {
+        let shared = collectors::Inputs {
             api: client,
             snapshots: snapshots.clone(),
             timezone: common.timezone,
             customer_uins: config.customer_uins.clone().map(Into::into),
             store,
-            store_errors: self.shared.store_errors.clone(),
+            store_errors: self.setup.store_errors.clone(),
         };
         let cancel = self.cancel.child_token();
         let account = Arc::new(Account {

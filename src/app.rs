@@ -87,7 +87,7 @@ pub async fn run(
         Box::new(crate::collectors::task::RefreshMetrics(accounts.clone())),
     ));
     let fleet = Arc::new(Fleet::new(
-        account::Shared {
+        account::Setup {
             common: config.common(),
             api_metrics: metrics.api.clone(),
             store_errors: metrics.store_errors.clone(),

@@ -20,8 +20,9 @@ use tokio_util::sync::CancellationToken;
 /// How often files are checked for changes.
 pub const WATCH_INTERVAL: Duration = Duration::from_secs(2);
 
-/// What a file looked like when last loaded: a change to either means reload.
-type Fingerprint = Vec<(PathBuf, Option<(SystemTime, u64)>)>;
+/// Each watched file's modification time and size when last loaded: a
+/// change to either means reload.
+type Stamps = Vec<(PathBuf, Option<(SystemTime, u64)>)>;
 
 /// Why a reload kept the running configuration.
 #[derive(Debug, thiserror::Error)]
@@ -50,7 +51,7 @@ pub struct Reloader {
     metrics: ReloadMetrics,
     /// The files as last loaded, or last failed to load, so a bad file is
     /// reported once rather than every [`WATCH_INTERVAL`].
-    seen: Mutex<Fingerprint>,
+    seen: Mutex<Stamps>,
     /// One reload at a time: SIGHUP and `/-/reload` can race.
     running: tokio::sync::Mutex<()>,
 }
@@ -66,7 +67,7 @@ impl Reloader {
         fleet: Arc<Fleet>,
     ) -> Self {
         describe(&web);
-        let seen = fingerprint(&watched(&sources, &web));
+        let seen = stamps(&watched(&sources, &web));
         Self {
             sources,
             fleet,
@@ -88,7 +89,7 @@ impl Reloader {
         let _one_at_a_time = self.running.lock().await;
         let outcome = self.load_and_apply().await;
         let web = self.guard.active();
-        *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = fingerprint(&watched(&self.sources, &web.config));
+        *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = stamps(&watched(&self.sources, &web.config));
         match &outcome {
             Ok(()) => {
                 self.metrics.record(true);
@@ -152,7 +153,7 @@ impl Reloader {
             return false;
         }
         let files: Vec<PathBuf> = seen.iter().map(|(path, _)| path.clone()).collect();
-        *seen != fingerprint(&files)
+        *seen != stamps(&files)
     }
 }
 
@@ -174,7 +175,7 @@ fn watched(sources: &Sources, web: &WebConfig) -> Vec<PathBuf> {
     files
 }
 
-fn fingerprint(files: &[PathBuf]) -> Fingerprint {
+fn stamps(files: &[PathBuf]) -> Stamps {
     files
         .iter()
         .map(|path| {

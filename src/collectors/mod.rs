@@ -37,14 +37,14 @@ pub fn encode(snapshot: &Snapshot, encoder: &mut DescriptorEncoder, scope: Scope
 }
 
 /// Starts the task of `status`'s collector on `tasks`.
-pub fn spawn(tasks: &TaskTracker, status: Arc<Status>, shared: Shared, schedule: Schedule, cancel: CancellationToken) {
+pub fn spawn(tasks: &TaskTracker, status: Arc<Status>, inputs: Inputs, schedule: Schedule, cancel: CancellationToken) {
     match status.kind {
-        Kind::Partner => task::spawn(tasks, partner::Partner, shared, status, schedule, cancel),
-        Kind::Customers => task::spawn(tasks, customers::Customers, shared, status, schedule, cancel),
+        Kind::Partner => task::spawn(tasks, partner::Partner, inputs, status, schedule, cancel),
+        Kind::Customers => task::spawn(tasks, customers::Customers, inputs, status, schedule, cancel),
         Kind::Allocations => {
             // Seeded with the history it serves: customers whose number of
             // allocations has not changed cost one call, not two.
-            let collector = match shared
+            let collector = match inputs
                 .snapshots
                 .latest(Kind::Allocations)
                 .as_deref()
@@ -53,9 +53,9 @@ pub fn spawn(tasks: &TaskTracker, status: Arc<Status>, shared: Shared, schedule:
                 Some(Snapshot::Allocations(a)) => allocations::Allocations::seeded(a),
                 _ => allocations::Allocations::default(),
             };
-            task::spawn(tasks, collector, shared, status, schedule, cancel)
+            task::spawn(tasks, collector, inputs, status, schedule, cancel)
         }
-        Kind::Vouchers => task::spawn(tasks, vouchers::Vouchers, shared, status, schedule, cancel),
+        Kind::Vouchers => task::spawn(tasks, vouchers::Vouchers, inputs, status, schedule, cancel),
     }
 }
 
@@ -73,7 +73,7 @@ pub enum Error {
 /// What every collector needs to refresh: the API, the other snapshots, and
 /// how to read the API's values.
 #[derive(Clone)]
-pub struct Shared {
+pub struct Inputs {
     pub api: api::Client,
     pub snapshots: Snapshots,
     /// The zone of the API's zone-less time strings.
@@ -86,29 +86,29 @@ pub struct Shared {
     pub store_errors: prometheus_client::metrics::counter::Counter,
 }
 
-/// One collector's view of [`Shared`] plus its own status, so every API call
+/// One collector's view of [`Inputs`] plus its own status, so every API call
 /// it makes also proves the task is alive.
 pub struct Context {
-    pub shared: Shared,
+    pub inputs: Inputs,
     status: Arc<Status>,
 }
 
 impl Context {
     /// Calls the API and records progress for `/-/healthy`.
     pub async fn call<A: Action>(&self, request: &A::Request) -> Result<A::Response, api::Error> {
-        let result = self.shared.api.call::<A>(request).await;
+        let result = self.inputs.api.call::<A>(request).await;
         self.status.progressed();
         result
     }
 
     /// Reads a time string of the API as unix seconds.
     pub fn timestamp(&self, text: Option<&str>) -> Option<f64> {
-        parse_time(text?, self.shared.timezone)
+        parse_time(text?, self.inputs.timezone)
     }
 
     /// The latest customer list, if it is not older than `--cache.max-age`.
     pub fn customers(&self) -> Result<Arc<crate::metrics::exposition::Published>, Error> {
-        self.shared.snapshots.latest(Kind::Customers).ok_or(Error::NoCustomers)
+        self.inputs.snapshots.latest(Kind::Customers).ok_or(Error::NoCustomers)
     }
 }
 

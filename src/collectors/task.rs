@@ -3,7 +3,7 @@
 //! keep the last one; and the [`Status`] that `/-/healthy`, `/-/ready`, the
 //! landing page and the refresh metrics ([`RefreshMetrics`]) read.
 
-use super::{Collector, Context, Error, Shared};
+use super::{Collector, Context, Error, Inputs};
 use crate::cache::Snapshots;
 use crate::metrics::exposition::{gauges, unix};
 use crate::snapshot::{Kind, Snapshot};
@@ -132,20 +132,20 @@ pub struct Schedule {
 /// complete snapshot. A failed refresh is logged and leaves the last one in place.
 pub async fn run<C: Collector>(
     mut collector: C,
-    shared: Shared,
+    inputs: Inputs,
     status: Arc<Status>,
     schedule: Schedule,
     cancel: CancellationToken,
 ) {
     let _guard = StopGuard(status.clone());
     let ctx = Context {
-        shared: shared.clone(),
+        inputs: inputs.clone(),
         status: status.clone(),
     };
     if C::NEEDS_CUSTOMERS {
         status.lock().phase = Phase::Waiting;
         tokio::select! {
-            _ = shared.snapshots.wait_for_first(Kind::Customers) => {}
+            _ = inputs.snapshots.wait_for_first(Kind::Customers) => {}
             _ = cancel.cancelled() => return,
         }
         status.lock().phase = Phase::Idle;
@@ -169,9 +169,9 @@ pub async fn run<C: Collector>(
             _ = cancel.cancelled() => return,
         };
         let elapsed = started.elapsed();
-        let published = record(&status, result, schedule, elapsed, C::KIND, &shared);
-        if let (Some(store), Some(published)) = (&shared.store, published) {
-            save(store, &published, &shared.store_errors).await;
+        let published = record(&status, result, schedule, elapsed, C::KIND, &inputs);
+        if let (Some(store), Some(published)) = (&inputs.store, published) {
+            save(store, &published, &inputs.store_errors).await;
         }
     }
 }
@@ -183,7 +183,7 @@ fn record(
     schedule: Schedule,
     elapsed: Duration,
     kind: Kind,
-    shared: &Shared,
+    inputs: &Inputs,
 ) -> Option<Arc<crate::metrics::exposition::Published>> {
     let mut view = status.lock();
     view.phase = Phase::Idle;
@@ -191,7 +191,7 @@ fn record(
     view.next_run = Some(SystemTime::now() + schedule.interval.saturating_sub(elapsed));
     match result {
         Ok(snapshot) => {
-            let published = shared.snapshots.publish(snapshot, schedule.max_age);
+            let published = inputs.snapshots.publish(snapshot, schedule.max_age);
             view.last_success = Some(published.at);
             view.last_ok = Some(true);
             view.last_error = None;
@@ -238,12 +238,12 @@ pub trait Statuses: Send + Sync + fmt::Debug + 'static {
 pub fn spawn<C: Collector>(
     tasks: &TaskTracker,
     collector: C,
-    shared: Shared,
+    inputs: Inputs,
     status: Arc<Status>,
     schedule: Schedule,
     cancel: CancellationToken,
 ) {
-    tasks.spawn(run(collector, shared, status, schedule, cancel));
+    tasks.spawn(run(collector, inputs, status, schedule, cancel));
 }
 
 /// Serves the snapshot of `status`'s collector kept by an earlier run, if

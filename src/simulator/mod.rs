@@ -71,10 +71,10 @@ pub struct ActionStats {
 /// A running simulated API; clones share state.
 #[derive(Clone)]
 pub struct Simulator {
-    shared: Arc<Shared>,
+    shared: Arc<Backend>,
 }
 
-struct Shared {
+struct Backend {
     settings: Settings,
     data: Mutex<Dataset>,
     /// SecretId → (SecretKey, session token required with it).
@@ -95,7 +95,7 @@ impl Simulator {
     /// A simulator answering from `data`.
     pub fn new(data: Dataset, settings: Settings) -> Self {
         Self {
-            shared: Arc::new(Shared {
+            shared: Arc::new(Backend {
                 settings,
                 data: Mutex::new(data),
                 keys: Mutex::default(),
@@ -208,7 +208,7 @@ pub(crate) fn fail(code: impl Into<std::borrow::Cow<'static, str>>, message: imp
 
 /// Answers one call and dates the answer with the simulated API's clock, as
 /// Tencent's `Date` header does.
-async fn handle(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn handle(State(shared): State<Arc<Backend>>, headers: HeaderMap, body: Bytes) -> Response {
     let mut response = respond(&shared, &headers, &body).await;
     let now = std::time::SystemTime::now() + Duration::from_secs(shared.settings.clock_offset_secs.max(0) as u64)
         - Duration::from_secs((-shared.settings.clock_offset_secs).max(0) as u64);
@@ -218,7 +218,7 @@ async fn handle(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byt
     response
 }
 
-async fn respond(shared: &Arc<Shared>, headers: &HeaderMap, body: &Bytes) -> Response {
+async fn respond(shared: &Arc<Backend>, headers: &HeaderMap, body: &Bytes) -> Response {
     let request_id = format!(
         "sim-{:08x}-{:04x}",
         shared.requests.fetch_add(1, Ordering::Relaxed),
@@ -247,7 +247,7 @@ fn error_response(error: &ApiError, request_id: &str) -> Response {
         .into_response()
 }
 
-fn authenticate(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<(), ApiError> {
+fn authenticate(shared: &Backend, headers: &HeaderMap, body: &[u8]) -> Result<(), ApiError> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let auth = header("authorization")
         .and_then(signing::parse_authorization)
@@ -305,7 +305,7 @@ fn documented_limit(action: &str) -> Option<u32> {
 
 /// Counts the call and rejects it when its action already had its limit of
 /// calls in the last second.
-fn throttle(shared: &Shared, action: &str) -> Result<(), ApiError> {
+fn throttle(shared: &Backend, action: &str) -> Result<(), ApiError> {
     let mut stats = lock(&shared.stats);
     let entry = stats.entry(action.to_owned()).or_default();
     entry.calls += 1;
@@ -333,7 +333,7 @@ fn throttle(shared: &Shared, action: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn pick_fault(shared: &Shared, action: &str) -> Option<Fault> {
+fn pick_fault(shared: &Backend, action: &str) -> Option<Fault> {
     let mut rules = lock(&shared.faults);
     let mut rng = rand::rng();
     for rule in rules.iter_mut() {
@@ -351,7 +351,7 @@ fn pick_fault(shared: &Shared, action: &str) -> Option<Fault> {
     None
 }
 
-async fn answer_with_faults(shared: &Shared, action: &str, body: &[u8], request_id: String) -> Response {
+async fn answer_with_faults(shared: &Backend, action: &str, body: &[u8], request_id: String) -> Response {
     let fault = pick_fault(shared, action);
     if let Some(Fault::Latency(delay)) = fault {
         tokio::time::sleep(delay).await;
@@ -393,7 +393,7 @@ async fn answer_with_faults(shared: &Shared, action: &str, body: &[u8], request_
     ([("content-type", "application/json")], text).into_response()
 }
 
-fn answer(shared: &Shared, action: &str, body: &[u8]) -> Result<Value, ApiError> {
+fn answer(shared: &Backend, action: &str, body: &[u8]) -> Result<Value, ApiError> {
     let body: Value =
         serde_json::from_slice(body).map_err(|_| fail("InvalidParameter", "The request body is not valid JSON"))?;
     if documented_limit(action).is_none() {
