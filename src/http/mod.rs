@@ -3,6 +3,7 @@
 //! guard, served plain or over TLS. Every handler reads memory only; none
 //! calls the API.
 
+mod client_auth;
 pub mod guard;
 mod landing;
 pub mod server;

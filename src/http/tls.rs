@@ -4,16 +4,18 @@
 //! what rustls cannot do (TLS 1.0 and 1.1, CBC suites, P-521) is refused by
 //! name rather than silently weakened or ignored.
 
-use rustls::crypto::{CryptoProvider, SupportedKxGroup, WebPkiSupportedAlgorithms};
+use rustls::crypto::{CryptoProvider, SupportedKxGroup};
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
-use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
-use rustls::{DigitallySignedStruct, DistinguishedName, NamedGroup, RootCertStore, ServerConfig, SignatureScheme};
+use rustls::server::danger::ClientCertVerifier;
+use rustls::{NamedGroup, RootCertStore, ServerConfig};
 use rustls::{SupportedCipherSuite, SupportedProtocolVersion};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+use super::client_auth;
 
 /// Why a `tls_server_config` cannot be used. Never carries key material.
 #[derive(Debug, thiserror::Error)]
@@ -238,11 +240,11 @@ impl Settings {
                 ));
             }
             "NoClientCert" => None,
-            "RequestClientCert" => Some(Arc::new(AnyCertificate {
+            "RequestClientCert" => Some(Arc::new(client_auth::AnyCertificate {
                 mandatory: false,
                 algorithms,
             })),
-            "RequireAnyClientCert" | "RequireClientCert" => Some(Arc::new(AnyCertificate {
+            "RequireAnyClientCert" | "RequireClientCert" => Some(Arc::new(client_auth::AnyCertificate {
                 mandatory: true,
                 algorithms,
             })),
@@ -256,7 +258,7 @@ impl Settings {
             }
         };
         match (verifier, &self.client_allowed_sans) {
-            (Some(inner), Some(allowed)) => Ok(Some(Arc::new(AllowedSans {
+            (Some(inner), Some(allowed)) => Ok(Some(Arc::new(client_auth::AllowedSans {
                 inner,
                 allowed: allowed.clone(),
             }))),
@@ -367,148 +369,6 @@ fn curves(
                 .ok_or_else(|| invalid(format!("curve {name} is not offered")))
         })
         .collect()
-}
-
-/// `RequestClientCert` and `RequireAnyClientCert`: a certificate is asked for
-/// (and with the second, required) but not checked against any CA. The
-/// handshake signature is still checked, so the client holds the key.
-#[derive(Debug)]
-struct AnyCertificate {
-    mandatory: bool,
-    algorithms: WebPkiSupportedAlgorithms,
-}
-
-impl ClientCertVerifier for AnyCertificate {
-    fn client_auth_mandatory(&self) -> bool {
-        self.mandatory
-    }
-
-    fn root_hint_subjects(&self) -> &[DistinguishedName] {
-        &[]
-    }
-
-    fn verify_client_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _now: UnixTime,
-    ) -> Result<ClientCertVerified, rustls::Error> {
-        Ok(ClientCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algorithms.supported_schemes()
-    }
-}
-
-/// `client_allowed_sans`: after the configured verification, the client
-/// certificate must name one of the allowed DNS names, e-mail addresses, IP
-/// addresses or URIs.
-#[derive(Debug)]
-struct AllowedSans {
-    inner: Arc<dyn ClientCertVerifier>,
-    allowed: Vec<String>,
-}
-
-impl ClientCertVerifier for AllowedSans {
-    fn offer_client_auth(&self) -> bool {
-        self.inner.offer_client_auth()
-    }
-
-    fn client_auth_mandatory(&self) -> bool {
-        self.inner.client_auth_mandatory()
-    }
-
-    fn root_hint_subjects(&self) -> &[DistinguishedName] {
-        self.inner.root_hint_subjects()
-    }
-
-    fn verify_client_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        now: UnixTime,
-    ) -> Result<ClientCertVerified, rustls::Error> {
-        let verified = self.inner.verify_client_cert(end_entity, intermediates, now)?;
-        let names = subject_alt_names(end_entity)
-            .ok_or(rustls::Error::InvalidCertificate(rustls::CertificateError::BadEncoding))?;
-        if names.iter().any(|n| self.allowed.contains(n)) {
-            Ok(verified)
-        } else {
-            Err(rustls::Error::InvalidCertificate(
-                rustls::CertificateError::ApplicationVerificationFailure,
-            ))
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.inner.supported_verify_schemes()
-    }
-}
-
-/// The subject alternative names of a certificate as Go prints them, or
-/// `None` if it cannot be parsed.
-fn subject_alt_names(certificate: &CertificateDer<'_>) -> Option<Vec<String>> {
-    use x509_parser::extensions::GeneralName;
-    let (_, parsed) = x509_parser::parse_x509_certificate(certificate.as_ref()).ok()?;
-    let Some(extension) = parsed.subject_alternative_name().ok()? else {
-        return Some(Vec::new());
-    };
-    let names = extension
-        .value
-        .general_names
-        .iter()
-        .filter_map(|name| match name {
-            GeneralName::DNSName(n) | GeneralName::RFC822Name(n) | GeneralName::URI(n) => Some(n.to_string()),
-            GeneralName::IPAddress(bytes) => ip_address(bytes).map(|ip| ip.to_string()),
-            _ => None,
-        })
-        .collect();
-    Some(names)
-}
-
-fn ip_address(bytes: &[u8]) -> Option<std::net::IpAddr> {
-    match bytes.len() {
-        4 => Some(std::net::IpAddr::from(<[u8; 4]>::try_from(bytes).ok()?)),
-        16 => Some(std::net::IpAddr::from(<[u8; 16]>::try_from(bytes).ok()?)),
-        _ => None,
-    }
 }
 
 #[cfg(test)]

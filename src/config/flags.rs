@@ -1,0 +1,248 @@
+//! The command-line flags, each with its environment variable, and the
+//! parsers that check each value as clap reads it.
+
+use super::DEFAULT_METADATA_URL;
+use crate::api;
+use chrono::FixedOffset;
+use clap::{ArgAction, Parser, ValueEnum};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::time::Duration;
+use url::Url;
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Logfmt,
+    Json,
+}
+
+/// Log level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogLevel {
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+/// Prometheus exporter for Tencent Cloud International Partners: partner and
+/// customer credit, credit allocations and customer vouchers.
+#[derive(Debug, Parser)]
+#[command(name = "tencentcloud-partner-exporter", version, about, long_about = None)]
+pub struct Flags {
+    /// Address to listen on for HTTP requests (`:PORT` listens on every interface).
+    #[arg(long = "web.listen-address", env = "TENCENTCLOUD_PARTNER_EXPORTER_WEB_LISTEN_ADDRESS", default_value = ":19287", value_parser = parse_listen_address, value_name = "ADDRESS")]
+    pub listen_address: SocketAddr,
+
+    /// Path under which to expose metrics.
+    #[arg(long = "web.telemetry-path", env = "TENCENTCLOUD_PARTNER_EXPORTER_WEB_TELEMETRY_PATH", default_value = "/metrics", value_parser = parse_telemetry_path, value_name = "PATH")]
+    pub telemetry_path: String,
+
+    /// Web configuration file (exporter-toolkit format): TLS, basic auth, headers. Reloaded on change and SIGHUP.
+    #[arg(
+        long = "web.config.file",
+        env = "TENCENTCLOUD_PARTNER_EXPORTER_WEB_CONFIG_FILE",
+        value_name = "PATH"
+    )]
+    pub web_config_file: Option<PathBuf>,
+
+    /// Let /-/healthy and /-/ready answer without basic auth (for Kubernetes probes).
+    #[arg(long = "web.probes-without-auth", env = "TENCENTCLOUD_PARTNER_EXPORTER_WEB_PROBES_WITHOUT_AUTH", action = ArgAction::SetTrue)]
+    pub probes_without_auth: bool,
+
+    /// Enable POST /-/reload, which re-reads the configuration files.
+    #[arg(long = "web.enable-lifecycle", env = "TENCENTCLOUD_PARTNER_EXPORTER_WEB_ENABLE_LIFECYCLE", action = ArgAction::SetTrue)]
+    pub enable_lifecycle: bool,
+
+    /// Accounts file (YAML): several partner accounts, each with its own key; every series gets an account label.
+    #[arg(
+        long = "config.file",
+        env = "TENCENTCLOUD_PARTNER_EXPORTER_CONFIG_FILE",
+        value_name = "PATH"
+    )]
+    pub config_file: Option<PathBuf>,
+
+    /// Tencent Cloud API endpoint, scheme included.
+    #[arg(long = "api.endpoint", env = "TENCENTCLOUD_PARTNER_EXPORTER_API_ENDPOINT", default_value = api::DEFAULT_ENDPOINT, value_parser = parse_endpoint, value_name = "URL")]
+    pub endpoint: Url,
+
+    /// Region sent as X-TC-Region (not required by current endpoints).
+    #[arg(
+        long = "api.region",
+        env = "TENCENTCLOUD_PARTNER_EXPORTER_API_REGION",
+        value_name = "REGION"
+    )]
+    pub region: Option<String>,
+
+    /// Share of each action's documented rate limit to use (1.0 = 5/s, 20/s for the voucher list and usage details).
+    #[arg(long = "api.rate-limit-fraction", env = "TENCENTCLOUD_PARTNER_EXPORTER_API_RATE_LIMIT_FRACTION", default_value = "1.0", value_parser = parse_fraction, value_name = "FRACTION")]
+    pub rate_limit_fraction: f64,
+
+    /// File holding the SecretId (read again when it changes), with --api.secret-key-file.
+    #[arg(
+        long = "api.secret-id-file",
+        env = "TENCENTCLOUD_PARTNER_EXPORTER_API_SECRET_ID_FILE",
+        value_name = "PATH"
+    )]
+    pub secret_id_file: Option<PathBuf>,
+
+    /// File holding the SecretKey (read again when it changes), with --api.secret-id-file.
+    #[arg(
+        long = "api.secret-key-file",
+        env = "TENCENTCLOUD_PARTNER_EXPORTER_API_SECRET_KEY_FILE",
+        value_name = "PATH"
+    )]
+    pub secret_key_file: Option<PathBuf>,
+
+    /// CVM metadata service, for the credentials of the instance's CAM role.
+    #[arg(long = "api.metadata-url", env = "TENCENTCLOUD_PARTNER_EXPORTER_API_METADATA_URL", default_value = DEFAULT_METADATA_URL, value_parser = parse_endpoint, value_name = "URL")]
+    pub metadata_url: Url,
+
+    /// Timeout of one API call.
+    #[arg(long = "api.timeout", env = "TENCENTCLOUD_PARTNER_EXPORTER_API_TIMEOUT", default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    pub timeout: Duration,
+
+    /// Zone of the API's time strings, which carry none (UTC+8, China Standard Time, unless set).
+    #[arg(long = "api.timezone", env = "TENCENTCLOUD_PARTNER_EXPORTER_API_TIMEZONE", default_value = "+08:00", value_parser = parse_timezone, value_name = "OFFSET")]
+    pub timezone: FixedOffset,
+
+    /// Interval between refreshes of the partner's own credit.
+    #[arg(long = "refresh.partner-interval", env = "TENCENTCLOUD_PARTNER_EXPORTER_REFRESH_PARTNER_INTERVAL", default_value = "60s", value_parser = parse_duration, value_name = "DURATION")]
+    pub partner_interval: Duration,
+
+    /// Interval between refreshes of the customers' credit.
+    #[arg(long = "refresh.customers-interval", env = "TENCENTCLOUD_PARTNER_EXPORTER_REFRESH_CUSTOMERS_INTERVAL", default_value = "5m", value_parser = parse_duration, value_name = "DURATION")]
+    pub customers_interval: Duration,
+
+    /// Interval between refreshes of the credit allocation history.
+    #[arg(long = "refresh.allocations-interval", env = "TENCENTCLOUD_PARTNER_EXPORTER_REFRESH_ALLOCATIONS_INTERVAL", default_value = "1h", value_parser = parse_duration, value_name = "DURATION")]
+    pub allocations_interval: Duration,
+
+    /// Interval between refreshes of the customers' vouchers.
+    #[arg(long = "refresh.vouchers-interval", env = "TENCENTCLOUD_PARTNER_EXPORTER_REFRESH_VOUCHERS_INTERVAL", default_value = "15m", value_parser = parse_duration, value_name = "DURATION")]
+    pub vouchers_interval: Duration,
+
+    /// Enable the allocations collector (default: enabled).
+    #[arg(long = "collector.allocations", env = "TENCENTCLOUD_PARTNER_EXPORTER_COLLECTOR_ALLOCATIONS", num_args = 0..=1, require_equals = true, default_value = "true", default_missing_value = "true", action = ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new(), overrides_with = "no_allocations", value_name = "BOOL")]
+    pub allocations: bool,
+
+    /// Disable the allocations collector.
+    #[arg(long = "no-collector.allocations", action = ArgAction::SetTrue, overrides_with = "allocations")]
+    pub no_allocations: bool,
+
+    /// Enable the vouchers collector (default: enabled).
+    #[arg(long = "collector.vouchers", env = "TENCENTCLOUD_PARTNER_EXPORTER_COLLECTOR_VOUCHERS", num_args = 0..=1, require_equals = true, default_value = "true", default_missing_value = "true", action = ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new(), overrides_with = "no_vouchers", value_name = "BOOL")]
+    pub vouchers: bool,
+
+    /// Disable the vouchers collector.
+    #[arg(long = "no-collector.vouchers", action = ArgAction::SetTrue, overrides_with = "vouchers")]
+    pub no_vouchers: bool,
+
+    /// Only these customers (comma-separated UINs), read with QueryCreditByUinList.
+    #[arg(long = "customers.uins", env = "TENCENTCLOUD_PARTNER_EXPORTER_CUSTOMERS_UINS", value_delimiter = ',', value_parser = parse_uin, value_name = "UIN,...")]
+    pub customer_uins: Option<Vec<u64>>,
+
+    /// Add the customer's name (often an e-mail address) to tencentcloud_partner_customer_info.
+    #[arg(long = "customer.export-names", env = "TENCENTCLOUD_PARTNER_EXPORTER_CUSTOMER_EXPORT_NAMES", action = ArgAction::SetTrue)]
+    pub export_names: bool,
+
+    /// Stop exporting values older than this (an outage then shows as absent series).
+    #[arg(long = "cache.max-age", env = "TENCENTCLOUD_PARTNER_EXPORTER_CACHE_MAX_AGE", default_value = "1h", value_parser = parse_duration, value_name = "DURATION")]
+    pub max_age: Duration,
+
+    /// Directory to keep each collector's last snapshot in, so a restart serves them at once.
+    #[arg(
+        long = "cache.snapshot-dir",
+        env = "TENCENTCLOUD_PARTNER_EXPORTER_CACHE_SNAPSHOT_DIR",
+        value_name = "PATH"
+    )]
+    pub snapshot_dir: Option<PathBuf>,
+
+    /// Only log messages of this level or more severe.
+    #[arg(
+        long = "log.level",
+        env = "TENCENTCLOUD_PARTNER_EXPORTER_LOG_LEVEL",
+        default_value = "info",
+        value_enum
+    )]
+    pub log_level: LogLevel,
+
+    /// Log line format.
+    #[arg(
+        long = "log.format",
+        env = "TENCENTCLOUD_PARTNER_EXPORTER_LOG_FORMAT",
+        default_value = "logfmt",
+        value_enum
+    )]
+    pub log_format: LogFormat,
+
+    /// Serve a built-in simulated partner (no Tencent account needed).
+    #[arg(long = "demo", env = "TENCENTCLOUD_PARTNER_EXPORTER_DEMO", action = ArgAction::SetTrue)]
+    pub demo: bool,
+}
+
+pub(super) fn parse_listen_address(text: &str) -> Result<SocketAddr, String> {
+    let text = text.trim();
+    let full = match text.strip_prefix(':') {
+        Some(port) => format!("0.0.0.0:{port}"),
+        None => text.to_owned(),
+    };
+    full.to_socket_addrs()
+        .map_err(|e| format!("not a HOST:PORT address ({e})"))?
+        .next()
+        .ok_or_else(|| "the host resolves to no address".to_owned())
+}
+
+pub(super) fn parse_telemetry_path(text: &str) -> Result<String, String> {
+    match text {
+        "/" | "/-/healthy" | "/-/ready" | "/-/reload" => Err(format!("{text} is taken by another endpoint")),
+        p if p.starts_with('/') && !p.contains(char::is_whitespace) => Ok(p.to_owned()),
+        _ => Err("must be a path starting with /".into()),
+    }
+}
+
+pub(super) fn parse_endpoint(text: &str) -> Result<Url, String> {
+    let url = Url::parse(text).map_err(|e| format!("not a URL ({e})"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err("must be an http:// or https:// URL with a host".into());
+    }
+    Ok(url)
+}
+
+pub(super) fn parse_fraction(text: &str) -> Result<f64, String> {
+    check_fraction(text.trim().parse().map_err(|_| "not a number".to_owned())?)
+}
+
+/// A share of the documented rate limits, from a flag or the accounts file.
+pub(super) fn check_fraction(value: f64) -> Result<f64, String> {
+    if !(value.is_finite() && value > 0.0 && value <= 100.0) {
+        return Err("must be above 0 and at most 100".into());
+    }
+    Ok(value)
+}
+
+/// A duration, from a flag or the accounts file: `30s`, `5m`, `1h30m`, above zero.
+pub(super) fn parse_duration(text: &str) -> Result<Duration, String> {
+    let duration =
+        humantime::parse_duration(text.trim()).map_err(|e| format!("not a duration like 30s, 5m or 1h ({e})"))?;
+    if duration.is_zero() {
+        return Err("must be longer than zero".into());
+    }
+    Ok(duration)
+}
+
+pub(super) fn parse_timezone(text: &str) -> Result<FixedOffset, String> {
+    let text = text.trim();
+    if matches!(text, "UTC" | "utc" | "Z") {
+        return Ok(FixedOffset::east_opt(0).expect("zero is a valid offset"));
+    }
+    text.parse::<FixedOffset>()
+        .map_err(|_| "must be a UTC offset like +08:00, -05:00 or UTC".to_owned())
+}
+
+pub(super) fn parse_uin(text: &str) -> Result<u64, String> {
+    text.trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a UIN (a positive integer)"))
+}
