@@ -20,6 +20,11 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use tencentcloud_partner_exporter::simulator::{Settings, Shape, Simulator};
 
+#[allow(dead_code)]
+#[path = "../tests/support/binary.rs"]
+mod binary;
+use binary::{Binary, free_port};
+
 const SECRET_ID: &str = "AKIDbenchmark000000000000000001";
 const SECRET_KEY: &str = "BenchmarkSecretKey000000000000001";
 const OPENMETRICS: &str = "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5";
@@ -34,14 +39,6 @@ impl Drop for Killed {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// (VmHWM, VmRSS) in MiB.
@@ -190,28 +187,26 @@ async fn main() {
     let api = sim.spawn().await.unwrap();
     eprintln!("simulator: {customers} customers, {vouchers} vouchers, limits x{scale}");
 
-    let port = free_port();
     let started = Instant::now();
-    let child = Killed(
-        Command::new(env!("CARGO_BIN_EXE_tencentcloud-partner-exporter"))
-            .args([
-                format!("--api.endpoint=http://{api}"),
-                format!("--web.listen-address=127.0.0.1:{port}"),
-                format!("--api.rate-limit-fraction={scale}"),
-                "--refresh.partner-interval=6h".into(),
-                "--refresh.customers-interval=6h".into(),
-                "--refresh.allocations-interval=6h".into(),
-                "--refresh.vouchers-interval=6h".into(),
-                "--cache.max-age=24h".into(),
-                "--log.level=warn".into(),
-            ])
-            .env("TENCENTCLOUD_SECRET_ID", SECRET_ID)
-            .env("TENCENTCLOUD_SECRET_KEY", SECRET_KEY)
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap(),
+    let endpoint = format!("--api.endpoint=http://{api}");
+    let fraction = format!("--api.rate-limit-fraction={scale}");
+    let exporter = Binary::start_with(
+        &[
+            &endpoint,
+            &fraction,
+            "--refresh.partner-interval=6h",
+            "--refresh.customers-interval=6h",
+            "--refresh.allocations-interval=6h",
+            "--refresh.vouchers-interval=6h",
+            "--cache.max-age=24h",
+            "--log.level=warn",
+        ],
+        &[
+            ("TENCENTCLOUD_SECRET_ID", SECRET_ID),
+            ("TENCENTCLOUD_SECRET_KEY", SECRET_KEY),
+        ],
     );
-    let pid = child.0.id();
+    let (pid, port) = (exporter.pid(), exporter.addr.port());
     let base = format!("http://127.0.0.1:{port}");
     // Start-up to the first byte of /metrics, before any refresh completes.
     let first_byte = loop {
@@ -425,5 +420,5 @@ async fn main() {
     let report = concat!(env!("CARGO_MANIFEST_DIR"), "/target/bench-scale.md");
     let _ = std::fs::write(report, &out);
     eprintln!("report written to {report}");
-    drop(child);
+    drop(exporter);
 }

@@ -7,20 +7,16 @@
 //! after which every exported value must equal the simulator's truth. Prints
 //! RSS at start and end and the number of wrong values, which must be 0.
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use tencentcloud_partner_exporter::simulator::{Dataset, Fault, Rule, Settings, Shape, Simulator};
 
+#[allow(dead_code)]
+#[path = "../tests/support/binary.rs"]
+mod binary;
+use binary::Binary;
+
 const SECRET_ID: &str = "AKIDsoak000000000000000000000001";
 const SECRET_KEY: &str = "SoakSecretKey0000000000000000001";
-
-struct Killed(Child);
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn rss_mib(pid: u32) -> f64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
@@ -94,33 +90,26 @@ async fn main() {
     );
     sim.add_key(SECRET_ID, SECRET_KEY);
     let api = sim.spawn().await.unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Killed(
-        Command::new(env!("CARGO_BIN_EXE_tencentcloud-partner-exporter"))
-            .args([
-                format!("--api.endpoint=http://{api}"),
-                format!("--web.listen-address=127.0.0.1:{port}"),
-                "--api.rate-limit-fraction=10".into(),
-                "--api.timeout=2s".into(),
-                "--refresh.partner-interval=5s".into(),
-                "--refresh.customers-interval=10s".into(),
-                "--refresh.allocations-interval=20s".into(),
-                "--refresh.vouchers-interval=20s".into(),
-                "--cache.max-age=10m".into(),
-                "--log.level=error".into(),
-            ])
-            .env("TENCENTCLOUD_SECRET_ID", SECRET_ID)
-            .env("TENCENTCLOUD_SECRET_KEY", SECRET_KEY)
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap(),
+    let endpoint = format!("--api.endpoint=http://{api}");
+    let exporter = Binary::start_with(
+        &[
+            &endpoint,
+            "--api.rate-limit-fraction=10",
+            "--api.timeout=2s",
+            "--refresh.partner-interval=5s",
+            "--refresh.customers-interval=10s",
+            "--refresh.allocations-interval=20s",
+            "--refresh.vouchers-interval=20s",
+            "--cache.max-age=10m",
+            "--log.level=error",
+        ],
+        &[
+            ("TENCENTCLOUD_SECRET_ID", SECRET_ID),
+            ("TENCENTCLOUD_SECRET_KEY", SECRET_KEY),
+        ],
     );
-    let pid = child.0.id();
-    let base = format!("http://127.0.0.1:{port}");
+    let pid = exporter.pid();
+    let base = exporter.url("http", "");
     let client = reqwest::Client::new();
     while !client
         .get(format!("{base}/-/ready"))

@@ -18,6 +18,9 @@ use tokio::sync::watch;
 struct Entry {
     published: Arc<Published>,
     max_age: Duration,
+    /// `max_age` on tokio's clock: what [`Snapshots::latest`] checks. moka's
+    /// own expiry, on its own clock, only frees the memory.
+    expires: tokio::time::Instant,
 }
 
 struct MaxAge;
@@ -75,11 +78,13 @@ impl Snapshots {
         let families = self.renderer.render(&snapshot);
         let age = SystemTime::now().duration_since(at).unwrap_or_default();
         let published = Arc::new(Published { snapshot, families, at });
+        let max_age = max_age.saturating_sub(age);
         self.cache.insert(
             kind,
             Arc::new(Entry {
                 published: published.clone(),
-                max_age: max_age.saturating_sub(age),
+                max_age,
+                expires: tokio::time::Instant::now() + max_age,
             }),
         );
         self.generations[kind as usize].send_modify(|g| *g += 1);
@@ -88,7 +93,10 @@ impl Snapshots {
 
     /// The latest snapshot of `kind`, unless none was published or it is too old.
     pub fn latest(&self, kind: Kind) -> Option<Arc<Published>> {
-        self.cache.get(&kind).map(|entry| entry.published.clone())
+        self.cache
+            .get(&kind)
+            .filter(|entry| entry.expires > tokio::time::Instant::now())
+            .map(|entry| entry.published.clone())
     }
 
     /// Waits until a snapshot of `kind` has been published at least once.
@@ -111,12 +119,12 @@ mod tests {
         })
     }
 
-    #[test]
-    fn publish_replaces_and_expires_after_max_age() {
+    #[tokio::test(start_paused = true)]
+    async fn publish_replaces_and_expires_after_max_age() {
         let snapshots = Snapshots::new(Renderer::new("default", false, crate::collectors::encode));
         assert!(snapshots.latest(Kind::Partner).is_none());
-        snapshots.publish(partner(1.0), Duration::from_millis(300));
-        snapshots.publish(partner(2.0), Duration::from_millis(300));
+        snapshots.publish(partner(1.0), Duration::from_secs(3600));
+        snapshots.publish(partner(2.0), Duration::from_secs(3600));
         let latest = snapshots.latest(Kind::Partner).unwrap();
         assert!(
             latest
@@ -128,7 +136,9 @@ mod tests {
             Snapshot::Partner(p) => assert_eq!(p.total, Some(2.0)),
             other => panic!("unexpected {other:?}"),
         }
-        std::thread::sleep(Duration::from_millis(400));
+        tokio::time::advance(Duration::from_secs(3599)).await;
+        assert!(snapshots.latest(Kind::Partner).is_some());
+        tokio::time::advance(Duration::from_secs(1)).await;
         assert!(snapshots.latest(Kind::Partner).is_none());
     }
 

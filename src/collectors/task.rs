@@ -12,7 +12,9 @@ use prometheus_client::encoding::DescriptorEncoder;
 use prometheus_client::registry::Unit;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
+// tokio's clock, so the tests of health can advance it instead of sleeping.
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -321,12 +323,16 @@ impl<S: Statuses> prometheus_client::collector::Collector for RefreshMetrics<S> 
 mod tests {
     use super::*;
 
-    #[test]
-    fn status_turns_unhealthy_after_three_silent_intervals() {
-        let status = Status::new(Kind::Partner, Duration::from_millis(20));
+    #[tokio::test(start_paused = true)]
+    async fn status_turns_unhealthy_after_three_silent_intervals() {
+        let status = Status::new(Kind::Partner, Duration::from_secs(60));
+        tokio::time::advance(Duration::from_secs(179)).await;
         assert!(status.is_healthy());
-        std::thread::sleep(Duration::from_millis(70));
+        tokio::time::advance(Duration::from_secs(1)).await;
         assert!(!status.is_healthy());
+        status.progressed();
+        assert!(status.is_healthy(), "an API answer is progress");
+        tokio::time::advance(Duration::from_secs(180)).await;
         status.lock().phase = Phase::Waiting;
         assert!(status.is_healthy(), "waiting for a dependency is not being wedged");
         status.lock().phase = Phase::Stopped;

@@ -71,7 +71,7 @@ impl Binary {
                 "not listening within 20 s; log:\n{}",
                 self.log()
             );
-            std::thread::sleep(Duration::from_millis(20));
+            std::thread::sleep(Duration::from_millis(2));
         }
     }
 
@@ -121,8 +121,13 @@ impl Binary {
                 return status;
             }
             assert!(Instant::now() < deadline, "no exit within 10 s of SIGTERM");
-            std::thread::sleep(Duration::from_millis(20));
+            std::thread::sleep(Duration::from_millis(2));
         }
+    }
+
+    /// The process id, for reading its CPU time and memory from /proc.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Whether the process is still running.
