@@ -151,12 +151,7 @@ async fn vouchers_export_exactly_from_sdk_typed_and_odd_answers() {
     );
     for action in [USAGE, LIST] {
         let counted = format!(
-            "tencentcloud_partner_api_decode_errors_total{{account=\"default\",action=\"{action}\",field=\"{}\"}}",
-            if action == USAGE {
-                "TotalAmount"
-            } else {
-                "Data.TotalAmount"
-            }
+            "tencentcloud_partner_api_decode_errors_total{{account=\"default\",action=\"{action}\",field=\"TotalAmount\"}}"
         );
         assert!(scrape.get(&counted).is_some_and(|n| n >= 1.0), "{counted} not counted");
     }
@@ -301,7 +296,7 @@ async fn a_customer_whose_uin_cannot_be_read_is_left_out_and_the_rest_published(
     }
     assert_eq!(
         scrape.get(
-            "tencentcloud_partner_api_decode_errors_total{account=\"default\",action=\"QueryCustomersCredit\",field=\"Data.ClientUin\"}"
+            "tencentcloud_partner_api_decode_errors_total{account=\"default\",action=\"QueryCustomersCredit\",field=\"ClientUin\"}"
         ),
         Some(1.0),
         "one walk, one odd value"

@@ -34,7 +34,8 @@ pub trait Observer: Send + Sync {
     /// One attempt of `action` ended with `code` (`Success` or an error code) after `elapsed`.
     fn observe(&self, action: &'static str, code: &str, elapsed: Duration);
     /// A field of an answer to `action` had a value of an unexpected type and
-    /// was read as absent; `field` is its path, as `Data.RemainingAmount`.
+    /// was read as absent; `field` is its name in Tencent's SDK model, as
+    /// `RemainingAmount` (whether at the top or in the items of `Data`).
     fn decode_error(&self, action: &'static str, field: &str);
 }
 
@@ -180,20 +181,22 @@ impl Client {
         Ok(response)
     }
 
-    /// Counts a field read as absent for its type, and logs it the first time.
-    /// The rest of the answer stands: one odd value must not cost a refresh.
-    fn report_odd_field(&self, action: &'static str, field: String) {
+    /// Counts a field read as absent for its type, and logs it (with its
+    /// path, as `Data.RemainingAmount`) the first time. The rest of the answer
+    /// stands: one odd value must not cost a refresh.
+    fn report_odd_field(&self, action: &'static str, path: String) {
         let inner = &*self.inner;
-        inner.observer.decode_error(action, &field);
+        let name = path.rsplit('.').next().unwrap_or(&path);
+        inner.observer.decode_error(action, name);
         let first = inner
             .odd_fields
             .lock()
             .expect("odd field set is never poisoned")
-            .insert((action, field.clone()));
+            .insert((action, path.clone()));
         if first {
             tracing::warn!(
                 action,
-                field,
+                field = path,
                 "the API answered a field with a value of an unexpected type; exporting it as absent \
                  (counted in tencentcloud_partner_api_decode_errors_total; logged once)"
             );

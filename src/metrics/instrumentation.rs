@@ -31,7 +31,7 @@ pub struct ActionLabels {
 pub struct FieldLabels {
     pub account: String,
     pub action: &'static str,
-    /// The field's path in the answer, as `Data.RemainingAmount`.
+    /// The field's name in Tencent's SDK model, as `RemainingAmount`.
     pub field: String,
 }
 
