@@ -84,7 +84,7 @@ impl Collector for Customers {
     const KIND: Kind = Kind::Customers;
 
     async fn refresh(&mut self, ctx: &Context) -> Result<Snapshot, Error> {
-        let snapshot = match ctx.inputs.customer_uins.clone() {
+        let snapshot = match ctx.customer_uins().cloned() {
             Some(uins) => by_uin_list(ctx, &uins).await?,
             None => by_listing(ctx).await?,
         };

@@ -86,10 +86,11 @@ pub struct Inputs {
     pub store_errors: prometheus_client::metrics::counter::Counter,
 }
 
-/// One collector's view of [`Inputs`] plus its own status, so every API call
-/// it makes also proves the task is alive.
+/// What a collector sees while it refreshes: the API, the snapshots it reads,
+/// the time zone and the customers it is limited to; not the store, not the
+/// other collectors' tasks. Every API call it makes also proves the task alive.
 pub struct Context {
-    pub inputs: Inputs,
+    inputs: Inputs,
     status: Arc<Status>,
 }
 
@@ -104,6 +105,11 @@ impl Context {
     /// Reads a time string of the API as unix seconds.
     pub fn timestamp(&self, text: Option<&str>) -> Option<f64> {
         parse_time(text?, self.inputs.timezone)
+    }
+
+    /// `--customers.uins`: only these customers, read with QueryCreditByUinList.
+    pub fn customer_uins(&self) -> Option<&Arc<[u64]>> {
+        self.inputs.customer_uins.as_ref()
     }
 
     /// The latest customer list, if it is not older than `--cache.max-age`.

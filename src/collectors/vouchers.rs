@@ -88,7 +88,7 @@ impl Collector for Vouchers {
 
     async fn refresh(&mut self, ctx: &Context) -> Result<Snapshot, Error> {
         let mut rows = list(ctx).await?;
-        if let Some(uins) = &ctx.inputs.customer_uins {
+        if let Some(uins) = ctx.customer_uins() {
             let wanted: HashSet<u64> = uins.iter().copied().collect();
             rows.retain(|v| wanted.contains(&v.customer_uin));
         }
