@@ -46,7 +46,8 @@ pub struct Report {
 /// One JSON object being read, and where it sits in the answer.
 pub struct Fields<'a> {
     object: Option<&'a Map<String, Value>>,
-    prefix: String,
+    /// The path of this object in the answer, as `Data.`; empty at the top.
+    prefix: &'a str,
     report: &'a mut Report,
 }
 
@@ -58,7 +59,7 @@ pub fn decode<T: Decode>(response: &Value) -> Result<(T, Vec<String>), Error> {
     let mut report = Report::default();
     let value = T::decode(&mut Fields {
         object: Some(object),
-        prefix: String::new(),
+        prefix: "",
         report: &mut report,
     })?;
     Ok((value, report.issues))
@@ -72,7 +73,7 @@ pub fn schema<T: Decode>() -> Vec<(String, Wire)> {
     };
     let _ = T::decode(&mut Fields {
         object: None,
-        prefix: String::new(),
+        prefix: "",
         report: &mut report,
     });
     report.schema.unwrap_or_default()
@@ -146,13 +147,12 @@ impl<'a> Fields<'a> {
     /// The total of a listing, part of its envelope: absent or `null` is
     /// `None` (the caller decides what that means), any other type fails.
     pub fn total(&mut self, name: &str) -> Result<Option<u64>, Error> {
-        let path = self.path(name);
         match self.get(name, Wire::Integer) {
             None => Ok(None),
             Some(value) => as_integer(value)
                 .and_then(|n| u64::try_from(n).ok())
                 .map(Some)
-                .ok_or_else(|| Error::Decode(format!("{path} is not a count: {}", kind(value)))),
+                .ok_or_else(|| Error::Decode(format!("{} is not a count: {}", self.path(name), kind(value)))),
         }
     }
 
@@ -161,12 +161,13 @@ impl<'a> Fields<'a> {
     /// reported and read with every field absent.
     pub fn list<T: Decode>(&mut self, name: &str) -> Result<Vec<T>, Error> {
         let path = self.path(name);
+        let prefix = format!("{path}.");
         let value = self.get(name, Wire::List);
         if self.report.schema.is_some() {
             // Probe the items' fields once, as if the list held one empty item.
             T::decode(&mut Fields {
                 object: None,
-                prefix: format!("{path}."),
+                prefix: &prefix,
                 report: self.report,
             })?;
         }
@@ -176,7 +177,6 @@ impl<'a> Fields<'a> {
         let items = value
             .as_array()
             .ok_or_else(|| Error::Decode(format!("{path} is not a list: {}", kind(value))))?;
-        let prefix = format!("{path}.");
         items
             .iter()
             .map(|item| {
@@ -188,7 +188,7 @@ impl<'a> Fields<'a> {
                 }
                 T::decode(&mut Fields {
                     object,
-                    prefix: prefix.clone(),
+                    prefix: &prefix,
                     report: self.report,
                 })
             })

@@ -18,7 +18,10 @@ use super::{Collector, Context, Error};
 use crate::api::actions::{Allocation, AllocationHistoryRequest, QueryCreditAllocationHistory};
 use crate::metrics::table::{Labels, Metric, Options, Table, Unit};
 use crate::snapshot::{AllocationRow, AllocationsSnapshot, CustomerRow, Kind, Snapshot};
+use futures::{StreamExt, TryStreamExt};
 use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// What the allocations collector exports, per customer.
 pub const METRICS: Table<AllocationsSnapshot, AllocationRow> = Table {
@@ -52,9 +55,6 @@ pub const METRICS: Table<AllocationsSnapshot, AllocationRow> = Table {
 fn customer(r: &AllocationRow, _: Options) -> Labels<'_> {
     vec![("customer_uin", Cow::Owned(r.uin.to_string()))]
 }
-use futures::{StreamExt, TryStreamExt};
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Records per page when reading the last page of a history.
 const PAGE_SIZE: u64 = 100;

@@ -7,6 +7,7 @@ use crate::api::Action;
 use crate::api::actions::{CreditByUinListRequest, CustomersCreditRequest, QueryCreditByUinList, QueryCustomersCredit};
 use crate::metrics::table::{Labels, Metric, Options, Table, Unit, no_labels};
 use crate::snapshot::{CustomerRow, CustomersSnapshot, Kind, Snapshot};
+use futures::{StreamExt, TryStreamExt};
 use std::borrow::Cow;
 
 /// What the customers collector exports: their number, and each customer's
@@ -69,7 +70,6 @@ fn customer_info(c: &CustomerRow, options: Options) -> Labels<'_> {
     }
     labels
 }
-use futures::{StreamExt, TryStreamExt};
 
 /// Customers per QueryCustomersCredit page.
 const PAGE_SIZE: u64 = 100;

@@ -9,7 +9,9 @@ use crate::api::actions::{
 };
 use crate::metrics::table::{Labels, Metric, Options, Table, Unit};
 use crate::snapshot::{Kind, Snapshot, VoucherRow, VouchersSnapshot};
+use futures::{StreamExt, TryStreamExt};
 use std::borrow::Cow;
+use std::collections::HashSet;
 
 /// What the vouchers collector exports, per voucher.
 pub const METRICS: Table<VouchersSnapshot, VoucherRow> = Table {
@@ -71,8 +73,6 @@ fn voucher_info(v: &VoucherRow, options: Options) -> Labels<'_> {
     ]);
     labels
 }
-use futures::{StreamExt, TryStreamExt};
-use std::collections::HashSet;
 
 /// Vouchers per DescribeCustomerVoucherList page (the documented maximum).
 const PAGE_SIZE: u64 = 100;
