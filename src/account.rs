@@ -73,12 +73,7 @@ impl Account {
                     rate_limit_fraction: 1.0,
                     retry: api::RetryPolicy::default(),
                 },
-                intervals: crate::config::Intervals {
-                    partner: Duration::from_secs(60),
-                    customers: Duration::from_secs(60),
-                    allocations: Duration::from_secs(60),
-                    vouchers: Duration::from_secs(60),
-                },
+                intervals: crate::config::Intervals::default(),
                 customer_uins: None,
             },
             cancel: CancellationToken::new(),
@@ -218,16 +213,11 @@ impl Fleet {
         let restoring = snapshots.is_none();
         let snapshots = snapshots
             .unwrap_or_else(|| Snapshots::new(Renderer::new(&config.name, common.export_names, collectors::encode)));
-        let mut statuses = vec![
-            Arc::new(Status::new(Kind::Partner, config.intervals.partner)),
-            Arc::new(Status::new(Kind::Customers, config.intervals.customers)),
-        ];
-        if common.allocations {
-            statuses.push(Arc::new(Status::new(Kind::Allocations, config.intervals.allocations)));
-        }
-        if common.vouchers {
-            statuses.push(Arc::new(Status::new(Kind::Vouchers, config.intervals.vouchers)));
-        }
+        let statuses: Vec<Arc<Status>> = common
+            .collectors
+            .kinds()
+            .map(|kind| Arc::new(Status::new(kind, config.intervals.get(kind))))
+            .collect();
         // A value stays exported until it is older than --cache.max-age, or
         // than two of its own intervals if that is longer: a slow collector's
         // series must not blink out between two good refreshes.

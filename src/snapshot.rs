@@ -5,53 +5,116 @@
 
 use std::fmt;
 
-/// The collectors an operator can enable, in the order they are refreshed and exported.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Kind {
-    Partner = 0,
-    Customers = 1,
-    Allocations = 2,
-    Vouchers = 3,
+/// Declares the collectors: the [`Kind`] enum, the [`Snapshot`] enum with one
+/// variant per kind, and the link from each rows type to its kind.
+macro_rules! collectors {
+    ($($(#[$doc:meta])* $kind:ident = $name:literal => $rows:ident,)+) => {
+        /// The collectors an operator can enable, in the order they are refreshed and exported.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Kind {
+            $($(#[$doc])* $kind,)+
+        }
+
+        impl Kind {
+            pub const ALL: [Kind; [$(Kind::$kind),+].len()] = [$(Kind::$kind),+];
+
+            /// The `collector` label value and the name in flags and files.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Kind::$kind => $name,)+
+                }
+            }
+
+            /// Calls `visitor` with the rows type of this kind.
+            pub fn visit<V, O>(self, visitor: V) -> O
+            where
+                $(V: VisitKind<$rows, Output = O>,)+
+            {
+                match self {
+                    $(Kind::$kind => <V as VisitKind<$rows>>::visit(visitor),)+
+                }
+            }
+        }
+
+        /// A complete result of one collector's refresh.
+        #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+        pub enum Snapshot {
+            $(#[serde(rename = $name)] $kind($rows),)+
+        }
+
+        impl Snapshot {
+            pub fn kind(&self) -> Kind {
+                match self {
+                    $(Snapshot::$kind(_) => Kind::$kind,)+
+                }
+            }
+
+            /// Calls `visitor` with the rows this snapshot holds.
+            pub fn visit<V, O>(&self, visitor: V) -> O
+            where
+                $(V: VisitRows<$rows, Output = O>,)+
+            {
+                match self {
+                    $(Snapshot::$kind(rows) => <V as VisitRows<$rows>>::visit(visitor, rows),)+
+                }
+            }
+        }
+
+        $(
+            impl Rows for $rows {
+                const KIND: Kind = Kind::$kind;
+
+                fn of(snapshot: &Snapshot) -> Option<&Self> {
+                    match snapshot {
+                        Snapshot::$kind(rows) => Some(rows),
+                        #[allow(unreachable_patterns)]
+                        _ => None,
+                    }
+                }
+            }
+
+            impl From<$rows> for Snapshot {
+                fn from(rows: $rows) -> Self {
+                    Snapshot::$kind(rows)
+                }
+            }
+        )+
+    };
 }
 
-impl Kind {
-    pub const ALL: [Kind; 4] = [Kind::Partner, Kind::Customers, Kind::Allocations, Kind::Vouchers];
+// The list of collectors: adding one is a line here, its rows below, and its
+// file in `collectors/`, which says how it refreshes and what it exports.
+collectors! {
+    Partner = "partner" => PartnerSnapshot,
+    Customers = "customers" => CustomersSnapshot,
+    Allocations = "allocations" => AllocationsSnapshot,
+    Vouchers = "vouchers" => VouchersSnapshot,
+}
 
-    /// The `collector` label value and the name in flags.
-    pub fn name(self) -> &'static str {
-        match self {
-            Kind::Partner => "partner",
-            Kind::Customers => "customers",
-            Kind::Allocations => "allocations",
-            Kind::Vouchers => "vouchers",
-        }
-    }
+/// What one collector's refresh produces: the payload of one [`Snapshot`] variant.
+pub trait Rows: Into<Snapshot> + Clone + Send + Sync + 'static {
+    const KIND: Kind;
+    /// These rows, if `snapshot` is of this kind.
+    fn of(snapshot: &Snapshot) -> Option<&Self>;
+}
+
+/// Something done for one kind of rows, chosen by a [`Kind`] at run time.
+/// Implement it for every `R` at once (`impl<R: Rows + ...> VisitKind<R>`)
+/// to act on whichever collector a value names.
+pub trait VisitKind<R> {
+    type Output;
+    fn visit(self) -> Self::Output;
+}
+
+/// Something done with the rows of a [`Snapshot`], whatever its kind.
+pub trait VisitRows<R> {
+    type Output;
+    fn visit(self, rows: &R) -> Self::Output;
 }
 
 impl fmt::Display for Kind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
-    }
-}
-
-/// A complete result of one collector's refresh.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Snapshot {
-    Partner(PartnerSnapshot),
-    Customers(CustomersSnapshot),
-    Allocations(AllocationsSnapshot),
-    Vouchers(VouchersSnapshot),
-}
-
-impl Snapshot {
-    pub fn kind(&self) -> Kind {
-        match self {
-            Snapshot::Partner(_) => Kind::Partner,
-            Snapshot::Customers(_) => Kind::Customers,
-            Snapshot::Allocations(_) => Kind::Allocations,
-            Snapshot::Vouchers(_) => Kind::Vouchers,
-        }
     }
 }
 

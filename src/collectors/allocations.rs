@@ -14,14 +14,15 @@
 //! size it serves is learnt from page 1, which must then be full, and the
 //! real last page is read. The size learnt is kept for every later customer.
 
-use super::{Collector, Context, Error};
+use super::{Collected, Collector, Context, Error};
 use crate::api::actions::{Allocation, AllocationHistoryRequest, QueryCreditAllocationHistory};
 use crate::metrics::table::{Labels, Metric, Options, Table, Unit};
-use crate::snapshot::{AllocationRow, AllocationsSnapshot, CustomerRow, Kind, Snapshot};
+use crate::snapshot::{AllocationRow, AllocationsSnapshot, CustomerRow, CustomersSnapshot, Rows};
 use futures::{StreamExt, TryStreamExt};
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 /// What the allocations collector exports, per customer.
 pub const METRICS: Table<AllocationsSnapshot, AllocationRow> = Table {
@@ -78,26 +79,26 @@ impl Default for Allocations {
     }
 }
 
-impl Allocations {
-    /// Starts from a snapshot restored from disk: customers whose number of
+impl Collector for Allocations {
+    type Rows = AllocationsSnapshot;
+    type Row = AllocationRow;
+    const METRICS: Table<AllocationsSnapshot, AllocationRow> = METRICS;
+    const ABOUT: &'static str = "the customers' credit allocation history";
+    const INTERVAL: Duration = Duration::from_secs(60 * 60);
+    const NEEDS_CUSTOMERS: bool = true;
+
+    /// Starts from the snapshot served: customers whose number of
     /// allocations has not changed since then cost one call, not two.
-    pub fn seeded(snapshot: &AllocationsSnapshot) -> Self {
+    fn start(previous: Option<&AllocationsSnapshot>) -> Self {
         Self {
-            known: snapshot.rows.iter().map(|r| (r.uin, r.clone())).collect(),
+            known: previous.map_or_else(HashMap::new, |s| s.rows.iter().map(|r| (r.uin, r.clone())).collect()),
             ..Self::default()
         }
     }
-}
 
-impl Collector for Allocations {
-    const KIND: Kind = Kind::Allocations;
-    const NEEDS_CUSTOMERS: bool = true;
-
-    async fn refresh(&mut self, ctx: &Context) -> Result<Snapshot, Error> {
+    async fn refresh(&mut self, ctx: &Context) -> Result<AllocationsSnapshot, Error> {
         let published = ctx.customers()?;
-        let Snapshot::Customers(list) = &*published.snapshot else {
-            return Err(Error::NoCustomers);
-        };
+        let list = CustomersSnapshot::of(&published.snapshot).ok_or(Error::NoCustomers)?;
         let (known, page_size) = (&self.known, &self.page_size);
         let rows: Vec<AllocationRow> = futures::stream::iter(by_urgency(&list.customers))
             .map(|uin| summarise(ctx, uin, known.get(&uin), page_size))
@@ -107,8 +108,12 @@ impl Collector for Allocations {
         self.known = rows.iter().map(|r| (r.uin, r.clone())).collect();
         let mut rows = rows;
         rows.sort_by_key(|r| r.uin);
-        Ok(Snapshot::Allocations(AllocationsSnapshot { rows }))
+        Ok(AllocationsSnapshot { rows })
     }
+}
+
+impl Collected for AllocationsSnapshot {
+    type By = Allocations;
 }
 
 /// Customers closest to running out of credit first: their top-ups matter most.

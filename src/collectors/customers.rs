@@ -2,13 +2,14 @@
 //! of QueryCustomersCredit, or only the customers of `--customers.uins`, from
 //! QueryCreditByUinList in batches of 50.
 
-use super::{Collector, Context, Error, Page, walk_pages};
+use super::{Collected, Collector, Context, Error, Page, walk_pages};
 use crate::api::Action;
 use crate::api::actions::{CreditByUinListRequest, CustomersCreditRequest, QueryCreditByUinList, QueryCustomersCredit};
 use crate::metrics::table::{Labels, Metric, Options, Table, Unit, no_labels};
-use crate::snapshot::{CustomerRow, CustomersSnapshot, Kind, Snapshot};
+use crate::snapshot::{CustomerRow, CustomersSnapshot};
 use futures::{StreamExt, TryStreamExt};
 use std::borrow::Cow;
+use std::time::Duration;
 
 /// What the customers collector exports: their number, and each customer's
 /// credit and descriptive labels.
@@ -81,15 +82,26 @@ const UIN_BATCH: usize = 50;
 pub struct Customers;
 
 impl Collector for Customers {
-    const KIND: Kind = Kind::Customers;
+    type Rows = CustomersSnapshot;
+    type Row = CustomerRow;
+    const METRICS: Table<CustomersSnapshot, CustomerRow> = METRICS;
+    const ABOUT: &'static str = "the customers' credit";
+    const INTERVAL: Duration = Duration::from_secs(5 * 60);
 
-    async fn refresh(&mut self, ctx: &Context) -> Result<Snapshot, Error> {
-        let snapshot = match ctx.customer_uins().cloned() {
-            Some(uins) => by_uin_list(ctx, &uins).await?,
-            None => by_listing(ctx).await?,
-        };
-        Ok(Snapshot::Customers(snapshot))
+    fn start(_: Option<&CustomersSnapshot>) -> Self {
+        Customers
     }
+
+    async fn refresh(&mut self, ctx: &Context) -> Result<CustomersSnapshot, Error> {
+        match ctx.customer_uins().cloned() {
+            Some(uins) => by_uin_list(ctx, &uins).await,
+            None => by_listing(ctx).await,
+        }
+    }
+}
+
+impl Collected for CustomersSnapshot {
+    type By = Customers;
 }
 
 fn identify_type(code: Option<i64>) -> String {

@@ -17,45 +17,96 @@ pub use task::{Phase, Schedule, Status, StatusView, run};
 
 use crate::api::{self, Action};
 use crate::cache::Snapshots;
-use crate::metrics::table::Scope;
-use crate::snapshot::{Kind, Snapshot};
+use crate::metrics::table::{Scope, Table};
+use crate::snapshot::{Kind, Rows, Snapshot, VisitKind, VisitRows};
 use chrono::{FixedOffset, NaiveDateTime};
 use prometheus_client::encoding::DescriptorEncoder;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 /// Writes `snapshot`'s metric families with its collector's metric table.
 pub fn encode(snapshot: &Snapshot, encoder: &mut DescriptorEncoder, scope: Scope<'_>) -> std::fmt::Result {
-    match snapshot {
-        Snapshot::Partner(s) => partner::METRICS.encode(s, encoder, scope),
-        Snapshot::Customers(s) => customers::METRICS.encode(s, encoder, scope),
-        Snapshot::Allocations(s) => allocations::METRICS.encode(s, encoder, scope),
-        Snapshot::Vouchers(s) => vouchers::METRICS.encode(s, encoder, scope),
+    snapshot.visit(Encode { encoder, scope })
+}
+
+struct Encode<'e, 'a, 's> {
+    encoder: &'e mut DescriptorEncoder<'a>,
+    scope: Scope<'s>,
+}
+
+impl<R: Collected> VisitRows<R> for Encode<'_, '_, '_> {
+    type Output = std::fmt::Result;
+    fn visit(self, rows: &R) -> std::fmt::Result {
+        <R::By as Collector>::METRICS.encode(rows, self.encoder, self.scope)
     }
 }
 
 /// Starts the task of `status`'s collector on `tasks`.
 pub fn spawn(tasks: &TaskTracker, status: Arc<Status>, inputs: Inputs, schedule: Schedule, cancel: CancellationToken) {
-    match status.kind {
-        Kind::Partner => task::spawn(tasks, partner::Partner, inputs, status, schedule, cancel),
-        Kind::Customers => task::spawn(tasks, customers::Customers, inputs, status, schedule, cancel),
-        Kind::Allocations => {
-            // Seeded with the history it serves: customers whose number of
-            // allocations has not changed cost one call, not two.
-            let collector = match inputs
-                .snapshots
-                .latest(Kind::Allocations)
-                .as_deref()
-                .map(|p| &*p.snapshot)
-            {
-                Some(Snapshot::Allocations(a)) => allocations::Allocations::seeded(a),
-                _ => allocations::Allocations::default(),
-            };
-            task::spawn(tasks, collector, inputs, status, schedule, cancel)
+    status.kind.visit(Spawn {
+        tasks,
+        status: status.clone(),
+        inputs,
+        schedule,
+        cancel,
+    })
+}
+
+struct Spawn<'t> {
+    tasks: &'t TaskTracker,
+    status: Arc<Status>,
+    inputs: Inputs,
+    schedule: Schedule,
+    cancel: CancellationToken,
+}
+
+impl<R: Collected> VisitKind<R> for Spawn<'_> {
+    type Output = ();
+    fn visit(self) {
+        // Seeded with what it serves, so that what has not changed since the
+        // last run (before a restart, too) need not be read again.
+        let previous = self.inputs.snapshots.latest(R::KIND);
+        let collector = R::By::start(previous.as_deref().and_then(|p| R::of(&p.snapshot)));
+        task::spawn(
+            self.tasks,
+            collector,
+            self.inputs,
+            self.status,
+            self.schedule,
+            self.cancel,
+        )
+    }
+}
+
+/// What a collector is by default and how the flags describe it.
+#[derive(Debug, Clone, Copy)]
+pub struct Defaults {
+    pub interval: Duration,
+    pub enabled: bool,
+    /// What it refreshes, for `--help`: "the customers' vouchers".
+    pub about: &'static str,
+    pub needs_customers: bool,
+}
+
+/// The defaults of `kind`'s collector.
+pub fn defaults(kind: Kind) -> Defaults {
+    kind.visit(GetDefaults)
+}
+
+struct GetDefaults;
+
+impl<R: Collected> VisitKind<R> for GetDefaults {
+    type Output = Defaults;
+    fn visit(self) -> Defaults {
+        Defaults {
+            interval: R::By::INTERVAL,
+            enabled: R::By::ENABLED_BY_DEFAULT,
+            about: R::By::ABOUT,
+            needs_customers: R::By::NEEDS_CUSTOMERS,
         }
-        Kind::Vouchers => task::spawn(tasks, vouchers::Vouchers, inputs, status, schedule, cancel),
     }
 }
 
@@ -125,11 +176,31 @@ pub fn parse_time(text: &str, zone: FixedOffset) -> Option<f64> {
 }
 
 /// A collector: produces a complete snapshot, or an error and nothing.
-pub trait Collector: Send + 'static {
-    const KIND: Kind;
+pub trait Collector: Sized + Send + 'static {
+    /// What a refresh produces.
+    type Rows: Collected;
+    /// One sample's source in the metric table: a customer, a voucher.
+    type Row: 'static;
+    /// What it exports.
+    const METRICS: Table<Self::Rows, Self::Row>;
+    /// What it refreshes, for `--help`: "the customers' vouchers".
+    const ABOUT: &'static str;
+    /// Its default `--refresh.<name>-interval`.
+    const INTERVAL: Duration;
+    /// Whether it runs without `--collector.<name>`.
+    const ENABLED_BY_DEFAULT: bool = true;
     /// Whether the first refresh must wait for the first customer list.
     const NEEDS_CUSTOMERS: bool = false;
-    fn refresh(&mut self, ctx: &Context) -> impl Future<Output = Result<Snapshot, Error>> + Send;
+    /// The collector, given the snapshot last served (from disk after a restart).
+    fn start(previous: Option<&Self::Rows>) -> Self;
+    fn refresh(&mut self, ctx: &Context) -> impl Future<Output = Result<Self::Rows, Error>> + Send;
+}
+
+/// Names the collector that produces each kind of rows. Every rows type in
+/// [`crate::snapshot`] implements it in its collector's file: the exporter
+/// then refreshes, encodes and configures that collector by its [`Kind`].
+pub trait Collected: Rows {
+    type By: Collector<Rows = Self>;
 }
 
 #[cfg(test)]

@@ -1,9 +1,10 @@
 //! `partner`: the partner's own credit, from QueryPartnerCredit.
 
-use super::{Collector, Context, Error};
+use super::{Collected, Collector, Context, Error};
 use crate::api::actions::{Empty, QueryPartnerCredit};
 use crate::metrics::table::{Metric, Table, Unit, no_labels};
-use crate::snapshot::{Kind, PartnerSnapshot, Snapshot};
+use crate::snapshot::PartnerSnapshot;
+use std::time::Duration;
 
 /// What the partner collector exports: one series each, with the account label only.
 pub const METRICS: Table<PartnerSnapshot, ()> = Table {
@@ -51,18 +52,30 @@ const fn usd(
 pub struct Partner;
 
 impl Collector for Partner {
-    const KIND: Kind = Kind::Partner;
+    type Rows = PartnerSnapshot;
+    type Row = ();
+    const METRICS: Table<PartnerSnapshot, ()> = METRICS;
+    const ABOUT: &'static str = "the partner's own credit";
+    const INTERVAL: Duration = Duration::from_secs(60);
 
-    async fn refresh(&mut self, ctx: &Context) -> Result<Snapshot, Error> {
+    fn start(_: Option<&PartnerSnapshot>) -> Self {
+        Partner
+    }
+
+    async fn refresh(&mut self, ctx: &Context) -> Result<PartnerSnapshot, Error> {
         let credit = ctx.call::<QueryPartnerCredit>(&Empty {}).await?;
-        Ok(Snapshot::Partner(PartnerSnapshot {
+        Ok(PartnerSnapshot {
             total: credit.total_credit,
             allocated: credit.allocated_credit,
             remaining: credit.remaining_credit,
             customers_total: credit.customer_total_credit,
             customers_remaining: credit.customer_remaining_credit,
-        }))
+        })
     }
+}
+
+impl Collected for PartnerSnapshot {
+    type By = Partner;
 }
 
 #[cfg(test)]

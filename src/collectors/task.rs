@@ -6,7 +6,7 @@
 use super::{Collector, Context, Error, Inputs};
 use crate::cache::Snapshots;
 use crate::metrics::exposition::{gauges, unix};
-use crate::snapshot::{Kind, Snapshot};
+use crate::snapshot::{Kind, Rows, Snapshot};
 use crate::store::Store;
 use prometheus_client::encoding::DescriptorEncoder;
 use prometheus_client::registry::Unit;
@@ -167,11 +167,11 @@ pub async fn run<C: Collector>(
             view.phase = Phase::Refreshing;
         }
         let result = tokio::select! {
-            result = collector.refresh(&ctx) => result,
+            result = collector.refresh(&ctx) => result.map(Into::into),
             _ = cancel.cancelled() => return,
         };
         let elapsed = started.elapsed();
-        let published = record(&status, result, schedule, elapsed, C::KIND, &inputs);
+        let published = record(&status, result, schedule, elapsed, <C::Rows as Rows>::KIND, &inputs);
         if let (Some(store), Some(published)) = (&inputs.store, published) {
             save(store, &published, &inputs.store_errors).await;
         }

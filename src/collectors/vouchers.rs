@@ -2,16 +2,17 @@
 //! (all pages) discovers the vouchers and their labels; then
 //! DescribeCustomerVoucherUsageDetails gives each one's amounts and usage count.
 
-use super::{Collector, Context, Error, Page, walk_pages};
+use super::{Collected, Collector, Context, Error, Page, walk_pages};
 use crate::api::Action;
 use crate::api::actions::{
     DescribeCustomerVoucherList, DescribeCustomerVoucherUsageDetails, VoucherListRequest, VoucherUsageRequest,
 };
 use crate::metrics::table::{Labels, Metric, Options, Table, Unit};
-use crate::snapshot::{Kind, Snapshot, VoucherRow, VouchersSnapshot};
+use crate::snapshot::{VoucherRow, VouchersSnapshot};
 use futures::{StreamExt, TryStreamExt};
 use std::borrow::Cow;
 use std::collections::HashSet;
+use std::time::Duration;
 
 /// What the vouchers collector exports, per voucher.
 pub const METRICS: Table<VouchersSnapshot, VoucherRow> = Table {
@@ -84,9 +85,17 @@ const VOUCHERS_IN_FLIGHT: usize = 16;
 pub struct Vouchers;
 
 impl Collector for Vouchers {
-    const KIND: Kind = Kind::Vouchers;
+    type Rows = VouchersSnapshot;
+    type Row = VoucherRow;
+    const METRICS: Table<VouchersSnapshot, VoucherRow> = METRICS;
+    const ABOUT: &'static str = "the customers' vouchers";
+    const INTERVAL: Duration = Duration::from_secs(15 * 60);
 
-    async fn refresh(&mut self, ctx: &Context) -> Result<Snapshot, Error> {
+    fn start(_: Option<&VouchersSnapshot>) -> Self {
+        Vouchers
+    }
+
+    async fn refresh(&mut self, ctx: &Context) -> Result<VouchersSnapshot, Error> {
         let mut rows = list(ctx).await?;
         if let Some(uins) = ctx.customer_uins() {
             let wanted: HashSet<u64> = uins.iter().copied().collect();
@@ -98,8 +107,12 @@ impl Collector for Vouchers {
             .try_collect()
             .await?;
         rows.sort_by_key(|r| (r.customer_uin, r.voucher_id));
-        Ok(Snapshot::Vouchers(VouchersSnapshot { rows }))
+        Ok(VouchersSnapshot { rows })
     }
+}
+
+impl Collected for VouchersSnapshot {
+    type By = Vouchers;
 }
 
 async fn list(ctx: &Context) -> Result<Vec<VoucherRow>, Error> {

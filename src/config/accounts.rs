@@ -7,8 +7,9 @@
 //!
 //! Errors name the file, the account and the field, never a key.
 
-use super::{AccountConfig, Config, CredentialSource, Intervals};
+use super::{AccountConfig, Config, CredentialSource};
 use crate::api::Credentials;
+use crate::snapshot::Kind;
 use serde::Deserialize;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -46,14 +47,8 @@ struct Account {
     customer_uins: Option<Vec<u64>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct IntervalsFile {
-    partner: Option<String>,
-    customers: Option<String>,
-    allocations: Option<String>,
-    vouchers: Option<String>,
-}
+/// An interval per collector, by name.
+type IntervalsFile = std::collections::BTreeMap<String, String>;
 
 /// Reads the accounts of the file at `path`, with `flags` for what an
 /// account leaves out and `env` to read the variables the file names.
@@ -117,17 +112,15 @@ impl Account {
             api.rate_limit_fraction =
                 super::check_fraction(fraction).map_err(|e| format!("rate_limit_fraction: {e}"))?;
         }
-        let i = &self.intervals;
-        let intervals = Intervals {
-            partner: duration("intervals.partner", i.partner.as_deref(), flags.intervals.partner)?,
-            customers: duration("intervals.customers", i.customers.as_deref(), flags.intervals.customers)?,
-            allocations: duration(
-                "intervals.allocations",
-                i.allocations.as_deref(),
-                flags.intervals.allocations,
-            )?,
-            vouchers: duration("intervals.vouchers", i.vouchers.as_deref(), flags.intervals.vouchers)?,
-        };
+        let mut intervals = flags.intervals;
+        for (name, text) in &self.intervals {
+            let field = format!("intervals.{name}");
+            let kind = Kind::ALL.into_iter().find(|kind| kind.name() == name).ok_or_else(|| {
+                let known: Vec<&str> = Kind::ALL.iter().map(|kind| kind.name()).collect();
+                format!("{field}: no such collector (one of {})", known.join(", "))
+            })?;
+            intervals.set(kind, duration(&field, Some(text), intervals.get(kind))?);
+        }
         if self.customer_uins.as_ref().is_some_and(Vec::is_empty) {
             return Err("customer_uins lists no customer".into());
         }
@@ -231,8 +224,12 @@ mod tests {
             matches!(&sg.credentials, CredentialSource::Variables { secret_id_variable, .. } if secret_id_variable == "SG_ID")
         );
         assert_eq!(sg.api.rate_limit_fraction, 0.5);
-        assert_eq!(sg.intervals.vouchers, Duration::from_secs(1800));
-        assert_eq!(sg.intervals.customers, Duration::from_secs(120), "from the flag");
+        assert_eq!(sg.intervals.get(Kind::Vouchers), Duration::from_secs(1800));
+        assert_eq!(
+            sg.intervals.get(Kind::Customers),
+            Duration::from_secs(120),
+            "from the flag"
+        );
         assert_eq!(hk.api.endpoint.as_str(), "https://intlpartnersmgt.tencentcloudapi.com/");
         match &hk.credentials {
             CredentialSource::Files { secret_id, secret_key } => {
@@ -272,6 +269,10 @@ mod tests {
             (
                 "accounts:\n  - {name: a, secret_id_file: x, secret_key_file: y, intervals: {partner: often}}\n",
                 "intervals.partner",
+            ),
+            (
+                "accounts:\n  - {name: a, secret_id_file: x, secret_key_file: y, intervals: {voucher: 5m}}\n",
+                "intervals.voucher: no such collector (one of partner, customers, allocations, vouchers)",
             ),
             (
                 "accounts:\n  - {name: a, secret_id_file: x, secret_key_file: y, rate_limit_fraction: 0}\n",

@@ -2,6 +2,7 @@
 //! parsers that check each value as clap reads it.
 
 use super::DEFAULT_METADATA_URL;
+use super::collectors::CollectorFlags;
 use crate::api;
 use chrono::FixedOffset;
 use clap::{ArgAction, Parser, ValueEnum};
@@ -107,37 +108,9 @@ pub struct Flags {
     #[arg(long = "api.timezone", env = "TENCENTCLOUD_PARTNER_EXPORTER_API_TIMEZONE", default_value = "+08:00", value_parser = parse_timezone, value_name = "OFFSET")]
     pub timezone: FixedOffset,
 
-    /// Interval between refreshes of the partner's own credit.
-    #[arg(long = "refresh.partner-interval", env = "TENCENTCLOUD_PARTNER_EXPORTER_REFRESH_PARTNER_INTERVAL", default_value = "60s", value_parser = parse_duration, value_name = "DURATION")]
-    pub partner_interval: Duration,
-
-    /// Interval between refreshes of the customers' credit.
-    #[arg(long = "refresh.customers-interval", env = "TENCENTCLOUD_PARTNER_EXPORTER_REFRESH_CUSTOMERS_INTERVAL", default_value = "5m", value_parser = parse_duration, value_name = "DURATION")]
-    pub customers_interval: Duration,
-
-    /// Interval between refreshes of the credit allocation history.
-    #[arg(long = "refresh.allocations-interval", env = "TENCENTCLOUD_PARTNER_EXPORTER_REFRESH_ALLOCATIONS_INTERVAL", default_value = "1h", value_parser = parse_duration, value_name = "DURATION")]
-    pub allocations_interval: Duration,
-
-    /// Interval between refreshes of the customers' vouchers.
-    #[arg(long = "refresh.vouchers-interval", env = "TENCENTCLOUD_PARTNER_EXPORTER_REFRESH_VOUCHERS_INTERVAL", default_value = "15m", value_parser = parse_duration, value_name = "DURATION")]
-    pub vouchers_interval: Duration,
-
-    /// Enable the allocations collector (default: enabled).
-    #[arg(long = "collector.allocations", env = "TENCENTCLOUD_PARTNER_EXPORTER_COLLECTOR_ALLOCATIONS", num_args = 0..=1, require_equals = true, default_value = "true", default_missing_value = "true", action = ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new(), overrides_with = "no_allocations", value_name = "BOOL")]
-    pub allocations: bool,
-
-    /// Disable the allocations collector.
-    #[arg(long = "no-collector.allocations", action = ArgAction::SetTrue, overrides_with = "allocations")]
-    pub no_allocations: bool,
-
-    /// Enable the vouchers collector (default: enabled).
-    #[arg(long = "collector.vouchers", env = "TENCENTCLOUD_PARTNER_EXPORTER_COLLECTOR_VOUCHERS", num_args = 0..=1, require_equals = true, default_value = "true", default_missing_value = "true", action = ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new(), overrides_with = "no_vouchers", value_name = "BOOL")]
-    pub vouchers: bool,
-
-    /// Disable the vouchers collector.
-    #[arg(long = "no-collector.vouchers", action = ArgAction::SetTrue, overrides_with = "vouchers")]
-    pub no_vouchers: bool,
+    /// `--collector.<name>`, `--no-collector.<name>` and `--refresh.<name>-interval`.
+    #[command(flatten)]
+    pub collectors: CollectorFlags,
 
     /// Only these customers (comma-separated UINs), read with QueryCreditByUinList.
     #[arg(long = "customers.uins", env = "TENCENTCLOUD_PARTNER_EXPORTER_CUSTOMERS_UINS", value_delimiter = ',', value_parser = parse_uin, value_name = "UIN,...")]

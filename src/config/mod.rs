@@ -4,14 +4,17 @@
 //! accounts file (`--config.file`) is read by [`accounts`].
 
 pub mod accounts;
+mod collectors;
 pub mod file;
 mod flags;
 
+pub use collectors::{Enabled, Intervals};
 pub use flags::{Flags, LogFormat, LogLevel};
 use flags::{check_fraction, parse_duration, parse_endpoint};
 
 pub use crate::api::credentials::CredentialSource;
 use crate::api::{self, Credentials};
+use crate::snapshot::Kind;
 use chrono::FixedOffset;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -32,6 +35,8 @@ pub enum Error {
     HalfAKeyFile,
     #[error("--customers.uins lists no customer")]
     EmptyUinList,
+    #[error("the {0} collector reads the customer list: add --no-collector.{0}, or drop --no-collector.customers")]
+    NeedsCustomers(Kind),
     #[error("--demo serves its own account and takes no --config.file")]
     DemoWithAccounts,
     #[error(
@@ -50,8 +55,8 @@ pub struct Config {
     pub timezone: FixedOffset,
     pub credentials: CredentialSource,
     pub intervals: Intervals,
-    pub allocations: bool,
-    pub vouchers: bool,
+    /// The collectors that run.
+    pub collectors: Enabled,
     pub customer_uins: Option<Vec<u64>>,
     pub export_names: bool,
     pub max_age: Duration,
@@ -82,8 +87,8 @@ pub struct AccountConfig {
 /// What every account shares.
 #[derive(Debug, Clone)]
 pub struct Common {
-    pub allocations: bool,
-    pub vouchers: bool,
+    /// The collectors that run.
+    pub collectors: Enabled,
     pub export_names: bool,
     pub max_age: Duration,
     pub snapshot_dir: Option<PathBuf>,
@@ -94,8 +99,7 @@ impl Config {
     /// The settings every account shares.
     pub fn common(&self) -> Common {
         Common {
-            allocations: self.allocations,
-            vouchers: self.vouchers,
+            collectors: self.collectors,
             export_names: self.export_names,
             max_age: self.max_age,
             snapshot_dir: self.snapshot_dir.clone(),
@@ -125,15 +129,6 @@ pub struct Web {
     pub enable_lifecycle: bool,
 }
 
-/// Refresh interval of each collector.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Intervals {
-    pub partner: Duration,
-    pub customers: Duration,
-    pub allocations: Duration,
-    pub vouchers: Duration,
-}
-
 impl Config {
     /// Validates `flags`; `env` looks up the credential variables.
     pub fn from_flags(flags: Flags, env: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
@@ -161,6 +156,14 @@ impl Config {
         if flags.customer_uins.as_ref().is_some_and(Vec::is_empty) {
             return Err(Error::EmptyUinList);
         }
+        let enabled = flags.collectors.enabled;
+        if let Some(kind) = enabled
+            .kinds()
+            .find(|kind| crate::collectors::defaults(*kind).needs_customers)
+            && !enabled.contains(Kind::Customers)
+        {
+            return Err(Error::NeedsCustomers(kind));
+        }
         if flags.config_file.is_some() && flags.demo {
             return Err(Error::DemoWithAccounts);
         }
@@ -184,14 +187,8 @@ impl Config {
             },
             timezone: flags.timezone,
             credentials,
-            intervals: Intervals {
-                partner: flags.partner_interval,
-                customers: flags.customers_interval,
-                allocations: flags.allocations_interval,
-                vouchers: flags.vouchers_interval,
-            },
-            allocations: flags.allocations && !flags.no_allocations,
-            vouchers: flags.vouchers && !flags.no_vouchers,
+            intervals: flags.collectors.intervals,
+            collectors: flags.collectors.enabled,
             customer_uins: flags.customer_uins,
             export_names: flags.export_names,
             max_age: flags.max_age,
@@ -231,27 +228,44 @@ mod tests {
             config.api.endpoint.as_str(),
             "https://intlpartnersmgt.intl.tencentcloudapi.com/"
         );
-        assert_eq!(config.intervals.partner, Duration::from_secs(60));
-        assert_eq!(config.intervals.customers, Duration::from_secs(300));
-        assert_eq!(config.intervals.allocations, Duration::from_secs(3600));
-        assert_eq!(config.intervals.vouchers, Duration::from_secs(900));
+        assert_eq!(config.intervals.get(Kind::Partner), Duration::from_secs(60));
+        assert_eq!(config.intervals.get(Kind::Customers), Duration::from_secs(300));
+        assert_eq!(config.intervals.get(Kind::Allocations), Duration::from_secs(3600));
+        assert_eq!(config.intervals.get(Kind::Vouchers), Duration::from_secs(900));
         assert_eq!(config.max_age, Duration::from_secs(3600));
         assert_eq!(config.timezone.local_minus_utc(), 8 * 3600);
-        assert!(config.allocations && config.vouchers);
+        assert!(Kind::ALL.iter().all(|kind| config.collectors.contains(*kind)));
     }
 
     #[test]
     fn collectors_can_be_switched_off_and_on_again() {
         let off = Config::from_flags(parse(&["--no-collector.allocations"]).unwrap(), env).unwrap();
-        assert!(!off.allocations && off.vouchers);
+        assert!(!off.collectors.contains(Kind::Allocations) && off.collectors.contains(Kind::Vouchers));
         let on = Config::from_flags(
             parse(&["--no-collector.vouchers", "--collector.vouchers"]).unwrap(),
             env,
         )
         .unwrap();
-        assert!(on.vouchers);
+        assert!(on.collectors.contains(Kind::Vouchers));
         let off = Config::from_flags(parse(&["--collector.vouchers=false"]).unwrap(), env).unwrap();
-        assert!(!off.vouchers);
+        assert!(!off.collectors.contains(Kind::Vouchers));
+        let interval = Config::from_flags(parse(&["--refresh.vouchers-interval=30m"]).unwrap(), env).unwrap();
+        assert_eq!(interval.intervals.get(Kind::Vouchers), Duration::from_secs(1800));
+        assert!(matches!(
+            Config::from_flags(parse(&["--no-collector.customers"]).unwrap(), env),
+            Err(Error::NeedsCustomers(Kind::Allocations))
+        ));
+        let alone = Config::from_flags(
+            parse(&[
+                "--no-collector.customers",
+                "--no-collector.allocations",
+                "--no-collector.vouchers",
+            ])
+            .unwrap(),
+            env,
+        )
+        .unwrap();
+        assert_eq!(alone.collectors.kinds().collect::<Vec<_>>(), [Kind::Partner]);
     }
 
     #[test]

@@ -1,0 +1,150 @@
+//! The flags of each collector, made from the list of collectors:
+//! `--collector.<name>`, `--no-collector.<name>` and
+//! `--refresh.<name>-interval`, each with its environment variable, and the
+//! defaults each collector declares. A new collector gets its flags here
+//! without a line of its own.
+
+use super::flags::parse_duration;
+use crate::collectors::{self, Defaults};
+use crate::snapshot::Kind;
+use clap::builder::BoolishValueParser;
+use clap::{Arg, ArgAction, ArgMatches, Command};
+use std::time::Duration;
+
+/// Refresh interval of each collector.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Intervals([Duration; Kind::ALL.len()]);
+
+impl Intervals {
+    pub fn get(&self, kind: Kind) -> Duration {
+        self.0[kind as usize]
+    }
+
+    pub fn set(&mut self, kind: Kind, interval: Duration) {
+        self.0[kind as usize] = interval;
+    }
+}
+
+impl Default for Intervals {
+    /// Each collector's own default.
+    fn default() -> Self {
+        Self(Kind::ALL.map(|kind| collectors::defaults(kind).interval))
+    }
+}
+
+/// Which collectors run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Enabled([bool; Kind::ALL.len()]);
+
+impl Enabled {
+    pub fn contains(&self, kind: Kind) -> bool {
+        self.0[kind as usize]
+    }
+
+    /// The enabled collectors, in the order they are refreshed and exported.
+    pub fn kinds(&self) -> impl Iterator<Item = Kind> + '_ {
+        Kind::ALL.into_iter().filter(|kind| self.contains(*kind))
+    }
+}
+
+impl Default for Enabled {
+    /// The collectors on by default.
+    fn default() -> Self {
+        Self(Kind::ALL.map(|kind| collectors::defaults(kind).enabled))
+    }
+}
+
+/// What the per-collector flags say.
+#[derive(Debug, Clone, Default)]
+pub struct CollectorFlags {
+    pub enabled: Enabled,
+    pub intervals: Intervals,
+}
+
+fn enable_id(kind: Kind) -> String {
+    format!("collector.{kind}")
+}
+
+fn disable_id(kind: Kind) -> String {
+    format!("no-collector.{kind}")
+}
+
+fn interval_id(kind: Kind) -> String {
+    format!("refresh.{kind}-interval")
+}
+
+fn env_var(flag: &str) -> String {
+    let name: String = flag
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("TENCENTCLOUD_PARTNER_EXPORTER_{name}")
+}
+
+fn collector_args(kind: Kind, defaults: Defaults) -> [Arg; 3] {
+    [
+        Arg::new(interval_id(kind))
+            .long(interval_id(kind))
+            .env(env_var(&interval_id(kind)))
+            .default_value(humantime::format_duration(defaults.interval).to_string())
+            .value_parser(parse_duration)
+            .value_name("DURATION")
+            .help(format!("Interval between refreshes of {}.", defaults.about)),
+        Arg::new(enable_id(kind))
+            .long(enable_id(kind))
+            .env(env_var(&enable_id(kind)))
+            .num_args(0..=1)
+            .require_equals(true)
+            .default_value(defaults.enabled.to_string())
+            .default_missing_value("true")
+            .action(ArgAction::Set)
+            .value_parser(BoolishValueParser::new())
+            .overrides_with(disable_id(kind))
+            .value_name("BOOL")
+            .help(format!("Enable the {kind} collector: {}.", defaults.about)),
+        Arg::new(disable_id(kind))
+            .long(disable_id(kind))
+            .action(ArgAction::SetTrue)
+            .overrides_with(enable_id(kind))
+            .help(format!("Disable the {kind} collector.")),
+    ]
+}
+
+impl clap::Args for CollectorFlags {
+    fn augment_args(command: Command) -> Command {
+        Kind::ALL
+            .into_iter()
+            .flat_map(|kind| collector_args(kind, collectors::defaults(kind)))
+            .fold(command, Command::arg)
+    }
+
+    fn augment_args_for_update(command: Command) -> Command {
+        Self::augment_args(command)
+    }
+}
+
+impl clap::FromArgMatches for CollectorFlags {
+    fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        let mut flags = Self::default();
+        flags.update_from_arg_matches(matches)?;
+        Ok(flags)
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
+        for kind in Kind::ALL {
+            if let Some(interval) = matches.get_one::<Duration>(&interval_id(kind)) {
+                self.intervals.set(kind, *interval);
+            }
+            let on = matches.get_one::<bool>(&enable_id(kind)).copied();
+            let off = matches.get_flag(&disable_id(kind));
+            self.enabled.0[kind as usize] = on.unwrap_or(self.enabled.0[kind as usize]) && !off;
+        }
+        Ok(())
+    }
+}
