@@ -4,7 +4,7 @@
 //! defaults each collector declares. A new collector gets its flags here
 //! without a line of its own.
 
-use super::flags::parse_duration;
+use super::values::parse_duration;
 use crate::collectors::{self, Defaults};
 use crate::snapshot::Kind;
 use clap::builder::BoolishValueParser;

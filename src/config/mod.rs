@@ -7,10 +7,11 @@ pub mod accounts;
 mod collectors;
 pub mod file;
 mod flags;
+mod values;
 
 pub use collectors::{Enabled, Intervals};
 pub use flags::{Flags, LogFormat, LogLevel};
-use flags::{check_fraction, parse_duration, parse_endpoint};
+use values::{check_fraction, parse_duration, parse_endpoint};
 
 pub use crate::api::credentials::CredentialSource;
 use crate::api::{self, Credentials};
@@ -203,7 +204,7 @@ impl Config {
 
 #[cfg(test)]
 mod tests {
-    use super::flags::{parse_fraction, parse_telemetry_path, parse_timezone, parse_uin};
+    use super::values::{parse_fraction, parse_telemetry_path, parse_timezone, parse_uin};
     use super::*;
     use clap::Parser;
 
