@@ -261,3 +261,44 @@ async fn a_customer_listing_answered_with_nulls_keeps_the_last_list() {
     assert_eq!(during.series("tencentcloud_partner_customer_credit_usd").len(), 250);
     exporter.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_fails_the_refresh_within_about_one_interval() {
+    let api = start_api(SHAPE, fast_settings()).await;
+    let exporter = Exporter::start(
+        &api,
+        &args(&[
+            "--refresh.partner-interval=2s",
+            "--no-collector.customers",
+            "--no-collector.allocations",
+            "--no-collector.vouchers",
+        ]),
+    )
+    .await;
+    exporter.wait_ready(Duration::from_secs(30)).await;
+    let success = "tencentcloud_partner_refresh_success{account=\"default\",collector=\"partner\"}";
+    assert_eq!(exporter.scrape().await.get(success), Some(1.0));
+
+    // Every call now fails with a retryable error. Ten retries with backoff
+    // up to 10 s would take over a minute; a call retries for one interval.
+    api.sim.reset_stats();
+    api.sim.inject(Rule::always(Fault::Status(502)));
+    let started = std::time::Instant::now();
+    eventually(Duration::from_secs(60), || async {
+        exporter.scrape().await.get(success) == Some(0.0)
+    })
+    .await;
+    let shown_after = started.elapsed();
+    // The next tick (up to 2 s), one interval of retries (2 s), and the
+    // attempt under way when it ran out (at most --api.timeout, 2 s).
+    assert!(
+        shown_after < Duration::from_secs(8),
+        "the outage showed only after {shown_after:?}"
+    );
+    let retried = api.sim.stats().get("QueryPartnerCredit").map_or(0, |s| s.calls);
+    assert!(
+        retried >= 3,
+        "the call was retried within its interval ({retried} calls)"
+    );
+    exporter.stop().await;
+}

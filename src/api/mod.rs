@@ -145,6 +145,17 @@ impl Client {
     /// Calls `A` with `request`, waiting for the rate limiter before every
     /// attempt and retrying retryable failures with exponential backoff.
     pub async fn call<A: Action>(&self, request: &A::Request) -> Result<A::Response, Error> {
+        self.call_within::<A>(request, None).await
+    }
+
+    /// [`Client::call`], but retries only while the next attempt would start
+    /// within `budget` of the first: a collector refreshing every minute
+    /// learns of an outage within about a minute, not after every retry.
+    pub async fn call_within<A: Action>(
+        &self,
+        request: &A::Request,
+        budget: Option<Duration>,
+    ) -> Result<A::Response, Error> {
         let body = serde_json::to_vec(request).expect("request types serialize to JSON");
         let retry = self.inner.settings.retry;
         let backoff = ExponentialBuilder::default()
@@ -152,9 +163,14 @@ impl Client {
             .with_max_delay(retry.max_delay)
             .with_max_times(retry.max_retries)
             .with_jitter();
+        let deadline = budget.map(|budget| tokio::time::Instant::now() + budget);
         let result = (|| self.attempt::<A>(&body))
             .retry(backoff)
             .when(Error::is_retryable)
+            .adjust(|_, delay| match deadline {
+                Some(deadline) => delay.filter(|d| tokio::time::Instant::now() + *d < deadline),
+                None => delay,
+            })
             .notify(|error, after| tracing::debug!(action = A::NAME, %error, retry_in = ?after, "retrying API call"))
             .await;
         self.report(A::NAME, &result);

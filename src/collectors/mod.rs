@@ -146,9 +146,15 @@ pub struct Context {
 }
 
 impl Context {
-    /// Calls the API and records progress for `/-/healthy`.
+    /// Calls the API and records progress for `/-/healthy`. A call retries
+    /// for at most one of the collector's intervals, so that an outage fails
+    /// the refresh, and shows, within about an interval.
     pub async fn call<A: Action>(&self, request: &A::Request) -> Result<A::Response, api::Error> {
-        let result = self.inputs.api.call::<A>(request).await;
+        let result = self
+            .inputs
+            .api
+            .call_within::<A>(request, Some(self.status.interval))
+            .await;
         self.status.progressed();
         result
     }
