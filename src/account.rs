@@ -92,6 +92,8 @@ pub struct Setup {
     pub common: Common,
     pub api_metrics: ApiMetrics,
     pub store_errors: prometheus_client::metrics::counter::Counter,
+    /// The counters the collectors declare.
+    pub counters: crate::metrics::counters::Counters,
     /// The key of the demo's simulated API, for `CredentialSource::Demo`.
     pub demo_key: Option<Credentials>,
 }
@@ -198,7 +200,11 @@ impl Fleet {
                 Unavailable::Failed(error) => account_error(error),
             })?;
         let credentials = provider.describe();
-        let observer = Arc::new(self.setup.api_metrics.for_account(&config.name));
+        let observer = Arc::new(
+            self.setup
+                .api_metrics
+                .for_account(&config.name, config.api.rate_limit_fraction),
+        );
         let client = api::Client::new(config.api.clone(), provider, observer).map_err(|error| Error::Client {
             account: config.name.clone(),
             error,
@@ -242,6 +248,7 @@ impl Fleet {
             customer_uins: config.customer_uins.clone().map(Into::into),
             store,
             store_errors: self.setup.store_errors.clone(),
+            counters: self.setup.counters.for_account(&config.name),
         };
         let cancel = self.cancel.child_token();
         let account = Arc::new(Account {
@@ -252,11 +259,13 @@ impl Fleet {
             config: config.clone(),
             cancel: cancel.clone(),
         });
+        let full_sweeps = common.full_sweeps;
         let start = move |tasks: &TaskTracker| {
             for status in statuses {
                 let schedule = Schedule {
                     interval: status.interval,
                     max_age: max_age(&status),
+                    full_sweep: full_sweeps.get(status.kind),
                 };
                 collectors::spawn(tasks, status, shared.clone(), schedule, cancel.clone());
             }

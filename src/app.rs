@@ -85,12 +85,14 @@ pub async fn run(
     let metrics = Arc::new(Metrics::new(
         accounts.clone(),
         Box::new(crate::collectors::task::RefreshMetrics(accounts.clone())),
+        crate::collectors::counters(),
     ));
     let fleet = Arc::new(Fleet::new(
         account::Setup {
             common: config.common(),
             api_metrics: metrics.api.clone(),
             store_errors: metrics.store_errors.clone(),
+            counters: metrics.counters.clone(),
             demo_key,
         },
         accounts.clone(),

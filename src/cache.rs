@@ -99,11 +99,9 @@ impl Snapshots {
             .map(|entry| entry.published.clone())
     }
 
-    /// Waits until a snapshot of `kind` has been published at least once.
-    pub async fn wait_for_first(&self, kind: Kind) {
-        let mut receiver = self.generations[kind as usize].subscribe();
-        // The sender lives as long as `self`, so this only ends on a publish.
-        let _ = receiver.wait_for(|generation| *generation > 0).await;
+    /// Follows the publications of `kind`: the receiver changes on each.
+    pub fn subscribe(&self, kind: Kind) -> watch::Receiver<u64> {
+        self.generations[kind as usize].subscribe()
     }
 }
 
@@ -143,18 +141,19 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn wait_for_first_returns_after_a_publish() {
+    async fn a_subscriber_learns_of_each_publish_of_its_kind() {
         let snapshots = Snapshots::new(Renderer::new("default", false, crate::collectors::encode));
-        let waiter = tokio::spawn({
-            let snapshots = snapshots.clone();
-            async move { snapshots.wait_for_first(Kind::Partner).await }
-        });
-        tokio::task::yield_now().await;
-        assert!(!waiter.is_finished());
+        let mut partner_updates = snapshots.subscribe(Kind::Partner);
+        let customers_updates = snapshots.subscribe(Kind::Customers);
+        assert!(!partner_updates.has_changed().unwrap());
         snapshots.publish(partner(1.0), Duration::from_secs(60));
-        tokio::time::timeout(Duration::from_secs(1), waiter)
+        snapshots.publish(partner(2.0), Duration::from_secs(60));
+        tokio::time::timeout(Duration::from_secs(1), partner_updates.changed())
             .await
             .unwrap()
             .unwrap();
+        assert_eq!(*partner_updates.borrow_and_update(), 2);
+        assert!(!partner_updates.has_changed().unwrap());
+        assert!(!customers_updates.has_changed().unwrap());
     }
 }

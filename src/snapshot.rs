@@ -162,6 +162,13 @@ pub struct AllocationRow {
     pub last_time: Option<f64>,
     /// USD of the newest allocation.
     pub last_credit: Option<f64>,
+    /// The customer's `Credit` when its history was last read: it is read
+    /// again when that changes. Not exported.
+    #[serde(default)]
+    pub credit_seen: Option<f64>,
+    /// Unix seconds of the last read of its history, for the full sweep. Not exported.
+    #[serde(default)]
+    pub read_at: Option<f64>,
 }
 
 /// The allocation summary of every customer in the customer list.
@@ -184,6 +191,11 @@ pub struct VoucherRow {
     pub usage_records: Option<u64>,
     /// Unix seconds.
     pub expiry: Option<f64>,
+    /// The listing's `RemainingAmount` when the usage details were last read:
+    /// they are read again only when it, or the status, has changed since.
+    /// Not exported.
+    #[serde(default)]
+    pub listed_remaining: Option<f64>,
 }
 
 /// Every voucher of the partner's customers.

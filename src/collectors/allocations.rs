@@ -1,6 +1,14 @@
 //! `allocations`: how often and how recently each customer was given credit,
 //! from QueryCreditAllocationHistory, one customer at a time.
 //!
+//! A customer's allocations change its `Credit`, which the customers
+//! collector reads every few minutes; this collector runs after each new
+//! customer list and reads the history only of customers whose `Credit`
+//! differs from when their history was last read, or who are new. What that
+//! cannot see, such as a top-up and a reclaim of the same amount, the full
+//! sweep catches: every history is read again within
+//! `--refresh.allocations-full-interval`, a share of them at each refresh.
+//!
 //! The API does not document the order of the records, so the newest is found
 //! without assuming one, in at most two calls per customer:
 //! 1. page 1 with one record gives `Total` and the first record; when `Total`
@@ -20,7 +28,7 @@ use crate::metrics::table::{Labels, Metric, Options, Table, Unit};
 use crate::snapshot::{AllocationRow, AllocationsSnapshot, CustomerRow, CustomersSnapshot, Rows};
 use futures::{StreamExt, TryStreamExt};
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -68,15 +76,8 @@ pub struct Allocations {
     known: HashMap<u64, AllocationRow>,
     /// Records per page the server actually serves, at most [`PAGE_SIZE`].
     page_size: AtomicU64,
-}
-
-impl Default for Allocations {
-    fn default() -> Self {
-        Self {
-            known: HashMap::new(),
-            page_size: AtomicU64::new(PAGE_SIZE),
-        }
-    }
+    /// When the last refresh started, to pace the full sweep.
+    last_refresh: Option<f64>,
 }
 
 impl Collector for Allocations {
@@ -85,51 +86,121 @@ impl Collector for Allocations {
     const METRICS: Table<AllocationsSnapshot, AllocationRow> = METRICS;
     const ABOUT: &'static str = "the customers' credit allocation history";
     const INTERVAL: Duration = Duration::from_secs(60 * 60);
+    const FULL_SWEEP: Option<Duration> = Some(Duration::from_secs(24 * 60 * 60));
     const NEEDS_CUSTOMERS: bool = true;
 
-    /// Starts from the snapshot served: customers whose number of
-    /// allocations has not changed since then cost one call, not two.
+    /// Starts from the snapshot served: a customer whose credit has not
+    /// changed since then costs no call.
     fn start(previous: Option<&AllocationsSnapshot>) -> Self {
         Self {
             known: previous.map_or_else(HashMap::new, |s| s.rows.iter().map(|r| (r.uin, r.clone())).collect()),
-            ..Self::default()
+            page_size: AtomicU64::new(PAGE_SIZE),
+            last_refresh: None,
         }
     }
 
     async fn refresh(&mut self, ctx: &Context) -> Result<AllocationsSnapshot, Error> {
         let published = ctx.customers()?;
         let list = CustomersSnapshot::of(&published.snapshot).ok_or(Error::NoCustomers)?;
+        let now = unix_now();
+        let since_last = self.last_refresh.map_or(ctx.interval(), |last| secs(now - last));
+        self.last_refresh = Some(now);
+        let swept = swept(&self.known, &list.customers, now, since_last, ctx.full_sweep());
         let (known, page_size) = (&self.known, &self.page_size);
-        let rows: Vec<AllocationRow> = futures::stream::iter(by_urgency(&list.customers))
-            .map(|uin| summarise(ctx, uin, known.get(&uin), page_size))
+        let mut rows = Vec::with_capacity(list.customers.len());
+        let mut read = Vec::new();
+        for customer in by_urgency(&list.customers) {
+            match known.get(&customer.uin) {
+                Some(last) if last.credit_seen == customer.credit && !swept.contains(&customer.uin) => {
+                    rows.push(last.clone())
+                }
+                last => read.push((customer.uin, customer.credit, last.cloned())),
+            }
+        }
+        let fresh: Vec<AllocationRow> = futures::stream::iter(read)
+            .map(|(uin, credit, last)| reread(ctx, uin, credit, last, page_size, now))
             .buffer_unordered(CUSTOMERS_IN_FLIGHT)
             .try_collect()
             .await?;
-        self.known = rows.iter().map(|r| (r.uin, r.clone())).collect();
-        let mut rows = rows;
+        rows.extend(fresh);
         rows.sort_by_key(|r| r.uin);
+        self.known = rows.iter().map(|r| (r.uin, r.clone())).collect();
         Ok(AllocationsSnapshot { rows })
     }
+}
+
+/// Reads a customer's history again, noting the credit it is read for.
+async fn reread(
+    ctx: &Context,
+    uin: u64,
+    credit: Option<f64>,
+    last: Option<AllocationRow>,
+    page_size: &AtomicU64,
+    now: f64,
+) -> Result<AllocationRow, Error> {
+    let row = summarise(ctx, uin, last.as_ref(), page_size).await?;
+    Ok(AllocationRow {
+        credit_seen: credit,
+        read_at: Some(now),
+        ..row
+    })
 }
 
 impl Collected for AllocationsSnapshot {
     type By = Allocations;
 }
 
-/// Customers closest to running out of credit first: their top-ups matter most.
-fn by_urgency(customers: &[CustomerRow]) -> Vec<u64> {
-    let mut order: Vec<(f64, u64)> = customers
+/// The customers whose history this refresh reads again though their credit
+/// did not change: those not read within `full_sweep`, and enough of the
+/// longest unread that the sweep is spread evenly over the refreshes rather
+/// than done all at once.
+fn swept(
+    known: &HashMap<u64, AllocationRow>,
+    customers: &[CustomerRow],
+    now: f64,
+    since_last: Duration,
+    full_sweep: Option<Duration>,
+) -> HashSet<u64> {
+    let Some(full_sweep) = full_sweep else {
+        return HashSet::new();
+    };
+    let mut by_age: Vec<(f64, u64)> = customers
         .iter()
-        .map(|c| {
-            let share_left = match (c.remaining, c.credit) {
-                (Some(remaining), Some(credit)) if credit > 0.0 => remaining / credit,
-                _ => f64::INFINITY,
-            };
-            (share_left, c.uin)
-        })
+        .filter_map(|c| Some((known.get(&c.uin)?.read_at.unwrap_or(f64::NEG_INFINITY), c.uin)))
         .collect();
-    order.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-    order.into_iter().map(|(_, uin)| uin).collect()
+    by_age.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    let share = (by_age.len() as f64 * since_last.as_secs_f64() / full_sweep.as_secs_f64()).ceil() as usize;
+    let overdue = by_age
+        .iter()
+        .take_while(|(read_at, _)| now - read_at >= full_sweep.as_secs_f64())
+        .count();
+    by_age
+        .into_iter()
+        .take(share.max(overdue))
+        .map(|(_, uin)| uin)
+        .collect()
+}
+
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs_f64()
+}
+
+fn secs(seconds: f64) -> Duration {
+    Duration::try_from_secs_f64(seconds.max(0.0)).unwrap_or_default()
+}
+
+/// Customers closest to running out of credit first: their top-ups matter most.
+fn by_urgency(customers: &[CustomerRow]) -> Vec<&CustomerRow> {
+    let share_left = |c: &CustomerRow| match (c.remaining, c.credit) {
+        (Some(remaining), Some(credit)) if credit > 0.0 => remaining / credit,
+        _ => f64::INFINITY,
+    };
+    let mut order: Vec<&CustomerRow> = customers.iter().collect();
+    order.sort_by(|a, b| share_left(a).total_cmp(&share_left(b)).then(a.uin.cmp(&b.uin)));
+    order
 }
 
 async fn summarise(
@@ -188,6 +259,8 @@ async fn summarise(
         count,
         last_time: newest.map(|(t, _)| t),
         last_credit: newest.and_then(|(_, r)| r.credit),
+        credit_seen: None,
+        read_at: None,
     })
 }
 
@@ -219,13 +292,14 @@ mod tests {
                     count: 3,
                     last_time: Some(1_700_000_000.0),
                     last_credit: Some(250.75),
+                    credit_seen: Some(1000.0),
+                    read_at: Some(1_700_000_100.0),
                 },
                 // Never given credit: a count of 0 and nothing else.
                 AllocationRow {
                     uin: 200,
                     count: 0,
-                    last_time: None,
-                    last_credit: None,
+                    ..Default::default()
                 },
             ],
         };

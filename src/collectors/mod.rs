@@ -17,6 +17,7 @@ pub use task::{Phase, Schedule, Status, StatusView, run};
 
 use crate::api::{self, Action};
 use crate::cache::Snapshots;
+use crate::metrics::counters::{AccountCounters, CounterDef};
 use crate::metrics::table::{Scope, Table};
 use crate::snapshot::{Kind, Rows, Snapshot, VisitKind, VisitRows};
 use chrono::{FixedOffset, NaiveDateTime};
@@ -89,6 +90,26 @@ pub struct Defaults {
     /// What it refreshes, for `--help`: "the customers' vouchers".
     pub about: &'static str,
     pub needs_customers: bool,
+    /// Within how long everything is read again, for a collector that reads only what changed.
+    pub full_sweep: Option<Duration>,
+}
+
+/// The counters every collector declares, registered whether it runs or not.
+pub fn counters() -> Vec<&'static CounterDef> {
+    Kind::ALL
+        .into_iter()
+        .flat_map(|kind| kind.visit(GetCounters))
+        .copied()
+        .collect()
+}
+
+struct GetCounters;
+
+impl<R: Collected> VisitKind<R> for GetCounters {
+    type Output = &'static [&'static CounterDef];
+    fn visit(self) -> Self::Output {
+        R::By::COUNTERS
+    }
 }
 
 /// The defaults of `kind`'s collector.
@@ -106,6 +127,7 @@ impl<R: Collected> VisitKind<R> for GetDefaults {
             enabled: R::By::ENABLED_BY_DEFAULT,
             about: R::By::ABOUT,
             needs_customers: R::By::NEEDS_CUSTOMERS,
+            full_sweep: R::By::FULL_SWEEP,
         }
     }
 }
@@ -135,6 +157,8 @@ pub struct Inputs {
     pub store: Option<crate::store::Store>,
     /// Snapshot files that could not be written.
     pub store_errors: prometheus_client::metrics::counter::Counter,
+    /// The counters the collectors declare, for this account.
+    pub counters: AccountCounters,
 }
 
 /// What a collector sees while it refreshes: the API, the snapshots it reads,
@@ -143,6 +167,7 @@ pub struct Inputs {
 pub struct Context {
     inputs: Inputs,
     status: Arc<Status>,
+    schedule: Schedule,
 }
 
 impl Context {
@@ -159,9 +184,25 @@ impl Context {
         result
     }
 
+    /// Adds one to a counter the collector declares in [`Collector::COUNTERS`].
+    pub fn count(&self, counter: &CounterDef) {
+        self.inputs.counters.inc(counter);
+    }
+
     /// Reads a time string of the API as unix seconds.
     pub fn timestamp(&self, text: Option<&str>) -> Option<f64> {
         parse_time(text?, self.inputs.timezone)
+    }
+
+    /// The collector's interval.
+    pub fn interval(&self) -> Duration {
+        self.status.interval
+    }
+
+    /// `--refresh.<name>-full-interval`: within how long everything is read
+    /// again, whatever changed.
+    pub fn full_sweep(&self) -> Option<Duration> {
+        self.schedule.full_sweep
     }
 
     /// `--customers.uins`: only these customers, read with QueryCreditByUinList.
@@ -197,6 +238,11 @@ pub trait Collector: Sized + Send + 'static {
     const ENABLED_BY_DEFAULT: bool = true;
     /// Whether the first refresh must wait for the first customer list.
     const NEEDS_CUSTOMERS: bool = false;
+    /// Its default `--refresh.<name>-full-interval`, for a collector that
+    /// reads only what changed: within it, everything is read again.
+    const FULL_SWEEP: Option<Duration> = None;
+    /// The counters it keeps, per account, of what it notices and survives.
+    const COUNTERS: &'static [&'static CounterDef] = &[];
     /// The collector, given the snapshot last served (from disk after a restart).
     fn start(previous: Option<&Self::Rows>) -> Self;
     fn refresh(&mut self, ctx: &Context) -> impl Future<Output = Result<Self::Rows, Error>> + Send;

@@ -128,6 +128,8 @@ pub struct Schedule {
     pub interval: Duration,
     /// How long a snapshot may be exported.
     pub max_age: Duration,
+    /// `--refresh.<name>-full-interval`, for a collector that has one.
+    pub full_sweep: Option<Duration>,
 }
 
 /// Runs `collector` every `schedule.interval` until `cancel`, publishing each
@@ -143,13 +145,19 @@ pub async fn run<C: Collector>(
     let ctx = Context {
         inputs: inputs.clone(),
         status: status.clone(),
+        schedule,
     };
+    // A collector that reads the customer list waits for the first, then
+    // refreshes after each new one as well as every interval: what changed
+    // for a customer shows one customers refresh later.
+    let mut customers = inputs.snapshots.subscribe(Kind::Customers);
     if C::NEEDS_CUSTOMERS {
         status.lock().phase = Phase::Waiting;
         tokio::select! {
-            _ = inputs.snapshots.wait_for_first(Kind::Customers) => {}
+            _ = customers.wait_for(|generation| *generation > 0) => {}
             _ = cancel.cancelled() => return,
         }
+        customers.mark_unchanged();
         status.lock().phase = Phase::Idle;
     }
     let mut ticker = tokio::time::interval(schedule.interval);
@@ -157,6 +165,7 @@ pub async fn run<C: Collector>(
     loop {
         tokio::select! {
             _ = ticker.tick() => {}
+            Ok(()) = customers.changed(), if C::NEEDS_CUSTOMERS => ticker.reset(),
             _ = cancel.cancelled() => return,
         }
         let started = Instant::now();

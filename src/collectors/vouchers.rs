@@ -1,17 +1,22 @@
 //! `vouchers`: every voucher of every customer. DescribeCustomerVoucherList
-//! (all pages) discovers the vouchers and their labels; then
-//! DescribeCustomerVoucherUsageDetails gives each one's amounts and usage count.
+//! (all pages, 100 vouchers a call) gives each voucher's labels, amounts and
+//! status. DescribeCustomerVoucherUsageDetails, which gives its number of
+//! usage records, is called only for a voucher that is new or whose balance
+//! or status changed since it was last read: a voucher is used only by a
+//! charge, which lowers its balance. Every other voucher keeps what was last
+//! read, also across a restart with `--cache.snapshot-dir`.
 
 use super::{Collected, Collector, Context, Error, Page, walk_pages};
 use crate::api::Action;
 use crate::api::actions::{
     DescribeCustomerVoucherList, DescribeCustomerVoucherUsageDetails, VoucherListRequest, VoucherUsageRequest,
 };
+use crate::metrics::counters::CounterDef;
 use crate::metrics::table::{Labels, Metric, Options, Table, Unit};
 use crate::snapshot::{VoucherRow, VouchersSnapshot};
 use futures::{StreamExt, TryStreamExt};
 use std::borrow::Cow;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 /// What the vouchers collector exports, per voucher.
@@ -80,34 +85,83 @@ const PAGE_SIZE: u64 = 100;
 /// Usage-detail calls at once; the rate limiter (20/s) paces them.
 const VOUCHERS_IN_FLIGHT: usize = 16;
 
-/// Refreshes [`VouchersSnapshot`].
+/// Counted where the usage details and the listing disagree on a balance.
+pub static AMOUNT_MISMATCHES: CounterDef = CounterDef {
+    name: "voucher_amount_mismatches",
+    help: "Vouchers whose balance in DescribeCustomerVoucherUsageDetails (RemainAmount, exported) differed from \
+           the one in DescribeCustomerVoucherList (RemainingAmount)",
+};
+
+/// Refreshes [`VouchersSnapshot`], remembering each voucher's last row.
 #[derive(Debug, Default)]
-pub struct Vouchers;
+pub struct Vouchers {
+    /// The last row of each voucher, by id.
+    known: HashMap<u64, VoucherRow>,
+}
 
 impl Collector for Vouchers {
     type Rows = VouchersSnapshot;
     type Row = VoucherRow;
     const METRICS: Table<VouchersSnapshot, VoucherRow> = METRICS;
     const ABOUT: &'static str = "the customers' vouchers";
-    const INTERVAL: Duration = Duration::from_secs(15 * 60);
+    const INTERVAL: Duration = Duration::from_secs(5 * 60);
+    const COUNTERS: &'static [&'static CounterDef] = &[&AMOUNT_MISMATCHES];
 
-    fn start(_: Option<&VouchersSnapshot>) -> Self {
-        Vouchers
+    /// Starts from the snapshot served: a voucher unchanged since then needs
+    /// no usage-details call.
+    fn start(previous: Option<&VouchersSnapshot>) -> Self {
+        Self {
+            known: previous.map_or_else(HashMap::new, |s| {
+                s.rows.iter().map(|row| (row.voucher_id, row.clone())).collect()
+            }),
+        }
     }
 
     async fn refresh(&mut self, ctx: &Context) -> Result<VouchersSnapshot, Error> {
-        let mut rows = list(ctx).await?;
+        let mut listed = list(ctx).await?;
         if let Some(uins) = ctx.customer_uins() {
             let wanted: HashSet<u64> = uins.iter().copied().collect();
-            rows.retain(|v| wanted.contains(&v.customer_uin));
+            listed.retain(|v| wanted.contains(&v.customer_uin));
         }
-        let mut rows: Vec<VoucherRow> = futures::stream::iter(rows)
+        let mut rows = Vec::with_capacity(listed.len());
+        let mut changed = Vec::new();
+        for row in listed {
+            match self.known.get(&row.voucher_id) {
+                Some(last) if same_balance(last, &row) => rows.push(carried(last, row)),
+                _ => changed.push(row),
+            }
+        }
+        let read: Vec<VoucherRow> = futures::stream::iter(changed)
             .map(|row| with_usage(ctx, row))
             .buffer_unordered(VOUCHERS_IN_FLIGHT)
             .try_collect()
             .await?;
+        rows.extend(read);
         rows.sort_by_key(|r| (r.customer_uin, r.voucher_id));
+        self.known = rows.iter().map(|row| (row.voucher_id, row.clone())).collect();
         Ok(VouchersSnapshot { rows })
+    }
+}
+
+/// Whether the listing shows `listed` as it was when `last` read its usage
+/// details: same customer, balance and status. Using a voucher changes its
+/// balance, so the details, and the count of usage records, are as they were.
+fn same_balance(last: &VoucherRow, listed: &VoucherRow) -> bool {
+    last.usage_records.is_some()
+        && last.customer_uin == listed.customer_uin
+        && last.status == listed.status
+        && last.listed_remaining == listed.remaining
+}
+
+/// The listing's row of a voucher whose details have not changed: its labels
+/// and expiry from the listing, its amounts and usage count as last read.
+fn carried(last: &VoucherRow, listed: VoucherRow) -> VoucherRow {
+    VoucherRow {
+        amount: last.amount,
+        remaining: last.remaining,
+        usage_records: last.usage_records,
+        listed_remaining: last.listed_remaining,
+        ..listed
     }
 }
 
@@ -139,6 +193,7 @@ async fn list(ctx: &Context) -> Result<Vec<VoucherRow>, Error> {
                     remaining: v.remaining_amount,
                     usage_records: None,
                     expiry: ctx.timestamp(v.expire_time.as_deref()),
+                    listed_remaining: None,
                 })
             }))
         },
@@ -147,7 +202,8 @@ async fn list(ctx: &Context) -> Result<Vec<VoucherRow>, Error> {
 }
 
 /// Fills in the amounts from the usage details; the list's values stand where
-/// the details leave a field out.
+/// the details leave a field out. Where the two disagree on the balance, the
+/// details win, and the disagreement is counted.
 async fn with_usage(ctx: &Context, mut row: VoucherRow) -> Result<VoucherRow, Error> {
     let request = VoucherUsageRequest {
         page: 1,
@@ -157,10 +213,27 @@ async fn with_usage(ctx: &Context, mut row: VoucherRow) -> Result<VoucherRow, Er
         month: None,
     };
     let usage = ctx.call::<DescribeCustomerVoucherUsageDetails>(&request).await?;
+    if let (Some(listed), Some(details)) = (row.remaining, usage.remain_amount)
+        && cents(listed) != cents(details)
+    {
+        ctx.count(&AMOUNT_MISMATCHES);
+        tracing::debug!(
+            voucher_id = row.voucher_id,
+            listed,
+            details,
+            "the voucher list and the usage details disagree on the balance; exporting the details'"
+        );
+    }
+    row.listed_remaining = row.remaining;
     row.amount = usage.total_amount.or(row.amount);
     row.remaining = usage.remain_amount.or(row.remaining);
     row.usage_records = usage.total_records_count;
     Ok(row)
+}
+
+/// An amount in whole cents, the precision the API bills in.
+fn cents(usd: f64) -> i64 {
+    (usd * 100.0).round() as i64
 }
 
 #[cfg(test)]
@@ -183,6 +256,7 @@ mod tests {
                     remaining: Some(12.5),
                     usage_records: Some(4),
                     expiry: Some(1_700_000_000.0),
+                    listed_remaining: Some(12.5),
                 },
                 // Every value the API may leave out, left out.
                 VoucherRow {

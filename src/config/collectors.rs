@@ -32,6 +32,24 @@ impl Default for Intervals {
     }
 }
 
+/// Within how long a collector that reads only what changed reads
+/// everything again; `None` for the others.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FullSweeps([Option<Duration>; Kind::ALL.len()]);
+
+impl FullSweeps {
+    pub fn get(&self, kind: Kind) -> Option<Duration> {
+        self.0[kind as usize]
+    }
+}
+
+impl Default for FullSweeps {
+    /// Each collector's own default.
+    fn default() -> Self {
+        Self(Kind::ALL.map(|kind| collectors::defaults(kind).full_sweep))
+    }
+}
+
 /// Which collectors run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Enabled([bool; Kind::ALL.len()]);
@@ -59,6 +77,7 @@ impl Default for Enabled {
 pub struct CollectorFlags {
     pub enabled: Enabled,
     pub intervals: Intervals,
+    pub full_sweeps: FullSweeps,
 }
 
 fn enable_id(kind: Kind) -> String {
@@ -71,6 +90,10 @@ fn disable_id(kind: Kind) -> String {
 
 fn interval_id(kind: Kind) -> String {
     format!("refresh.{kind}-interval")
+}
+
+fn full_sweep_id(kind: Kind) -> String {
+    format!("refresh.{kind}-full-interval")
 }
 
 fn env_var(flag: &str) -> String {
@@ -87,8 +110,19 @@ fn env_var(flag: &str) -> String {
     format!("TENCENTCLOUD_PARTNER_EXPORTER_{name}")
 }
 
-fn collector_args(kind: Kind, defaults: Defaults) -> [Arg; 3] {
-    [
+fn collector_args(kind: Kind, defaults: Defaults) -> Vec<Arg> {
+    let full_sweep = defaults.full_sweep.map(|every| {
+        Arg::new(full_sweep_id(kind))
+            .long(full_sweep_id(kind))
+            .env(env_var(&full_sweep_id(kind)))
+            .default_value(humantime::format_duration(every).to_string())
+            .value_parser(parse_duration)
+            .value_name("DURATION")
+            .help(format!(
+                "Within how long the {kind} collector reads everything again, changed or not, spread over its refreshes."
+            ))
+    });
+    let args = [
         Arg::new(interval_id(kind))
             .long(interval_id(kind))
             .env(env_var(&interval_id(kind)))
@@ -113,7 +147,8 @@ fn collector_args(kind: Kind, defaults: Defaults) -> [Arg; 3] {
             .action(ArgAction::SetTrue)
             .overrides_with(enable_id(kind))
             .help(format!("Disable the {kind} collector.")),
-    ]
+    ];
+    args.into_iter().chain(full_sweep).collect()
 }
 
 impl clap::Args for CollectorFlags {
@@ -140,6 +175,9 @@ impl clap::FromArgMatches for CollectorFlags {
         for kind in Kind::ALL {
             if let Some(interval) = matches.get_one::<Duration>(&interval_id(kind)) {
                 self.intervals.set(kind, *interval);
+            }
+            if let Some(every) = matches.try_get_one::<Duration>(&full_sweep_id(kind)).ok().flatten() {
+                self.full_sweeps.0[kind as usize] = Some(*every);
             }
             let on = matches.get_one::<bool>(&enable_id(kind)).copied();
             let off = matches.get_flag(&disable_id(kind));

@@ -9,7 +9,7 @@ pub mod file;
 mod flags;
 mod values;
 
-pub use collectors::{Enabled, Intervals};
+pub use collectors::{Enabled, FullSweeps, Intervals};
 pub use flags::{Flags, LogFormat, LogLevel};
 use values::{check_fraction, parse_duration, parse_endpoint};
 
@@ -58,6 +58,8 @@ pub struct Config {
     pub intervals: Intervals,
     /// The collectors that run.
     pub collectors: Enabled,
+    /// `--refresh.<name>-full-interval` of the collectors that have one.
+    pub full_sweeps: FullSweeps,
     pub customer_uins: Option<Vec<u64>>,
     pub export_names: bool,
     pub max_age: Duration,
@@ -90,6 +92,7 @@ pub struct AccountConfig {
 pub struct Common {
     /// The collectors that run.
     pub collectors: Enabled,
+    pub full_sweeps: FullSweeps,
     pub export_names: bool,
     pub max_age: Duration,
     pub snapshot_dir: Option<PathBuf>,
@@ -101,6 +104,7 @@ impl Config {
     pub fn common(&self) -> Common {
         Common {
             collectors: self.collectors,
+            full_sweeps: self.full_sweeps,
             export_names: self.export_names,
             max_age: self.max_age,
             snapshot_dir: self.snapshot_dir.clone(),
@@ -190,6 +194,7 @@ impl Config {
             credentials,
             intervals: flags.collectors.intervals,
             collectors: flags.collectors.enabled,
+            full_sweeps: flags.collectors.full_sweeps,
             customer_uins: flags.customer_uins,
             export_names: flags.export_names,
             max_age: flags.max_age,
@@ -232,7 +237,12 @@ mod tests {
         assert_eq!(config.intervals.get(Kind::Partner), Duration::from_secs(60));
         assert_eq!(config.intervals.get(Kind::Customers), Duration::from_secs(300));
         assert_eq!(config.intervals.get(Kind::Allocations), Duration::from_secs(3600));
-        assert_eq!(config.intervals.get(Kind::Vouchers), Duration::from_secs(900));
+        assert_eq!(config.intervals.get(Kind::Vouchers), Duration::from_secs(300));
+        assert_eq!(
+            config.full_sweeps.get(Kind::Allocations),
+            Some(Duration::from_secs(24 * 3600))
+        );
+        assert_eq!(config.full_sweeps.get(Kind::Vouchers), None);
         assert_eq!(config.max_age, Duration::from_secs(3600));
         assert_eq!(config.timezone.local_minus_utc(), 8 * 3600);
         assert!(Kind::ALL.iter().all(|kind| config.collectors.contains(*kind)));

@@ -47,6 +47,7 @@ fn state(accounts: Vec<Account>, reloader: Arc<Scripted>, lifecycle: bool) -> Ap
         metrics: Arc::new(Metrics::new(
             served.clone(),
             Box::new(crate::collectors::task::RefreshMetrics(served.clone())),
+            crate::collectors::counters(),
         )),
         accounts: served,
         telemetry_path: "/metrics".into(),

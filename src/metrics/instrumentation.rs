@@ -50,6 +50,7 @@ pub struct ApiMetrics {
     requests: Family<ActionCodeLabels, Counter>,
     durations: Family<ActionLabels, Histogram>,
     decode_errors: Family<FieldLabels, Counter>,
+    rate_limits: Family<ActionLabels, Gauge<f64, AtomicU64>>,
     /// The same calls summed per account and action: the Family cannot be read back.
     counts: Arc<Mutex<BTreeMap<(String, &'static str), CallCounts>>>,
 }
@@ -86,10 +87,18 @@ impl ApiMetrics {
              by action and field",
             decode_errors.clone(),
         );
+        let rate_limits = Family::<ActionLabels, Gauge<f64, AtomicU64>>::default();
+        registry.register(
+            "api_rate_limit_requests_per_second",
+            "Calls per second the exporter allows itself for each action: its documented rate limit times \
+             --api.rate-limit-fraction; divide the rate of api_requests_total by it for the share of quota in use",
+            rate_limits.clone(),
+        );
         Self {
             requests,
             durations,
             decode_errors,
+            rate_limits,
             counts: Arc::default(),
         }
     }
@@ -100,9 +109,16 @@ impl ApiMetrics {
     }
 
     /// The observer of `account`'s client, with a zero `Success` series for
-    /// every action so that rates start at 0 rather than from nothing.
-    pub fn for_account(&self, account: &str) -> AccountApiMetrics {
-        for &(action, _) in api::actions::ALL {
+    /// every action so that rates start at 0 rather than from nothing, and
+    /// the rate each action is paced at with `rate_limit_fraction`.
+    pub fn for_account(&self, account: &str, rate_limit_fraction: f64) -> AccountApiMetrics {
+        for &(action, limit) in api::actions::ALL {
+            self.rate_limits
+                .get_or_create(&ActionLabels {
+                    account: account.to_owned(),
+                    action,
+                })
+                .set(f64::from(limit) * rate_limit_fraction);
             self.requests
                 .get_or_create(&ActionCodeLabels {
                     account: account.to_owned(),

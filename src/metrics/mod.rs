@@ -5,6 +5,7 @@
 //! A scrape copies no cached block: it hands out reference-counted buffers.
 
 pub mod block;
+pub mod counters;
 pub mod exposition;
 pub mod instrumentation;
 pub mod table;
@@ -63,12 +64,19 @@ pub struct Metrics {
     pub reload: instrumentation::ReloadMetrics,
     /// Snapshot files (`--cache.snapshot-dir`) that could not be written.
     pub store_errors: prometheus_client::metrics::counter::Counter,
+    /// The counters the collectors declare.
+    pub counters: counters::Counters,
 }
 
 impl Metrics {
     /// Builds the registry of the exporter's own metrics, with `refresh`
-    /// (the collectors' status, encoded per scrape), over the snapshots of `source`.
-    pub fn new(source: Arc<dyn Source>, refresh: Box<dyn prometheus_client::collector::Collector>) -> Self {
+    /// (the collectors' status, encoded per scrape) and the collectors'
+    /// `counters`, over the snapshots of `source`.
+    pub fn new(
+        source: Arc<dyn Source>,
+        refresh: Box<dyn prometheus_client::collector::Collector>,
+        counters: impl IntoIterator<Item = &'static counters::CounterDef>,
+    ) -> Self {
         let mut registry = Registry::with_prefix(PREFIX);
         let build = Family::<BuildLabels, Gauge>::default();
         build
@@ -90,6 +98,7 @@ impl Metrics {
             "Snapshots that could not be written to --cache.snapshot-dir",
             store_errors.clone(),
         );
+        let counters = counters::Counters::register(&mut registry, counters);
         registry.register_collector(refresh);
         Self {
             registry,
@@ -97,6 +106,7 @@ impl Metrics {
             api,
             reload,
             store_errors,
+            counters,
         }
     }
 
