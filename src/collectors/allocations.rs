@@ -78,6 +78,8 @@ pub struct Allocations {
     page_size: AtomicU64,
     /// When the last refresh started, to pace the full sweep.
     last_refresh: Option<f64>,
+    /// Customers the full sweep owes a read, carried from refresh to refresh.
+    sweep_owed: f64,
 }
 
 impl Collector for Allocations {
@@ -90,12 +92,15 @@ impl Collector for Allocations {
     const NEEDS_CUSTOMERS: bool = true;
 
     /// Starts from the snapshot served: a customer whose credit has not
-    /// changed since then costs no call.
+    /// changed since then costs no call, and the full sweep goes on from
+    /// where it was.
     fn start(previous: Option<&AllocationsSnapshot>) -> Self {
+        let rows = previous.map_or(&[][..], |s| &s.rows);
         Self {
-            known: previous.map_or_else(HashMap::new, |s| s.rows.iter().map(|r| (r.uin, r.clone())).collect()),
+            known: rows.iter().map(|r| (r.uin, r.clone())).collect(),
             page_size: AtomicU64::new(PAGE_SIZE),
-            last_refresh: None,
+            last_refresh: rows.iter().filter_map(|r| r.read_at).reduce(f64::max),
+            sweep_owed: 0.0,
         }
     }
 
@@ -105,7 +110,16 @@ impl Collector for Allocations {
         let now = unix_now();
         let since_last = self.last_refresh.map_or(ctx.interval(), |last| secs(now - last));
         self.last_refresh = Some(now);
-        let swept = swept(&self.known, &list.customers, now, since_last, ctx.full_sweep());
+        if let Some(full_sweep) = ctx.full_sweep() {
+            self.sweep_owed += list.customers.len() as f64 * since_last.as_secs_f64() / full_sweep.as_secs_f64();
+        }
+        let swept = swept(
+            &self.known,
+            &list.customers,
+            now,
+            &mut self.sweep_owed,
+            ctx.full_sweep(),
+        );
         let (known, page_size) = (&self.known, &self.page_size);
         let mut rows = Vec::with_capacity(list.customers.len());
         let mut read = Vec::new();
@@ -151,14 +165,15 @@ impl Collected for AllocationsSnapshot {
 }
 
 /// The customers whose history this refresh reads again though their credit
-/// did not change: those not read within `full_sweep`, and enough of the
-/// longest unread that the sweep is spread evenly over the refreshes rather
-/// than done all at once.
+/// did not change: those not read within `full_sweep`, and the longest
+/// unread of the rest, as many as the sweep is `owed` (customers × time since
+/// the last refresh ÷ `full_sweep`, carried over), so that it is spread
+/// evenly over the refreshes rather than done all at once.
 fn swept(
     known: &HashMap<u64, AllocationRow>,
     customers: &[CustomerRow],
     now: f64,
-    since_last: Duration,
+    owed: &mut f64,
     full_sweep: Option<Duration>,
 ) -> HashSet<u64> {
     let Some(full_sweep) = full_sweep else {
@@ -169,16 +184,13 @@ fn swept(
         .filter_map(|c| Some((known.get(&c.uin)?.read_at.unwrap_or(f64::NEG_INFINITY), c.uin)))
         .collect();
     by_age.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-    let share = (by_age.len() as f64 * since_last.as_secs_f64() / full_sweep.as_secs_f64()).ceil() as usize;
     let overdue = by_age
         .iter()
         .take_while(|(read_at, _)| now - read_at >= full_sweep.as_secs_f64())
         .count();
-    by_age
-        .into_iter()
-        .take(share.max(overdue))
-        .map(|(_, uin)| uin)
-        .collect()
+    let share = (owed.floor() as usize).max(overdue).min(by_age.len());
+    *owed = (*owed - share as f64).clamp(0.0, by_age.len() as f64);
+    by_age.into_iter().take(share).map(|(_, uin)| uin).collect()
 }
 
 fn unix_now() -> f64 {
@@ -313,5 +325,44 @@ mod tests {
             assert!(text.contains(line), "missing {line} in\n{text}");
         }
         assert_eq!(text.matches("customer_uin=\"200\"").count(), 1, "{text}");
+    }
+
+    fn read(uins: std::ops::Range<u64>, read_at: f64) -> (HashMap<u64, AllocationRow>, Vec<CustomerRow>) {
+        let known = uins
+            .clone()
+            .map(|uin| {
+                let row = AllocationRow {
+                    uin,
+                    read_at: Some(read_at + uin as f64),
+                    ..Default::default()
+                };
+                (uin, row)
+            })
+            .collect();
+        let customers = uins
+            .map(|uin| CustomerRow {
+                uin,
+                ..Default::default()
+            })
+            .collect();
+        (known, customers)
+    }
+
+    #[test]
+    fn the_full_sweep_reads_the_longest_unread_share_and_every_overdue_history() {
+        let day = Duration::from_secs(86_400);
+        let (known, customers) = read(0..1000, 0.0);
+        // 1000 customers, a day's sweep, 5 minutes since the last refresh:
+        // 3.47 owed, so 3 read now (the three read longest ago) and 0.47 carried.
+        let mut owed = 1000.0 * 300.0 / 86_400.0;
+        let now = swept(&known, &customers, 3_600.0, &mut owed, Some(day));
+        assert_eq!(now, HashSet::from([0, 1, 2]));
+        assert!((owed - 0.472).abs() < 0.001, "{owed}");
+        // Histories last read over a day ago are read whatever is owed.
+        let mut owed = 0.0;
+        let overdue = swept(&known, &customers, 86_400.0 + 9.5, &mut owed, Some(day));
+        assert_eq!(overdue.len(), 10);
+        // Without a full sweep, nothing is read for it.
+        assert!(swept(&known, &customers, 1e9, &mut 5.0, None).is_empty());
     }
 }

@@ -137,7 +137,8 @@ impl Dataset {
         list
     }
 
-    /// Allocates `cents` more credit to a customer now, as the partner would.
+    /// Allocates `cents` more credit to a customer now, as the partner would;
+    /// negative `cents` reclaim credit.
     pub fn allocate(&mut self, uin: u64, cents: i64, time: NaiveDateTime) {
         if let Some(customer) = self.customers.get_mut(&uin) {
             customer.credit_cents += cents;
@@ -147,6 +148,18 @@ impl Dataset {
                 credit_cents: cents,
                 operator: "simulator".into(),
             });
+        }
+    }
+
+    /// Charges `cents` to a voucher, as a customer's bill would: one more
+    /// usage record, a lower balance, and `Used` once nothing is left.
+    pub fn spend_voucher(&mut self, id: u64, cents: i64) {
+        if let Some(voucher) = self.vouchers.get_mut(&id) {
+            voucher.remaining_cents = (voucher.remaining_cents - cents).max(0);
+            voucher.usage_records += 1;
+            if voucher.remaining_cents == 0 {
+                voucher.status = "Used".into();
+            }
         }
     }
 
@@ -164,15 +177,16 @@ impl Dataset {
             let uin = uins[rng.random_range(0..uins.len())];
             self.allocate(uin, rng.random_range(1..=500) * 100, now);
         }
-        for voucher in self.vouchers.values_mut() {
-            if voucher.status == "Issued" && voucher.remaining_cents > 0 && rng.random_bool(0.2) {
-                let spend = rng.random_range(1..=voucher.total_cents / 20 + 1);
-                voucher.remaining_cents = (voucher.remaining_cents - spend).max(0);
-                voucher.usage_records += 1;
-                if voucher.remaining_cents == 0 {
-                    voucher.status = "Used".into();
-                }
-            }
+        let spent: Vec<(u64, i64)> = self
+            .vouchers
+            .values()
+            .filter_map(|v| {
+                let used = v.status == "Issued" && v.remaining_cents > 0 && rng.random_bool(0.2);
+                used.then(|| (v.id, rng.random_range(1..=v.total_cents / 20 + 1)))
+            })
+            .collect();
+        for (id, cents) in spent {
+            self.spend_voucher(id, cents);
         }
     }
 }
