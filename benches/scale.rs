@@ -9,6 +9,15 @@
 //! Tencent's SDK and prometheus_client (benches/python_exporter.py; needs
 //! `pip install tencentcloud-sdk-python-intl-en prometheus_client`).
 //!
+//! Then the steady state: the exporter stops, 1 % of the customers get
+//! credit, 1 % of the vouchers are charged, five customers are bound and five
+//! unbound, and the exporter starts again from `--cache.snapshot-dir`, as it
+//! would carry on between two refreshes. For each collector it reports the
+//! calls of the first and of the steady-state refresh, the time each would
+//! take at the documented limits (calls ÷ limit), and the time measured at
+//! the scaled limits; after each, every exported value is compared with the
+//! simulator's truth.
+//!
 //! Environment: BENCH_CUSTOMERS (10000), BENCH_VOUCHERS_PER_CUSTOMER (5),
 //! BENCH_RATE_SCALE (20: the simulator's limits and the exporter's
 //! --api.rate-limit-fraction, so a refresh that takes an hour at the real
@@ -18,7 +27,9 @@ use bytes::Bytes;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use tencentcloud_partner_exporter::simulator::{Settings, Shape, Simulator};
+use std::collections::HashMap;
+use tencentcloud_partner_exporter::simulator::dataset::usd;
+use tencentcloud_partner_exporter::simulator::{Dataset, Settings, Shape, Simulator};
 
 #[allow(dead_code)]
 #[path = "../tests/support/binary.rs"]
@@ -28,6 +39,93 @@ use binary::{Binary, free_port};
 const SECRET_ID: &str = "AKIDbenchmark000000000000000001";
 const SECRET_KEY: &str = "BenchmarkSecretKey000000000000001";
 const OPENMETRICS: &str = "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5";
+
+/// Each collector's actions and their documented rate limits (calls/s).
+const COLLECTORS: [(&str, &[(&str, f64)]); 4] = [
+    ("partner", &[("QueryPartnerCredit", 5.0)]),
+    ("customers", &[("QueryCustomersCredit", 5.0)]),
+    ("allocations", &[("QueryCreditAllocationHistory", 5.0)]),
+    (
+        "vouchers",
+        &[
+            ("DescribeCustomerVoucherList", 20.0),
+            ("DescribeCustomerVoucherUsageDetails", 20.0),
+        ],
+    ),
+];
+
+/// Between two refreshes: 1 % of the customers get credit, 1 % of the
+/// vouchers are charged, five customers are bound and five unbound.
+fn churn(data: &mut Dataset) {
+    let now = tencentcloud_partner_exporter::simulator::china_now();
+    let uins: Vec<u64> = data.customers.keys().copied().collect();
+    for uin in uins.iter().step_by(100) {
+        data.allocate(*uin, 10_000, now);
+    }
+    let used: Vec<(u64, i64)> = data
+        .vouchers
+        .values()
+        .filter(|v| v.remaining_cents > 0)
+        .step_by(100)
+        .map(|v| (v.id, v.remaining_cents.min(500)))
+        .collect();
+    for (id, cents) in used {
+        data.spend_voucher(id, cents);
+    }
+    for uin in uins.iter().skip(50).step_by(1000).take(5) {
+        data.customers.remove(uin);
+        data.vouchers.retain(|_, v| v.customer_uin != *uin);
+    }
+    let newest = *uins.last().unwrap();
+    for i in 1..=5 {
+        let mut customer = data.customers[&uins[1]].clone();
+        customer.uin = newest + 7 * i;
+        customer.association_time = now;
+        data.customers.insert(customer.uin, customer);
+    }
+}
+
+/// Exported values that differ from `data`: every customer's credit, credit
+/// left and number of allocations, every voucher's face value, balance and
+/// usage records, and no series for what `data` does not hold.
+fn mismatches(text: &str, data: &Dataset) -> usize {
+    let samples: HashMap<&str, f64> = text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let (series, value) = l.rsplit_once(' ')?;
+            Some((series, value.parse().ok()?))
+        })
+        .collect();
+    let get = |name: &str, labels: String| samples.get(format!("tencentcloud_partner_{name}{{account=\"default\",{labels}}}").as_str()).copied();
+    let mut wrong = 0;
+    for c in data.customers.values() {
+        let labels = || format!("customer_uin=\"{}\"", c.uin);
+        wrong += usize::from(get("customer_credit_usd", labels()) != Some(usd(c.credit_cents)));
+        wrong += usize::from(get("customer_credit_remaining_usd", labels()) != Some(usd(c.remaining_cents)));
+        wrong += usize::from(get("customer_credit_allocations", labels()) != Some(c.allocations.len() as f64));
+    }
+    for v in data.vouchers.values() {
+        let labels = || format!("customer_uin=\"{}\",voucher_id=\"{}\"", v.customer_uin, v.id);
+        wrong += usize::from(get("voucher_amount_usd", labels()) != Some(usd(v.total_cents)));
+        wrong += usize::from(get("voucher_remaining_usd", labels()) != Some(usd(v.remaining_cents)));
+        wrong += usize::from(get("voucher_usage_records", labels()) != Some(v.usage_records as f64));
+    }
+    let count = |prefix: &str| samples.keys().filter(|k| k.starts_with(prefix)).count();
+    wrong += count("tencentcloud_partner_customer_credit_usd{").abs_diff(data.customers.len());
+    wrong += count("tencentcloud_partner_customer_credit_allocations{").abs_diff(data.customers.len());
+    wrong += count("tencentcloud_partner_voucher_remaining_usd{").abs_diff(data.vouchers.len());
+    wrong
+}
+
+/// Seconds as `42 s`, `7.5 min` or `1.1 h`.
+fn human(seconds: f64) -> String {
+    match seconds {
+        s if s < 120.0 => format!("{s:.0} s"),
+        s if s < 7200.0 => format!("{:.1} min", s / 60.0),
+        s => format!("{:.1} h", s / 3600.0),
+    }
+}
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -188,24 +286,27 @@ async fn main() {
     eprintln!("simulator: {customers} customers, {vouchers} vouchers, limits x{scale}");
 
     let started = Instant::now();
-    let endpoint = format!("--api.endpoint=http://{api}");
-    let fraction = format!("--api.rate-limit-fraction={scale}");
-    let exporter = Binary::start_with(
-        &[
-            &endpoint,
-            &fraction,
-            "--refresh.partner-interval=6h",
-            "--refresh.customers-interval=6h",
-            "--refresh.allocations-interval=6h",
-            "--refresh.vouchers-interval=6h",
-            "--cache.max-age=24h",
-            "--log.level=warn",
-        ],
-        &[
-            ("TENCENTCLOUD_SECRET_ID", SECRET_ID),
-            ("TENCENTCLOUD_SECRET_KEY", SECRET_KEY),
-        ],
-    );
+    let snapshot_dir = tempfile::tempdir().unwrap();
+    let start_exporter = || {
+        Binary::start_with(
+            &[
+                &format!("--api.endpoint=http://{api}"),
+                &format!("--api.rate-limit-fraction={scale}"),
+                &format!("--cache.snapshot-dir={}", snapshot_dir.path().display()),
+                "--refresh.partner-interval=6h",
+                "--refresh.customers-interval=6h",
+                "--refresh.allocations-interval=6h",
+                "--refresh.vouchers-interval=6h",
+                "--cache.max-age=24h",
+                "--log.level=warn",
+            ],
+            &[
+                ("TENCENTCLOUD_SECRET_ID", SECRET_ID),
+                ("TENCENTCLOUD_SECRET_KEY", SECRET_KEY),
+            ],
+        )
+    };
+    let exporter = start_exporter();
     let (pid, port) = (exporter.pid(), exporter.addr.port());
     let base = format!("http://127.0.0.1:{port}");
     // Start-up to the first byte of /metrics, before any refresh completes.
@@ -238,6 +339,7 @@ async fn main() {
     }
     let refreshed_after = started.elapsed();
     let text = exposition(&format!("{base}/metrics")).await;
+    let first_mismatches = sim.with_data(|d| mismatches(&text, d));
     let series = text.lines().filter(|l| !l.starts_with('#') && !l.is_empty()).count();
     let stats = sim.stats();
     let (peak_after_refresh, _) = memory(pid);
@@ -245,19 +347,7 @@ async fn main() {
     // Refresh throughput against the floor: calls needed / rate limit.
     let calls = |action: &str| stats.get(action).map(|s| (s.calls, s.throttled)).unwrap_or((0, 0));
     let mut refresh_rows = Vec::new();
-    let collectors: [(&str, &[(&str, f64)]); 4] = [
-        ("partner", &[("QueryPartnerCredit", 5.0)]),
-        ("customers", &[("QueryCustomersCredit", 5.0)]),
-        ("allocations", &[("QueryCreditAllocationHistory", 5.0)]),
-        (
-            "vouchers",
-            &[
-                ("DescribeCustomerVoucherList", 5.0),
-                ("DescribeCustomerVoucherUsageDetails", 20.0),
-            ],
-        ),
-    ];
-    for (collector, actions) in collectors {
+    for (collector, actions) in COLLECTORS {
         let wall = sample(
             &text,
             &format!("tencentcloud_partner_refresh_duration_seconds{{account=\"default\",collector=\"{collector}\"}}"),
@@ -302,6 +392,66 @@ async fn main() {
         scrape_rows.push((label, ours, floor, cpu_ms));
     }
     let (peak, rss) = memory(pid);
+    assert!(exporter.stop().success(), "the exporter stops cleanly");
+
+    // The steady state: 1 % churn, then one refresh of each collector, warm
+    // from the snapshots of the first run.
+    sim.with_data(churn);
+    sim.reset_stats();
+    let restarted = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let exporter = start_exporter();
+    let base = format!("http://127.0.0.1:{}", exporter.addr.port());
+    let steady_text = loop {
+        let text = exposition(&format!("{base}/metrics")).await;
+        let refreshed = COLLECTORS.iter().all(|(collector, _)| {
+            sample(
+                &text,
+                &format!(
+                    "tencentcloud_partner_refresh_last_success_timestamp_seconds{{account=\"default\",collector=\"{collector}\"}}"
+                ),
+            )
+            .is_some_and(|at| at >= restarted)
+        });
+        if refreshed {
+            break text;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    let steady_stats = sim.stats();
+    let steady_mismatches = sim.with_data(|d| mismatches(&steady_text, d));
+    let mut steady_rows = Vec::new();
+    for ((collector, actions), first) in COLLECTORS.iter().zip(&refresh_rows) {
+        let steady_calls: u64 = actions
+            .iter()
+            .map(|(action, _)| steady_stats.get(*action).map_or(0, |s| s.calls))
+            .sum();
+        let at_limits = |stats: &std::collections::BTreeMap<String, tencentcloud_partner_exporter::simulator::ActionStats>| {
+            actions
+                .iter()
+                .map(|(action, limit)| stats.get(*action).map_or(0, |s| s.calls) as f64 / limit)
+                .sum::<f64>()
+        };
+        let measured = |text: &str| {
+            sample(
+                text,
+                &format!("tencentcloud_partner_refresh_duration_seconds{{account=\"default\",collector=\"{collector}\"}}"),
+            )
+            .unwrap_or(f64::NAN)
+        };
+        steady_rows.push((
+            *collector,
+            first.1,
+            at_limits(&stats),
+            measured(&text),
+            steady_calls,
+            at_limits(&steady_stats),
+            measured(&steady_text),
+        ));
+    }
+    drop(exporter);
 
     // The Python alternative, against a simulator of the same data without rate limits.
     let python = if python_available() {
@@ -392,6 +542,22 @@ async fn main() {
     }
     let _ = writeln!(
         out,
+        "\n| collector | first refresh: calls | at the documented limits | measured at x{scale} | steady state (1 % churn): calls | at the documented limits | measured at x{scale} |\n|---|---|---|---|---|---|---|"
+    );
+    for (collector, first_calls, first_real, first_measured, calls, real, measured) in &steady_rows {
+        let _ = writeln!(
+            out,
+            "| {collector} | {first_calls} | {} | {first_measured:.2} s | {calls} | {} | {measured:.2} s |",
+            human(*first_real),
+            human(*real)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\nValues different from the simulator's truth: {first_mismatches} after the first refresh, {steady_mismatches} after the steady-state refresh."
+    );
+    let _ = writeln!(
+        out,
         "\n| scrape ({scrapes} each) | p50 | p99 | CPU per scrape | static floor p50 | floor p99 | p99 × floor |\n|---|---|---|---|---|---|---|"
     );
     for (label, ours, floor, cpu_ms) in &scrape_rows {
@@ -420,5 +586,4 @@ async fn main() {
     let report = concat!(env!("CARGO_MANIFEST_DIR"), "/target/bench-scale.md");
     let _ = std::fs::write(report, &out);
     eprintln!("report written to {report}");
-    drop(exporter);
 }

@@ -70,6 +70,7 @@ fn values(scrape: &Exposition) -> Vec<(String, f64)> {
     scrape
         .samples
         .iter()
+        .filter(|(series, _)| !series.contains("_total{"))
         .filter(|(series, _)| {
             series.contains("customer_")
                 || series.contains("voucher_")

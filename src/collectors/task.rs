@@ -147,14 +147,23 @@ pub async fn run<C: Collector>(
         status: status.clone(),
         schedule,
     };
-    // A collector that reads the customer list waits for the first, then
-    // refreshes after each new one as well as every interval: what changed
-    // for a customer shows one customers refresh later.
+    // A collector that reads the customer list waits for the first taken
+    // by this run (one restored from disk may be old: what it reads from it
+    // stays served meanwhile), then refreshes after each new one as well as
+    // every interval: what changed for a customer shows one customers
+    // refresh later.
     let mut customers = inputs.snapshots.subscribe(Kind::Customers);
     if C::NEEDS_CUSTOMERS {
         status.lock().phase = Phase::Waiting;
+        let started = SystemTime::now();
+        let fresh = |_: &u64| {
+            inputs
+                .snapshots
+                .latest(Kind::Customers)
+                .is_some_and(|list| list.at >= started)
+        };
         tokio::select! {
-            _ = customers.wait_for(|generation| *generation > 0) => {}
+            _ = customers.wait_for(fresh) => {}
             _ = cancel.cancelled() => return,
         }
         customers.mark_unchanged();
