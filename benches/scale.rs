@@ -24,10 +24,10 @@
 //! limits takes minutes; the floor scales with it), BENCH_SCRAPES (200).
 
 use bytes::Bytes;
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use std::collections::HashMap;
 use tencentcloud_partner_exporter::simulator::dataset::usd;
 use tencentcloud_partner_exporter::simulator::{Dataset, Settings, Shape, Simulator};
 
@@ -97,7 +97,11 @@ fn mismatches(text: &str, data: &Dataset) -> usize {
             Some((series, value.parse().ok()?))
         })
         .collect();
-    let get = |name: &str, labels: String| samples.get(format!("tencentcloud_partner_{name}{{account=\"default\",{labels}}}").as_str()).copied();
+    let get = |name: &str, labels: String| {
+        samples
+            .get(format!("tencentcloud_partner_{name}{{account=\"default\",{labels}}}").as_str())
+            .copied()
+    };
     let mut wrong = 0;
     for c in data.customers.values() {
         let labels = || format!("customer_uin=\"{}\"", c.uin);
@@ -428,16 +432,19 @@ async fn main() {
             .iter()
             .map(|(action, _)| steady_stats.get(*action).map_or(0, |s| s.calls))
             .sum();
-        let at_limits = |stats: &std::collections::BTreeMap<String, tencentcloud_partner_exporter::simulator::ActionStats>| {
-            actions
-                .iter()
-                .map(|(action, limit)| stats.get(*action).map_or(0, |s| s.calls) as f64 / limit)
-                .sum::<f64>()
-        };
+        let at_limits =
+            |stats: &std::collections::BTreeMap<String, tencentcloud_partner_exporter::simulator::ActionStats>| {
+                actions
+                    .iter()
+                    .map(|(action, limit)| stats.get(*action).map_or(0, |s| s.calls) as f64 / limit)
+                    .sum::<f64>()
+            };
         let measured = |text: &str| {
             sample(
                 text,
-                &format!("tencentcloud_partner_refresh_duration_seconds{{account=\"default\",collector=\"{collector}\"}}"),
+                &format!(
+                    "tencentcloud_partner_refresh_duration_seconds{{account=\"default\",collector=\"{collector}\"}}"
+                ),
             )
             .unwrap_or(f64::NAN)
         };
