@@ -210,6 +210,12 @@ impl Context {
         self.inputs.customer_uins.as_ref()
     }
 
+    /// What the collector of `R` serves now, if anything: the rows of its
+    /// last refresh, or those restored from disk.
+    pub fn served<R: Rows>(&self) -> Option<Arc<crate::metrics::exposition::Published>> {
+        self.inputs.snapshots.latest(R::KIND)
+    }
+
     /// The latest customer list, if it is not older than `--cache.max-age`.
     pub fn customers(&self) -> Result<Arc<crate::metrics::exposition::Published>, Error> {
         self.inputs.snapshots.latest(Kind::Customers).ok_or(Error::NoCustomers)

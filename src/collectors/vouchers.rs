@@ -13,10 +13,10 @@ use crate::api::actions::{
 };
 use crate::metrics::counters::CounterDef;
 use crate::metrics::table::{Labels, Metric, Options, Table, Unit};
-use crate::snapshot::{VoucherRow, VouchersSnapshot};
+use crate::snapshot::{Rows, VoucherRow, VouchersSnapshot};
 use futures::{StreamExt, TryStreamExt};
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::time::Duration;
 
 /// What the vouchers collector exports, per voucher.
@@ -92,12 +92,10 @@ pub static AMOUNT_MISMATCHES: CounterDef = CounterDef {
            the one in DescribeCustomerVoucherList (RemainingAmount)",
 };
 
-/// Refreshes [`VouchersSnapshot`], remembering each voucher's last row.
+/// Refreshes [`VouchersSnapshot`]. What it last read is what it serves: it
+/// keeps no copy of its own.
 #[derive(Debug, Default)]
-pub struct Vouchers {
-    /// The last row of each voucher, by id.
-    known: HashMap<u64, VoucherRow>,
-}
+pub struct Vouchers;
 
 impl Collector for Vouchers {
     type Rows = VouchersSnapshot;
@@ -107,14 +105,8 @@ impl Collector for Vouchers {
     const INTERVAL: Duration = Duration::from_secs(5 * 60);
     const COUNTERS: &'static [&'static CounterDef] = &[&AMOUNT_MISMATCHES];
 
-    /// Starts from the snapshot served: a voucher unchanged since then needs
-    /// no usage-details call.
-    fn start(previous: Option<&VouchersSnapshot>) -> Self {
-        Self {
-            known: previous.map_or_else(HashMap::new, |s| {
-                s.rows.iter().map(|row| (row.voucher_id, row.clone())).collect()
-            }),
-        }
+    fn start(_: Option<&VouchersSnapshot>) -> Self {
+        Vouchers
     }
 
     async fn refresh(&mut self, ctx: &Context) -> Result<VouchersSnapshot, Error> {
@@ -123,10 +115,21 @@ impl Collector for Vouchers {
             let wanted: HashSet<u64> = uins.iter().copied().collect();
             listed.retain(|v| wanted.contains(&v.customer_uin));
         }
+        // A voucher unchanged since the snapshot served (restored from disk
+        // after a restart) needs no usage-details call.
+        let served = ctx.served::<VouchersSnapshot>();
+        let last_rows = served.as_deref().and_then(|p| VouchersSnapshot::of(&p.snapshot));
+        let last = |row: &VoucherRow| {
+            let rows = &last_rows?.rows;
+            let key = (row.customer_uin, row.voucher_id);
+            rows.binary_search_by_key(&key, |r| (r.customer_uin, r.voucher_id))
+                .ok()
+                .map(|i| &rows[i])
+        };
         let mut rows = Vec::with_capacity(listed.len());
         let mut changed = Vec::new();
         for row in listed {
-            match self.known.get(&row.voucher_id) {
+            match last(&row) {
                 Some(last) if same_balance(last, &row) => rows.push(carried(last, row)),
                 _ => changed.push(row),
             }
@@ -137,20 +140,17 @@ impl Collector for Vouchers {
             .try_collect()
             .await?;
         rows.extend(read);
+        // Sorted, as the next refresh's lookups need.
         rows.sort_by_key(|r| (r.customer_uin, r.voucher_id));
-        self.known = rows.iter().map(|row| (row.voucher_id, row.clone())).collect();
         Ok(VouchersSnapshot { rows })
     }
 }
 
 /// Whether the listing shows `listed` as it was when `last` read its usage
-/// details: same customer, balance and status. Using a voucher changes its
-/// balance, so the details, and the count of usage records, are as they were.
+/// details: same balance and status. Using a voucher changes its balance, so
+/// the details, and the count of usage records, are as they were.
 fn same_balance(last: &VoucherRow, listed: &VoucherRow) -> bool {
-    last.usage_records.is_some()
-        && last.customer_uin == listed.customer_uin
-        && last.status == listed.status
-        && last.listed_remaining == listed.remaining
+    last.usage_records.is_some() && last.status == listed.status && last.listed_remaining == listed.remaining
 }
 
 /// The listing's row of a voucher whose details have not changed: its labels
