@@ -21,7 +21,9 @@
 //! Environment: BENCH_CUSTOMERS (10000), BENCH_VOUCHERS_PER_CUSTOMER (5),
 //! BENCH_RATE_SCALE (20: the simulator's limits and the exporter's
 //! --api.rate-limit-fraction, so a refresh that takes an hour at the real
-//! limits takes minutes; the floor scales with it), BENCH_SCRAPES (200).
+//! limits takes minutes; the floor scales with it), BENCH_SCRAPES (200),
+//! BENCH_ARGS (more flags for the exporter, as `--no-collector.allocations`
+//! to time the vouchers refresh alone).
 
 use bytes::Bytes;
 use std::collections::HashMap;
@@ -291,6 +293,11 @@ async fn main() {
 
     let started = Instant::now();
     let snapshot_dir = tempfile::tempdir().unwrap();
+    let extra_args: Vec<String> = std::env::var("BENCH_ARGS")
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
     let start_exporter = || {
         Binary::start_with(
             &[
@@ -303,7 +310,10 @@ async fn main() {
                 "--refresh.vouchers-interval=6h",
                 "--cache.max-age=24h",
                 "--log.level=warn",
-            ],
+            ]
+            .into_iter()
+            .chain(extra_args.iter().map(String::as_str))
+            .collect::<Vec<_>>(),
             &[
                 ("TENCENTCLOUD_SECRET_ID", SECRET_ID),
                 ("TENCENTCLOUD_SECRET_KEY", SECRET_KEY),
@@ -411,13 +421,23 @@ async fn main() {
     let steady_text = loop {
         let text = exposition(&format!("{base}/metrics")).await;
         let refreshed = COLLECTORS.iter().all(|(collector, _)| {
-            sample(
+            let enabled = |text: &str| {
+                sample(
+                    text,
+                    &format!(
+                        "tencentcloud_partner_refresh_interval_seconds{{account=\"default\",collector=\"{collector}\"}}"
+                    ),
+                )
+                .is_some()
+            };
+            !enabled(&text)
+                || sample(
                 &text,
                 &format!(
                     "tencentcloud_partner_refresh_last_success_timestamp_seconds{{account=\"default\",collector=\"{collector}\"}}"
                 ),
             )
-            .is_some_and(|at| at >= restarted)
+                .is_some_and(|at| at >= restarted)
         });
         if refreshed {
             break text;

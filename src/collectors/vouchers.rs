@@ -126,11 +126,11 @@ impl Collector for Vouchers {
                 .ok()
                 .map(|i| &rows[i])
         };
-        let mut rows = Vec::with_capacity(listed.len());
+        let mut kept = Vec::new();
         let mut changed = Vec::new();
         for row in listed {
             match last(&row) {
-                Some(last) if same_balance(last, &row) => rows.push(carried(last, row)),
+                Some(last) if same_balance(last, &row) => kept.push(carried(last, row)),
                 _ => changed.push(row),
             }
         }
@@ -139,7 +139,14 @@ impl Collector for Vouchers {
             .buffer_unordered(VOUCHERS_IN_FLIGHT)
             .try_collect()
             .await?;
-        rows.extend(read);
+        // The smaller joins the larger: at 50,000 vouchers a third copy of
+        // the rows would cost 10 MB at the peak.
+        let (mut rows, rest) = if kept.len() >= read.len() {
+            (kept, read)
+        } else {
+            (read, kept)
+        };
+        rows.extend(rest);
         // Sorted, as the next refresh's lookups need.
         rows.sort_by_key(|r| (r.customer_uin, r.voucher_id));
         Ok(VouchersSnapshot { rows })
