@@ -89,6 +89,7 @@ collectors! {
     Customers = "customers" => CustomersSnapshot,
     Allocations = "allocations" => AllocationsSnapshot,
     Vouchers = "vouchers" => VouchersSnapshot,
+    Pool = "pool" => PoolSnapshot,
 }
 
 /// What one collector's refresh produces: the payload of one [`Snapshot`] variant.
@@ -126,6 +127,17 @@ pub struct PartnerSnapshot {
     pub remaining: Option<f64>,
     pub customers_total: Option<f64>,
     pub customers_remaining: Option<f64>,
+}
+
+/// The partner's voucher quota and role; any field may be missing.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PoolSnapshot {
+    pub agent_name: String,
+    /// `reseller`, `distributor`, `second_level_reseller`, or the API's number if unknown.
+    pub role: Option<String>,
+    pub total: Option<f64>,
+    pub remaining: Option<f64>,
+    pub issued: Option<u64>,
 }
 
 /// One customer's credit and labels.

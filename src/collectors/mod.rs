@@ -9,6 +9,7 @@ pub mod allocations;
 pub mod customers;
 pub mod pages;
 pub mod partner;
+pub mod pool;
 pub mod task;
 pub mod vouchers;
 

@@ -271,6 +271,7 @@ mod tests {
                 "--no-collector.customers",
                 "--no-collector.allocations",
                 "--no-collector.vouchers",
+                "--no-collector.pool",
             ])
             .unwrap(),
             env,

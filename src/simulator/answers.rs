@@ -206,10 +206,10 @@ fn describe_customer_voucher_usage_details(call: &Call<'_>) -> Result<Value, Api
 fn query_voucher_pool(call: &Call<'_>) -> Result<Value, ApiError> {
     let data = call.data;
     Ok(json!({
-        "AgentName": "Simulated Partner Ltd",
-        "AccountType": 2,
-        "TotalQuota": 100000.0,
-        "RemainingQuota": 100000.0 - dataset::usd(data.vouchers.values().map(|v| v.total_cents).sum()),
+        "AgentName": data.agent_name,
+        "AccountType": data.account_type,
+        "TotalQuota": dataset::usd(data.voucher_quota_cents),
+        "RemainingQuota": dataset::usd(data.voucher_quota_cents - data.issued_voucher_cents()),
         "IssuedNum": data.vouchers.len(),
     }))
 }

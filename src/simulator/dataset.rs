@@ -61,6 +61,12 @@ pub struct Dataset {
     pub partner_total_cents: i64,
     pub customers: BTreeMap<u64, Customer>,
     pub vouchers: BTreeMap<u64, Voucher>,
+    /// QueryVoucherPool's `AgentName`.
+    pub agent_name: String,
+    /// QueryVoucherPool's `AccountType`: 1 reseller, 2 distributor, 3 second-level reseller.
+    pub account_type: i64,
+    /// The partner's voucher quota; what is left is the quota less the vouchers issued.
+    pub voucher_quota_cents: i64,
 }
 
 /// Sizes of a generated dataset.
@@ -114,12 +120,20 @@ impl Dataset {
             data.customers.insert(customer.uin, customer);
         }
         data.partner_total_cents = data.allocated_cents() * 3 / 2 + 1_000_000;
+        data.agent_name = "Simulated Partner Ltd".into();
+        data.account_type = 2;
+        data.voucher_quota_cents = data.issued_voucher_cents() * 5 / 4 + 500_000;
         data
     }
 
     /// Credit allocated to customers, in cents.
     pub fn allocated_cents(&self) -> i64 {
         self.customers.values().map(|c| c.credit_cents).sum()
+    }
+
+    /// The face value of every voucher issued, in cents.
+    pub fn issued_voucher_cents(&self) -> i64 {
+        self.vouchers.values().map(|v| v.total_cents).sum()
     }
 
     /// Credit the customers have left, in cents.

@@ -307,6 +307,25 @@ impl Exposition {
             );
         }
 
+        assert_eq!(
+            self.get("tencentcloud_partner_voucher_pool_usd{account=\"default\"}"),
+            Some(usd(data.voucher_quota_cents))
+        );
+        assert_eq!(
+            self.get("tencentcloud_partner_voucher_pool_remaining_usd{account=\"default\"}"),
+            Some(usd(data.voucher_quota_cents - data.issued_voucher_cents()))
+        );
+        assert_eq!(
+            self.get("tencentcloud_partner_vouchers_issued{account=\"default\"}"),
+            Some(data.vouchers.len() as f64)
+        );
+        let role = ["reseller", "distributor", "second_level_reseller"][data.account_type as usize - 1];
+        let info = format!(
+            "tencentcloud_partner_info{{account=\"default\",agent_name=\"{}\",role=\"{role}\"}}",
+            escape_label(&data.agent_name)
+        );
+        assert_eq!(self.get(&info), Some(1.0), "missing {info}");
+
         assert!(data.vouchers.len() > 100, "the voucher list spans several pages");
         assert_eq!(
             self.series("tencentcloud_partner_voucher_amount_usd").len(),
