@@ -90,6 +90,7 @@ collectors! {
     Allocations = "allocations" => AllocationsSnapshot,
     Vouchers = "vouchers" => VouchersSnapshot,
     Pool = "pool" => PoolSnapshot,
+    Status = "status" => StatusSnapshot,
 }
 
 /// What one collector's refresh produces: the payload of one [`Snapshot`] variant.
@@ -140,6 +141,22 @@ pub struct PoolSnapshot {
     pub issued: Option<u64>,
 }
 
+/// One customer's account status, from DescribeCustomerInfo.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StatusRow {
+    pub uin: u64,
+    /// 0 normal, 1 forcibly mandatory, 2 mandatory arrears.
+    pub account_status: Option<i64>,
+    /// 1 when the customer has spent anything, 0 when not.
+    pub has_expense: Option<i64>,
+}
+
+/// The account status of every customer in the customer list.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StatusSnapshot {
+    pub rows: Vec<StatusRow>,
+}
+
 /// One customer's credit and labels.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CustomerRow {
@@ -154,6 +171,9 @@ pub struct CustomerRow {
     pub remaining: Option<f64>,
     /// Unix seconds of the credit's nearest expiry.
     pub expiry: Option<f64>,
+    /// `Force`: 0 normal, 2 service forcibly suspended.
+    #[serde(default)]
+    pub force: Option<i64>,
 }
 
 /// The whole customer list.

@@ -61,7 +61,11 @@ fn vouchers_match(scrape: &Exposition, api: &support::Api) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn usage_details_are_read_only_for_new_and_changed_vouchers() {
     let api = start_api(SHAPE, fast_settings()).await;
-    let exporter = Exporter::start(&api, &args(&["--refresh.vouchers-interval=1s"])).await;
+    let exporter = Exporter::start(
+        &api,
+        &args(&["--refresh.vouchers-interval=1s", "--refresh.pool-interval=1s"]),
+    )
+    .await;
     exporter.wait_ready(Duration::from_secs(30)).await;
     let vouchers = api.sim.with_data(|d| d.vouchers.len() as u64);
     two_refreshes(&exporter, "vouchers").await;
@@ -94,6 +98,7 @@ async fn usage_details_are_read_only_for_new_and_changed_vouchers() {
     })
     .await;
     two_refreshes(&exporter, "vouchers").await;
+    two_refreshes(&exporter, "pool").await;
     assert_eq!(
         calls(&api, DETAILS),
         5,

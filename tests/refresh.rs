@@ -270,6 +270,7 @@ async fn an_outage_fails_the_refresh_within_about_one_interval() {
         &args(&[
             "--refresh.partner-interval=2s",
             "--no-collector.customers",
+            "--no-collector.status",
             "--no-collector.allocations",
             "--no-collector.vouchers",
         ]),

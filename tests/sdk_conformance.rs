@@ -249,6 +249,7 @@ fn simulator_request(action: &Declared, customer: u64, voucher: u64) -> Value {
         "QueryPartnerCredit" | "QueryVoucherPool" => json!({}),
         "QueryCustomersCredit" => json!({"Page": 1, "PageSize": 100, "Order": "asc"}),
         "QueryCreditByUinList" => json!({"UinList": [customer]}),
+        "DescribeCustomerInfo" => json!({"CustomerUin": [customer]}),
         "QueryCreditAllocationHistory" => json!({"ClientUin": customer, "Page": 1, "PageSize": 100}),
         "DescribeCustomerVoucherList" => json!({"Page": 1, "PageSize": 100}),
         "DescribeCustomerVoucherUsageDetails" => {

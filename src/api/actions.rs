@@ -116,6 +116,10 @@ actions! {
     };
     /// The partner's voucher quota and role.
     QueryVoucherPool: 5, Empty => VoucherPool, Empty {};
+    /// Up to 20 customers' account status. 20/s (api-notes: the action's page).
+    DescribeCustomerInfo: 20, CustomerInfoRequest => CustomerInfo, CustomerInfoRequest {
+        customer_uin: vec![100000000001, 100000000002],
+    };
 }
 
 /// An empty request body (`{}`).
@@ -186,6 +190,8 @@ pub struct CustomerCredit {
     pub remaining_credit: Option<f64>,
     pub identify_type: Option<i64>,
     pub remark: Option<String>,
+    /// "Forced status": 0 normal, 2 forced service suspension (as ForceQN sets it).
+    pub force: Option<i64>,
 }
 
 impl Decode for CustomerCredit {
@@ -199,6 +205,7 @@ impl Decode for CustomerCredit {
             remaining_credit: f.amount("RemainingCredit"),
             identify_type: f.integer("IdentifyType"),
             remark: f.text("Remark"),
+            force: f.integer("Force"),
         })
     }
 }
@@ -362,6 +369,47 @@ impl Decode for VoucherUsage {
             total_amount: f.amount("TotalAmount"),
             remain_amount: f.amount("RemainAmount"),
             total_records_count: f.unsigned("TotalRecordsCount"),
+        })
+    }
+}
+
+/// DescribeCustomerInfo's request: 1 to 20 UINs.
+#[derive(Debug, Default, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CustomerInfoRequest {
+    pub customer_uin: Vec<u64>,
+}
+
+/// DescribeCustomerInfo's answer.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct CustomerInfo {
+    pub data: Vec<CustomerInfoItem>,
+}
+
+impl Decode for CustomerInfo {
+    fn decode(f: &mut Fields<'_>) -> Result<Self, Error> {
+        Ok(Self { data: f.list("Data")? })
+    }
+}
+
+/// DescribeCustomerInfoData: what the exporter reads of it. `Email` and
+/// `Phone` are personal data and are never read.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct CustomerInfoItem {
+    /// A string in the SDK.
+    pub customer_uin: Option<i64>,
+    /// A string in the SDK: 0 normal, 1 forcibly mandatory, 2 mandatory arrears.
+    pub account_status: Option<i64>,
+    /// 0 no consumption, 1 consumption.
+    pub has_expense: Option<i64>,
+}
+
+impl Decode for CustomerInfoItem {
+    fn decode(f: &mut Fields<'_>) -> Result<Self, Error> {
+        Ok(Self {
+            customer_uin: f.integer_text("CustomerUin"),
+            account_status: f.integer_text("AccountStatus"),
+            has_expense: f.integer("HasExpense"),
         })
     }
 }

@@ -129,6 +129,20 @@ impl<'a> Fields<'a> {
         read
     }
 
+    /// A string field holding an integer, as the SDK types some UINs and
+    /// codes (`"100001"`, `"2"`); a number is read too.
+    pub fn integer_text(&mut self, name: &str) -> Option<i64> {
+        let value = self.get(name, Wire::String)?;
+        let read = match value {
+            Value::String(s) => s.trim().parse::<i64>().ok(),
+            other => as_integer(other).and_then(|n| i64::try_from(n).ok()),
+        };
+        if read.is_none() {
+            self.unexpected(name);
+        }
+        read
+    }
+
     /// An amount of money (USD) or another decimal.
     pub fn amount(&mut self, name: &str) -> Option<f64> {
         let value = self.get(name, Wire::Float)?;

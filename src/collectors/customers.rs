@@ -45,6 +45,13 @@ pub const METRICS: Table<CustomersSnapshot, CustomerRow> = Table {
             value: |c| c.expiry,
         },
         Metric {
+            name: "customer_force_status",
+            help: "The customer's Force, \"Forced status\" in Tencent's SDK: 0 normal, 2 service forcibly suspended",
+            unit: Unit::None,
+            labels: customer,
+            value: |c| c.force.map(|f| f as f64),
+        },
+        Metric {
             name: "customer_info",
             help: "Descriptive labels of the customer, value 1",
             unit: Unit::None,
@@ -139,6 +146,7 @@ async fn by_listing(ctx: &Context) -> Result<CustomersSnapshot, Error> {
                     credit: c.credit,
                     remaining: c.remaining_credit,
                     expiry: ctx.timestamp(c.recent_expiry.as_deref()),
+                    force: c.force,
                 })
             }))
         },
@@ -203,6 +211,7 @@ mod tests {
                     credit: Some(500.0),
                     remaining: Some(12.5),
                     expiry: Some(1_700_000_000.0),
+                    force: Some(2),
                 },
                 // Every value the API may leave out, left out.
                 CustomerRow {
@@ -221,6 +230,7 @@ mod tests {
             "tencentcloud_partner_customer_credit_usd{account=\"a\",customer_uin=\"100\"} 500.0\n",
             "tencentcloud_partner_customer_credit_remaining_usd{account=\"a\",customer_uin=\"100\"} 12.5\n",
             "tencentcloud_partner_customer_credit_expiry_timestamp_seconds{account=\"a\",customer_uin=\"100\"} 1700000000.0\n",
+            "tencentcloud_partner_customer_force_status{account=\"a\",customer_uin=\"100\"} 2.0\n",
             "tencentcloud_partner_customer_info{account=\"a\",customer_uin=\"100\",remark=\"say \\\"hi\\\"\",customer_type=\"new\",identify_type=\"enterprise\"} 1.0\n",
             "tencentcloud_partner_customer_info{account=\"a\",customer_uin=\"200\",remark=\"\",customer_type=\"\",identify_type=\"\"} 1.0\n",
         ] {

@@ -10,6 +10,7 @@ pub mod customers;
 pub mod pages;
 pub mod partner;
 pub mod pool;
+pub mod status;
 pub mod task;
 pub mod vouchers;
 

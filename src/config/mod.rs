@@ -272,6 +272,7 @@ mod tests {
                 "--no-collector.allocations",
                 "--no-collector.vouchers",
                 "--no-collector.pool",
+                "--no-collector.status",
             ])
             .unwrap(),
             env,

@@ -76,13 +76,16 @@ async fn ready_once_every_collector_of_one_account_has_refreshed() {
     assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(
         body,
-        "Not ready: waiting for the first refresh of partner, customers, allocations, vouchers, pool\n"
+        "Not ready: waiting for the first refresh of partner, customers, allocations, vouchers, pool, status\n"
     );
     for status in &statuses[..3] {
         status.restored(SystemTime::now());
     }
     let (_, body) = call(state.clone(), "GET", "/-/ready").await;
-    assert_eq!(body, "Not ready: waiting for the first refresh of vouchers, pool\n");
+    assert_eq!(
+        body,
+        "Not ready: waiting for the first refresh of vouchers, pool, status\n"
+    );
     for status in &statuses[3..] {
         status.restored(SystemTime::now());
     }

@@ -24,6 +24,7 @@ pub(super) fn answer(action: &str, call: Call<'_>) -> Result<Value, ApiError> {
         "DescribeCustomerVoucherList" => describe_customer_voucher_list(&call),
         "DescribeCustomerVoucherUsageDetails" => describe_customer_voucher_usage_details(&call),
         "QueryVoucherPool" => query_voucher_pool(&call),
+        "DescribeCustomerInfo" => describe_customer_info(&call),
         _ => Err(fail("InvalidAction", format!("The action {action} does not exist"))),
     }
 }
@@ -62,7 +63,7 @@ fn query_customers_credit(call: &Call<'_>) -> Result<Value, ApiError> {
                 "RemainingCredit": dataset::usd(c.remaining_cents),
                 "IdentifyType": c.identify_type,
                 "Remark": c.remark,
-                "Force": 0,
+                "Force": c.force,
             })
         })
         .collect();
@@ -212,6 +213,40 @@ fn query_voucher_pool(call: &Call<'_>) -> Result<Value, ApiError> {
         "RemainingQuota": dataset::usd(data.voucher_quota_cents - data.issued_voucher_cents()),
         "IssuedNum": data.vouchers.len(),
     }))
+}
+
+fn describe_customer_info(call: &Call<'_>) -> Result<Value, ApiError> {
+    let uins = match call.body.get("CustomerUin") {
+        Some(Value::Array(uins)) if (1..=20).contains(&uins.len()) => uins,
+        _ => {
+            return Err(fail(
+                "InvalidParameterValue",
+                "CustomerUin must be a list of 1 to 20 UINs",
+            ));
+        }
+    };
+    let rows: Vec<Value> = uins
+        .iter()
+        .filter_map(|uin| call.data.customers.get(&uin.as_u64()?))
+        .map(|c| {
+            json!({
+                "CustomerUin": c.uin.to_string(),
+                "Email": c.name,
+                "Phone": c.phone,
+                "Mark": c.remark,
+                "Name": c.name,
+                "BindTime": time(&c.association_time),
+                "AccountStatus": c.account_status.to_string(),
+                "AuthStatus": "1",
+                "AuthType": c.identify_type - 1,
+                "CidRegisterTime": time(&c.association_time),
+                "UinRegisterTime": time(&c.association_time),
+                "AuthPassTime": time(&c.association_time),
+                "HasExpense": i64::from(c.remaining_cents < c.credit_cents),
+            })
+        })
+        .collect();
+    Ok(json!({ "Data": rows }))
 }
 
 fn param_u64(body: &Value, name: &str) -> Result<Option<u64>, ApiError> {

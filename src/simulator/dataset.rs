@@ -36,6 +36,12 @@ pub struct Customer {
     pub credit_cents: i64,
     pub remaining_cents: i64,
     pub allocations: Vec<Allocation>,
+    /// DescribeCustomerInfo's `AccountStatus`: 0 normal, 2 mandatory arrears.
+    pub account_status: i64,
+    /// QueryCustomersCredit's `Force`: 0 normal, 2 service forcibly suspended.
+    pub force: i64,
+    /// Personal data the API returns and the exporter must never show.
+    pub phone: String,
 }
 
 /// A voucher issued to a customer.
@@ -249,6 +255,10 @@ fn generate_customer(rng: &mut StdRng, uin: u64, index: usize) -> Customer {
         credit_cents,
         remaining_cents,
         allocations: history,
+        // Some of those who ran out are in arrears, a few are suspended.
+        account_status: if remaining_cents == 0 && index % 20 == 0 { 2 } else { 0 },
+        force: if index % 50 == 7 { 2 } else { 0 },
+        phone: format!("+852 5{index:07}"),
     }
 }
 

@@ -288,6 +288,21 @@ impl Exposition {
             );
             assert_eq!(self.get(&info), Some(1.0), "missing {info}");
             assert!(!self.text.contains(&c.name), "names are not exported unless asked for");
+            assert!(!self.text.contains(&c.phone), "phone numbers are never exported");
+            assert_eq!(
+                self.customer("tencentcloud_partner_customer_force_status", c.uin),
+                Some(c.force as f64)
+            );
+            assert_eq!(
+                self.customer("tencentcloud_partner_customer_account_status", c.uin),
+                Some(c.account_status as f64),
+                "account status of {}",
+                c.uin
+            );
+            assert_eq!(
+                self.customer("tencentcloud_partner_customer_has_expense", c.uin),
+                Some(f64::from(u8::from(c.remaining_cents < c.credit_cents)))
+            );
 
             let newest = c.allocations.iter().max_by_key(|a| a.time);
             assert_eq!(
