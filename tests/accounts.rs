@@ -58,7 +58,8 @@ async fn two_accounts_are_served_side_by_side_each_with_its_own_values() {
     let ready = "tencentcloud_partner_refresh_success";
     eventually(Duration::from_secs(60), || async {
         let scrape = exporter.scrape().await;
-        scrape.series(ready).len() == 8 && scrape.series(ready).iter().all(|(_, v)| *v == 1.0)
+        scrape.series(ready).len() == 2 * tencentcloud_partner_exporter::snapshot::Kind::ALL.len()
+            && scrape.series(ready).iter().all(|(_, v)| *v == 1.0)
     })
     .await;
     let scrape = exporter.scrape().await;

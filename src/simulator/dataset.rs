@@ -256,7 +256,11 @@ fn generate_customer(rng: &mut StdRng, uin: u64, index: usize) -> Customer {
         remaining_cents,
         allocations: history,
         // Some of those who ran out are in arrears, a few are suspended.
-        account_status: if remaining_cents == 0 && index.is_multiple_of(20) { 2 } else { 0 },
+        account_status: if remaining_cents == 0 && index.is_multiple_of(20) {
+            2
+        } else {
+            0
+        },
         force: if index % 50 == 7 { 2 } else { 0 },
         phone: format!("+852 5{index:07}"),
     }
