@@ -67,7 +67,7 @@ impl Sdk {
     fn action(&self, name: &str) -> &(String, String) {
         self.actions
             .get(name)
-            .unwrap_or_else(|| panic!("{name} is declared in actions.rs but Tencent's SDK has no such action"))
+            .unwrap_or_else(|| panic!("{name} is declared in api/actions but Tencent's SDK has no such action"))
     }
 
     fn field(&self, model: &str, name: &str) -> Option<&SdkField> {
@@ -142,7 +142,9 @@ impl Sdk {
     /// three, nested models complete, plus a field the SDK does not know.
     fn maximal(&self, ty: &str, seed: u64) -> Value {
         match ty {
-            "string" => json!(format!("text-{seed}")),
+            // Digits: a valid string, and a valid value for the strings the
+            // SDK uses to carry a number (DescribeCustomerInfo's CustomerUin).
+            "string" => json!((200_000 + seed).to_string()),
             "integer" => json!(100_000 + seed),
             "float" => json!(seed as f64 + 0.25),
             "bool" => json!(seed.is_multiple_of(2)),
