@@ -91,6 +91,7 @@ collectors! {
     Vouchers = "vouchers" => VouchersSnapshot,
     Pool = "pool" => PoolSnapshot,
     Status = "status" => StatusSnapshot,
+    Subagents = "subagents" => SubagentsSnapshot,
 }
 
 /// What one collector's refresh produces: the payload of one [`Snapshot`] variant.
@@ -155,6 +156,28 @@ pub struct StatusRow {
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StatusSnapshot {
     pub rows: Vec<StatusRow>,
+}
+
+/// One second-level reseller of a distributor.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SubagentRow {
+    pub uin: u64,
+    /// Not exported unless `--customer.export-names`.
+    pub name: String,
+    pub remark: String,
+    pub customers: Option<u64>,
+    pub credit: Option<f64>,
+    pub credit_remaining: Option<f64>,
+    pub voucher_pool: Option<f64>,
+    pub voucher_pool_remaining: Option<f64>,
+}
+
+/// A distributor's second-level resellers; for another role, none and not applicable.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SubagentsSnapshot {
+    /// False when the account is not a distributor (or may not read them).
+    pub applicable: bool,
+    pub rows: Vec<SubagentRow>,
 }
 
 /// One customer's credit and labels.

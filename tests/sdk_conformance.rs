@@ -252,6 +252,7 @@ fn simulator_request(action: &Declared, customer: u64, voucher: u64) -> Value {
         "QueryCustomersCredit" => json!({"Page": 1, "PageSize": 100, "Order": "asc"}),
         "QueryCreditByUinList" => json!({"UinList": [customer]}),
         "DescribeCustomerInfo" => json!({"CustomerUin": [customer]}),
+        "QuerySubAgentsDetailV2" => json!({"Page": 1, "PageSize": 100}),
         "QueryCreditAllocationHistory" => json!({"ClientUin": customer, "Page": 1, "PageSize": 100}),
         "DescribeCustomerVoucherList" => json!({"Page": 1, "PageSize": 100}),
         "DescribeCustomerVoucherUsageDetails" => {

@@ -11,6 +11,7 @@ pub mod pages;
 pub mod partner;
 pub mod pool;
 pub mod status;
+pub mod subagents;
 pub mod task;
 pub mod vouchers;
 

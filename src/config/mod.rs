@@ -273,6 +273,7 @@ mod tests {
                 "--no-collector.vouchers",
                 "--no-collector.pool",
                 "--no-collector.status",
+                "--no-collector.subagents",
             ])
             .unwrap(),
             env,

@@ -25,6 +25,7 @@ pub(super) fn answer(action: &str, call: Call<'_>) -> Result<Value, ApiError> {
         "DescribeCustomerVoucherUsageDetails" => describe_customer_voucher_usage_details(&call),
         "QueryVoucherPool" => query_voucher_pool(&call),
         "DescribeCustomerInfo" => describe_customer_info(&call),
+        "QuerySubAgentsDetailV2" => query_sub_agents_detail(&call),
         _ => Err(fail("InvalidAction", format!("The action {action} does not exist"))),
     }
 }
@@ -247,6 +248,37 @@ fn describe_customer_info(call: &Call<'_>) -> Result<Value, ApiError> {
         })
         .collect();
     Ok(json!({ "Data": rows }))
+}
+
+fn query_sub_agents_detail(call: &Call<'_>) -> Result<Value, ApiError> {
+    let data = call.data;
+    if data.account_type != 2 {
+        return Err(fail(
+            "UnauthorizedOperation.NotDistributor",
+            "Only a distributor may query second-level resellers",
+        ));
+    }
+    let subagents: Vec<&dataset::SubAgent> = data.subagents.values().collect();
+    let window = paging(call.body, 100, call.settings.silent_page_cap, 10)?;
+    let rows: Vec<Value> = page_of(&subagents, window)
+        .into_iter()
+        .map(|a| {
+            json!({
+                "SubAgentUin": a.uin,
+                "Name": a.name,
+                "Remark": a.remark,
+                "Mobile": a.mobile,
+                "Email": a.email,
+                "CountOfCustomers": a.customers,
+                "BindTime": time(&super::china_now()),
+                "Credit": dataset::usd(a.credit_cents),
+                "RemainingCredit": dataset::usd(a.remaining_credit_cents),
+                "Voucher": dataset::usd(a.voucher_cents),
+                "RemainingVoucher": dataset::usd(a.remaining_voucher_cents),
+            })
+        })
+        .collect();
+    Ok(json!({ "Total": subagents.len(), "Data": rows }))
 }
 
 fn param_u64(body: &Value, name: &str) -> Result<Option<u64>, ApiError> {

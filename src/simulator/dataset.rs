@@ -73,6 +73,23 @@ pub struct Dataset {
     pub account_type: i64,
     /// The partner's voucher quota; what is left is the quota less the vouchers issued.
     pub voucher_quota_cents: i64,
+    /// A distributor's second-level resellers, by UIN.
+    pub subagents: BTreeMap<u64, SubAgent>,
+}
+
+/// A second-level reseller of a distributor.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubAgent {
+    pub uin: u64,
+    pub name: String,
+    pub remark: String,
+    pub email: String,
+    pub mobile: String,
+    pub customers: u64,
+    pub credit_cents: i64,
+    pub remaining_credit_cents: i64,
+    pub voucher_cents: i64,
+    pub remaining_voucher_cents: i64,
 }
 
 /// Sizes of a generated dataset.
@@ -97,6 +114,7 @@ impl Shape {
 
 const FIRST_UIN: u64 = 100_000_000_000;
 const FIRST_VOUCHER: u64 = 12_130_000;
+const FIRST_SUBAGENT: u64 = 200_000_000_000;
 
 /// 09:00 of the current day in UTC+8: generated expiries and histories lie
 /// around today, so "expiring within 30 days" has examples whenever it runs.
@@ -129,6 +147,32 @@ impl Dataset {
         data.agent_name = "Simulated Partner Ltd".into();
         data.account_type = 2;
         data.voucher_quota_cents = data.issued_voucher_cents() * 5 / 4 + 500_000;
+        for i in 0..(3 + shape.customers / 100) as u64 {
+            let credit_cents = rng.random_range(1_000..=50_000) * 100;
+            let voucher_cents = rng.random_range(100..=10_000) * 100;
+            let subagent = SubAgent {
+                uin: FIRST_SUBAGENT + i * 11,
+                name: format!("reseller{i}@example.com"),
+                remark: format!("second-level {i}"),
+                email: format!("reseller{i}@example.com"),
+                mobile: format!("+852 6{i:07}"),
+                customers: rng.random_range(0..200),
+                credit_cents,
+                // One in four nearly out of credit, one in five of vouchers.
+                remaining_credit_cents: if i % 4 == 1 {
+                    credit_cents / 40
+                } else {
+                    credit_cents / 2
+                },
+                voucher_cents,
+                remaining_voucher_cents: if i % 5 == 2 {
+                    voucher_cents / 50
+                } else {
+                    voucher_cents * 3 / 4
+                },
+            };
+            data.subagents.insert(subagent.uin, subagent);
+        }
         data
     }
 

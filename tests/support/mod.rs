@@ -341,6 +341,38 @@ impl Exposition {
         );
         assert_eq!(self.get(&info), Some(1.0), "missing {info}");
 
+        assert_eq!(
+            self.series("tencentcloud_partner_subagent_credit_usd").len(),
+            if data.account_type == 2 {
+                data.subagents.len()
+            } else {
+                0
+            }
+        );
+        for a in data.subagents.values().filter(|_| data.account_type == 2) {
+            let get = |name: &str| {
+                self.get(&format!(
+                    "tencentcloud_partner_{name}{{account=\"default\",subagent_uin=\"{}\"}}",
+                    a.uin
+                ))
+            };
+            assert_eq!(get("subagent_credit_usd"), Some(usd(a.credit_cents)));
+            assert_eq!(
+                get("subagent_credit_remaining_usd"),
+                Some(usd(a.remaining_credit_cents))
+            );
+            assert_eq!(get("subagent_voucher_pool_usd"), Some(usd(a.voucher_cents)));
+            assert_eq!(
+                get("subagent_voucher_pool_remaining_usd"),
+                Some(usd(a.remaining_voucher_cents))
+            );
+            assert_eq!(get("subagent_customers"), Some(a.customers as f64));
+            assert!(
+                !self.text.contains(&a.email) && !self.text.contains(&a.mobile),
+                "no e-mail or mobile"
+            );
+        }
+
         assert!(data.vouchers.len() > 100, "the voucher list spans several pages");
         assert_eq!(
             self.series("tencentcloud_partner_voucher_amount_usd").len(),

@@ -45,3 +45,58 @@ impl Decode for CustomerInfoItem {
         })
     }
 }
+
+/// One page of QuerySubAgentsDetailV2.
+#[derive(Debug, Default, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SubAgentsRequest {
+    pub page: u64,
+    pub page_size: u64,
+}
+
+/// QuerySubAgentsDetailV2's answer: `Total` and `Data` are its envelope.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct SubAgents {
+    pub total: Option<u64>,
+    pub data: Vec<SubAgent>,
+}
+
+impl Decode for SubAgents {
+    fn decode(f: &mut Fields<'_>) -> Result<Self, Error> {
+        Ok(Self {
+            total: f.total("Total")?,
+            data: f.list("Data")?,
+        })
+    }
+}
+
+/// QuerySubAgentsDetailV2ResponseData. `Mobile` and `Email` are personal data
+/// and are never read.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct SubAgent {
+    pub sub_agent_uin: Option<u64>,
+    pub name: Option<String>,
+    pub remark: Option<String>,
+    pub count_of_customers: Option<u64>,
+    /// USD: its credit pool, and what is left of it.
+    pub credit: Option<f64>,
+    pub remaining_credit: Option<f64>,
+    /// USD: its voucher quota pool, and what is left of it.
+    pub voucher: Option<f64>,
+    pub remaining_voucher: Option<f64>,
+}
+
+impl Decode for SubAgent {
+    fn decode(f: &mut Fields<'_>) -> Result<Self, Error> {
+        Ok(Self {
+            sub_agent_uin: f.unsigned("SubAgentUin"),
+            name: f.text("Name"),
+            remark: f.text("Remark"),
+            count_of_customers: f.unsigned("CountOfCustomers"),
+            credit: f.amount("Credit"),
+            remaining_credit: f.amount("RemainingCredit"),
+            voucher: f.amount("Voucher"),
+            remaining_voucher: f.amount("RemainingVoucher"),
+        })
+    }
+}

@@ -128,6 +128,11 @@ actions! {
     DescribeCustomerInfo: 20, CustomerInfoRequest => CustomerInfo, CustomerInfoRequest {
         customer_uin: vec![100000000001, 100000000002],
     };
+    /// One page of a distributor's second-level resellers. 20/s (api-notes).
+    QuerySubAgentsDetailV2: 20, SubAgentsRequest => SubAgents, SubAgentsRequest {
+        page: 1,
+        page_size: 100,
+    };
 }
 
 #[cfg(test)]
