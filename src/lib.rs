@@ -1,5 +1,6 @@
 //! A Prometheus exporter for Tencent Cloud International Partners: partner and
-//! customer credit, credit allocations and customer vouchers, read from the
+//! customer credit, credit allocations, customer vouchers and account status,
+//! the voucher pool and second-level resellers, read from the
 //! `intlpartnersmgt` API in the background and served from memory.
 //!
 //! # Architecture
@@ -27,7 +28,8 @@
 //! * [`api`] is the only code that talks to Tencent Cloud; it signs
 //!   (TC3-HMAC-SHA256), keeps to each action's rate limit, retries, and reads
 //!   answers as Tencent's SDK declares them.
-//! * [`snapshot`] is the data model: what a refresh produces. It depends on
+//! * [`snapshot`] is the data model and the list of collectors: one line each
+//!   names a collector and what its refresh produces. It depends on
 //!   nothing else here.
 //! * [`simulator`] is an in-process fake of the API for `--demo` and the tests.
 

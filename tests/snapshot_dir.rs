@@ -138,8 +138,14 @@ async fn corrupt_foreign_future_and_old_files_are_ignored_with_the_reason() {
     edit(dir.path(), "partner", |f| f["taken_at"] = (now + 3600.0).into());
     edit(dir.path(), "vouchers", |f| f["taken_at"] = (now - 7200.0).into());
     edit(dir.path(), "allocations", |f| f["version"] = 999.into());
-    edit(dir.path(), "pool", |f| f["taken_at"] = (now + 3600.0).into());
-    edit(dir.path(), "status", |f| f["version"] = 999.into());
+    // Every other collector's file is of another version.
+    for entry in std::fs::read_dir(dir.path().join("default")).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        let collector = name.strip_suffix(".json").unwrap_or_default();
+        if !["", "customers", "partner", "vouchers", "allocations"].contains(&collector) {
+            edit(dir.path(), collector, |f| f["version"] = 999.into());
+        }
+    }
 
     api.sim.inject(Rule::always(Fault::Error("InternalError".into())));
     let mut second = start(&api.endpoint, dir.path());

@@ -32,7 +32,8 @@ pub enum LogLevel {
 }
 
 /// Prometheus exporter for Tencent Cloud International Partners: partner and
-/// customer credit, credit allocations and customer vouchers.
+/// customer credit, credit allocations, vouchers, account status and
+/// second-level resellers.
 #[derive(Debug, Parser)]
 #[command(name = "tencentcloud-partner-exporter", version, about, long_about = None)]
 pub struct Flags {
