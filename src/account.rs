@@ -249,6 +249,7 @@ impl Fleet {
             store,
             store_errors: self.setup.store_errors.clone(),
             counters: self.setup.counters.for_account(&config.name),
+            started: std::time::SystemTime::now(),
         };
         let cancel = self.cancel.child_token();
         let account = Arc::new(Account {

@@ -162,6 +162,9 @@ pub struct Inputs {
     pub store_errors: prometheus_client::metrics::counter::Counter,
     /// The counters the collectors declare, for this account.
     pub counters: AccountCounters,
+    /// When the account's tasks were set up: a snapshot taken before was
+    /// restored from disk or kept from an earlier run.
+    pub started: std::time::SystemTime,
 }
 
 /// What a collector sees while it refreshes: the API, the snapshots it reads,

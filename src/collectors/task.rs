@@ -155,12 +155,11 @@ pub async fn run<C: Collector>(
     let mut customers = inputs.snapshots.subscribe(Kind::Customers);
     if C::NEEDS_CUSTOMERS {
         status.lock().phase = Phase::Waiting;
-        let started = SystemTime::now();
         let fresh = |_: &u64| {
             inputs
                 .snapshots
                 .latest(Kind::Customers)
-                .is_some_and(|list| list.at >= started)
+                .is_some_and(|list| list.at >= inputs.started)
         };
         tokio::select! {
             _ = customers.wait_for(fresh) => {}
