@@ -92,6 +92,7 @@ collectors! {
     Pool = "pool" => PoolSnapshot,
     Status = "status" => StatusSnapshot,
     Subagents = "subagents" => SubagentsSnapshot,
+    Bills = "bills" => BillsSnapshot,
 }
 
 /// What one collector's refresh produces: the payload of one [`Snapshot`] variant.
@@ -257,4 +258,30 @@ pub struct VoucherRow {
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct VouchersSnapshot {
     pub rows: Vec<VoucherRow>,
+}
+
+/// One customer's bill for the month so far.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct BillRow {
+    pub uin: u64,
+    /// DescribeCustomerBillSummary's `TotalCost`, USD.
+    pub cost: Option<f64>,
+    /// The customer's `RemainingCredit` when its bill was read: it is read
+    /// again when that changes. Not exported.
+    pub remaining_seen: Option<f64>,
+    /// What was left on the customer's vouchers when its bill was read. Not exported.
+    pub vouchers_seen: Option<f64>,
+    /// Unix seconds of the read, for the full sweep. Not exported.
+    pub read_at: Option<f64>,
+}
+
+/// The month-to-date bill of each customer read so far this month.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct BillsSnapshot {
+    /// The month, `YYYY-MM` in the API's time zone.
+    pub month: String,
+    /// Unix seconds of the month's first instant in the API's time zone.
+    pub month_start: Option<f64>,
+    /// Sorted by UIN; a customer not read yet this month has no row.
+    pub rows: Vec<BillRow>,
 }

@@ -255,6 +255,12 @@ fn simulator_request(action: &Declared, customer: u64, voucher: u64) -> Value {
         "QuerySubAgentsDetailV2" => json!({"Page": 1, "PageSize": 100}),
         "QueryCreditAllocationHistory" => json!({"ClientUin": customer, "Page": 1, "PageSize": 100}),
         "DescribeCustomerVoucherList" => json!({"Page": 1, "PageSize": 100}),
+        "DescribeCustomerBillSummary" => {
+            let month = tencentcloud_partner_exporter::simulator::china_now()
+                .format("%Y-%m")
+                .to_string();
+            json!({"CustomerUin": customer, "Month": month})
+        }
         "DescribeCustomerVoucherUsageDetails" => {
             json!({"Page": 1, "PageSize": 100, "CustomerUin": customer, "VoucherId": voucher})
         }

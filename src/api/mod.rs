@@ -142,6 +142,18 @@ impl Client {
         })
     }
 
+    /// The API's time as this client knows it, in unix seconds: the local
+    /// clock, corrected by what an `AuthFailure.SignatureExpire` answer taught.
+    pub fn now(&self) -> i64 {
+        unix_now() + self.inner.clock_offset.load(Ordering::Relaxed)
+    }
+
+    /// How far apart this client spaces calls of `A`: its documented limit
+    /// scaled by `--api.rate-limit-fraction`.
+    pub fn pace<A: Action>(&self) -> Duration {
+        rate_limit::interval(A::RATE_LIMIT, self.inner.settings.rate_limit_fraction)
+    }
+
     /// Calls `A` with `request`, waiting for the rate limiter before every
     /// attempt and retrying retryable failures with exponential backoff.
     pub async fn call<A: Action>(&self, request: &A::Request) -> Result<A::Response, Error> {

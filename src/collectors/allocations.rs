@@ -22,13 +22,14 @@
 //! size it serves is learnt from page 1, which must then be full, and the
 //! real last page is read. The size learnt is kept for every later customer.
 
+use super::sweep::{Sweep, unix_now};
 use super::{Collected, Collector, Context, Error};
 use crate::api::actions::{Allocation, AllocationHistoryRequest, QueryCreditAllocationHistory};
 use crate::metrics::table::{Labels, Metric, Options, Table, Unit};
 use crate::snapshot::{AllocationRow, AllocationsSnapshot, CustomerRow, CustomersSnapshot, Rows};
 use futures::{StreamExt, TryStreamExt};
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -76,10 +77,7 @@ pub struct Allocations {
     known: HashMap<u64, AllocationRow>,
     /// Records per page the server actually serves, at most [`PAGE_SIZE`].
     page_size: AtomicU64,
-    /// When the last refresh started, to pace the full sweep.
-    last_refresh: Option<f64>,
-    /// Customers the full sweep owes a read, carried from refresh to refresh.
-    sweep_owed: f64,
+    sweep: Sweep,
 }
 
 impl Collector for Allocations {
@@ -99,8 +97,7 @@ impl Collector for Allocations {
         Self {
             known: rows.iter().map(|r| (r.uin, r.clone())).collect(),
             page_size: AtomicU64::new(PAGE_SIZE),
-            last_refresh: rows.iter().filter_map(|r| r.read_at).reduce(f64::max),
-            sweep_owed: 0.0,
+            sweep: Sweep::resume(rows.iter().map(|r| r.read_at)),
         }
     }
 
@@ -108,18 +105,13 @@ impl Collector for Allocations {
         let published = ctx.customers()?;
         let list = CustomersSnapshot::of(&published.snapshot).ok_or(Error::NoCustomers)?;
         let now = unix_now();
-        let since_last = self.last_refresh.map_or(ctx.interval(), |last| secs(now - last));
-        self.last_refresh = Some(now);
-        if let Some(full_sweep) = ctx.full_sweep() {
-            self.sweep_owed += list.customers.len() as f64 * since_last.as_secs_f64() / full_sweep.as_secs_f64();
-        }
-        let swept = swept(
-            &self.known,
-            &list.customers,
-            now,
-            &mut self.sweep_owed,
-            ctx.full_sweep(),
-        );
+        let read_before = list
+            .customers
+            .iter()
+            .filter_map(|c| Some((c.uin, self.known.get(&c.uin)?.read_at)));
+        let swept = self
+            .sweep
+            .due(ctx.full_sweep(), ctx.interval(), now, list.customers.len(), read_before);
         let (known, page_size) = (&self.known, &self.page_size);
         let mut rows = Vec::with_capacity(list.customers.len());
         let mut read = Vec::new();
@@ -162,46 +154,6 @@ async fn reread(
 
 impl Collected for AllocationsSnapshot {
     type By = Allocations;
-}
-
-/// The customers whose history this refresh reads again though their credit
-/// did not change: those not read within `full_sweep`, and the longest
-/// unread of the rest, as many as the sweep is `owed` (customers × time since
-/// the last refresh ÷ `full_sweep`, carried over), so that it is spread
-/// evenly over the refreshes rather than done all at once.
-fn swept(
-    known: &HashMap<u64, AllocationRow>,
-    customers: &[CustomerRow],
-    now: f64,
-    owed: &mut f64,
-    full_sweep: Option<Duration>,
-) -> HashSet<u64> {
-    let Some(full_sweep) = full_sweep else {
-        return HashSet::new();
-    };
-    let mut by_age: Vec<(f64, u64)> = customers
-        .iter()
-        .filter_map(|c| Some((known.get(&c.uin)?.read_at.unwrap_or(f64::NEG_INFINITY), c.uin)))
-        .collect();
-    by_age.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-    let overdue = by_age
-        .iter()
-        .take_while(|(read_at, _)| now - read_at >= full_sweep.as_secs_f64())
-        .count();
-    let share = (owed.floor() as usize).max(overdue).min(by_age.len());
-    *owed = (*owed - share as f64).clamp(0.0, by_age.len() as f64);
-    by_age.into_iter().take(share).map(|(_, uin)| uin).collect()
-}
-
-fn unix_now() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs_f64()
-}
-
-fn secs(seconds: f64) -> Duration {
-    Duration::try_from_secs_f64(seconds.max(0.0)).unwrap_or_default()
 }
 
 /// Customers closest to running out of credit first: their top-ups matter most.
@@ -325,44 +277,5 @@ mod tests {
             assert!(text.contains(line), "missing {line} in\n{text}");
         }
         assert_eq!(text.matches("customer_uin=\"200\"").count(), 1, "{text}");
-    }
-
-    fn read(uins: std::ops::Range<u64>, read_at: f64) -> (HashMap<u64, AllocationRow>, Vec<CustomerRow>) {
-        let known = uins
-            .clone()
-            .map(|uin| {
-                let row = AllocationRow {
-                    uin,
-                    read_at: Some(read_at + uin as f64),
-                    ..Default::default()
-                };
-                (uin, row)
-            })
-            .collect();
-        let customers = uins
-            .map(|uin| CustomerRow {
-                uin,
-                ..Default::default()
-            })
-            .collect();
-        (known, customers)
-    }
-
-    #[test]
-    fn the_full_sweep_reads_the_longest_unread_share_and_every_overdue_history() {
-        let day = Duration::from_secs(86_400);
-        let (known, customers) = read(0..1000, 0.0);
-        // 1000 customers, a day's sweep, 5 minutes since the last refresh:
-        // 3.47 owed, so 3 read now (the three read longest ago) and 0.47 carried.
-        let mut owed = 1000.0 * 300.0 / 86_400.0;
-        let now = swept(&known, &customers, 3_600.0, &mut owed, Some(day));
-        assert_eq!(now, HashSet::from([0, 1, 2]));
-        assert!((owed - 0.472).abs() < 0.001, "{owed}");
-        // Histories last read over a day ago are read whatever is owed.
-        let mut owed = 0.0;
-        let overdue = swept(&known, &customers, 86_400.0 + 9.5, &mut owed, Some(day));
-        assert_eq!(overdue.len(), 10);
-        // Without a full sweep, nothing is read for it.
-        assert!(swept(&known, &customers, 1e9, &mut 5.0, None).is_empty());
     }
 }

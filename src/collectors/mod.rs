@@ -6,12 +6,14 @@
 //! prometheus-client trait of the same name lives in `metrics`.
 
 pub mod allocations;
+pub mod bills;
 pub mod customers;
 pub mod pages;
 pub mod partner;
 pub mod pool;
 pub mod status;
 pub mod subagents;
+pub mod sweep;
 pub mod task;
 pub mod vouchers;
 
@@ -23,7 +25,7 @@ use crate::cache::Snapshots;
 use crate::metrics::counters::{AccountCounters, CounterDef};
 use crate::metrics::table::{Scope, Table};
 use crate::snapshot::{Kind, Rows, Snapshot, VisitKind, VisitRows};
-use chrono::{FixedOffset, NaiveDateTime};
+use chrono::{DateTime, FixedOffset, NaiveDateTime};
 use prometheus_client::encoding::DescriptorEncoder;
 use std::future::Future;
 use std::sync::Arc;
@@ -203,6 +205,20 @@ impl Context {
     /// The collector's interval.
     pub fn interval(&self) -> Duration {
         self.status.interval
+    }
+
+    /// The API's time as the client knows it (corrected for a skewed local
+    /// clock), in the API's time zone.
+    pub fn api_now(&self) -> DateTime<FixedOffset> {
+        let now = DateTime::from_timestamp(self.inputs.api.now(), 0).unwrap_or_default();
+        now.with_timezone(&self.inputs.timezone)
+    }
+
+    /// How many calls of `A` the rate limiter lets through in one of the
+    /// collector's intervals.
+    pub fn calls_per_interval<A: Action>(&self) -> usize {
+        let pace = self.inputs.api.pace::<A>().as_secs_f64();
+        (self.status.interval.as_secs_f64() / pace).floor().max(1.0) as usize
     }
 
     /// `--refresh.<name>-full-interval`: within how long everything is read

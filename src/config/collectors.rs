@@ -8,6 +8,7 @@ use super::values::parse_duration;
 use crate::collectors::{self, Defaults};
 use crate::snapshot::Kind;
 use clap::builder::BoolishValueParser;
+use clap::parser::ValueSource;
 use clap::{Arg, ArgAction, ArgMatches, Command};
 use std::time::Duration;
 
@@ -78,6 +79,20 @@ pub struct CollectorFlags {
     pub enabled: Enabled,
     pub intervals: Intervals,
     pub full_sweeps: FullSweeps,
+    /// Which collectors a flag or variable switched on or off, rather than their default.
+    chosen: [bool; Kind::ALL.len()],
+}
+
+impl CollectorFlags {
+    /// Switches on every collector no flag or variable switched off: what
+    /// `--demo` shows, since its API is local and nothing is too slow for it.
+    pub fn enable_unless_chosen(&mut self) {
+        for kind in Kind::ALL {
+            if !self.chosen[kind as usize] {
+                self.enabled.0[kind as usize] = true;
+            }
+        }
+    }
 }
 
 fn enable_id(kind: Kind) -> String {
@@ -182,6 +197,8 @@ impl clap::FromArgMatches for CollectorFlags {
             let on = matches.get_one::<bool>(&enable_id(kind)).copied();
             let off = matches.get_flag(&disable_id(kind));
             self.enabled.0[kind as usize] = on.unwrap_or(self.enabled.0[kind as usize]) && !off;
+            let defaulted = matches.value_source(&enable_id(kind)) == Some(ValueSource::DefaultValue);
+            self.chosen[kind as usize] |= off || !defaulted;
         }
         Ok(())
     }

@@ -136,7 +136,10 @@ pub struct Web {
 
 impl Config {
     /// Validates `flags`; `env` looks up the credential variables.
-    pub fn from_flags(flags: Flags, env: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
+    pub fn from_flags(mut flags: Flags, env: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
+        if flags.demo {
+            flags.collectors.enable_unless_chosen();
+        }
         let var = |name: &str| env(name).filter(|v| !v.trim().is_empty());
         let credentials = match (
             var(SECRET_ID_VAR),
@@ -245,7 +248,15 @@ mod tests {
         assert_eq!(config.full_sweeps.get(Kind::Vouchers), None);
         assert_eq!(config.max_age, Duration::from_secs(3600));
         assert_eq!(config.timezone.local_minus_utc(), 8 * 3600);
-        assert!(Kind::ALL.iter().all(|kind| config.collectors.contains(*kind)));
+        // Every collector runs but bills, whose 1 call a second is too slow
+        // for a large partner unless asked for.
+        for kind in Kind::ALL {
+            assert_eq!(config.collectors.contains(kind), kind != Kind::Bills, "{kind}");
+        }
+        assert_eq!(
+            config.full_sweeps.get(Kind::Bills),
+            Some(Duration::from_secs(24 * 3600))
+        );
     }
 
     #[test]
@@ -322,6 +333,21 @@ mod tests {
             other => panic!("expected discovery, got {other:?}"),
         }
         assert!(matches!(source(&["--demo"], &env), Ok(CredentialSource::Demo)));
+    }
+
+    #[test]
+    fn the_demo_runs_every_collector_not_switched_off() {
+        let demo = Config::from_flags(parse(&["--demo"]).unwrap(), env).unwrap();
+        assert!(Kind::ALL.iter().all(|kind| demo.collectors.contains(*kind)));
+        for off in [
+            ["--demo", "--no-collector.bills"],
+            ["--demo", "--collector.bills=false"],
+        ] {
+            let demo = Config::from_flags(parse(&off).unwrap(), env).unwrap();
+            assert!(!demo.collectors.contains(Kind::Bills) && demo.collectors.contains(Kind::Status));
+        }
+        let plain = Config::from_flags(parse(&[]).unwrap(), env).unwrap();
+        assert!(!plain.collectors.contains(Kind::Bills));
     }
 
     proptest::proptest! {

@@ -26,6 +26,7 @@ pub(super) fn answer(action: &str, call: Call<'_>) -> Result<Value, ApiError> {
         "QueryVoucherPool" => query_voucher_pool(&call),
         "DescribeCustomerInfo" => describe_customer_info(&call),
         "QuerySubAgentsDetailV2" => query_sub_agents_detail(&call),
+        "DescribeCustomerBillSummary" => describe_customer_bill_summary(&call),
         _ => Err(fail("InvalidAction", format!("The action {action} does not exist"))),
     }
 }
@@ -248,6 +249,28 @@ fn describe_customer_info(call: &Call<'_>) -> Result<Value, ApiError> {
         })
         .collect();
     Ok(json!({ "Data": rows }))
+}
+
+fn describe_customer_bill_summary(call: &Call<'_>) -> Result<Value, ApiError> {
+    let uin = param_u64(call.body, "CustomerUin")?.ok_or_else(|| {
+        fail(
+            "MissingParameter",
+            "The request is missing a required parameter `CustomerUin`",
+        )
+    })?;
+    let month = call.body.get("Month").and_then(Value::as_str).unwrap_or_default();
+    let valid_month = chrono::NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d").is_ok();
+    if month.len() != 7 || !valid_month {
+        return Err(fail("InvalidParameterValue", "Month must be YYYY-MM"));
+    }
+    let customer = call.data.customers.get(&uin).ok_or_else(|| {
+        fail(
+            "InvalidParameterValue.CustomerUin",
+            format!("{uin} is not your customer"),
+        )
+    })?;
+    let cost = customer.costs.get(month).copied().unwrap_or(0);
+    Ok(json!({ "TotalCost": dataset::usd(cost) }))
 }
 
 fn query_sub_agents_detail(call: &Call<'_>) -> Result<Value, ApiError> {

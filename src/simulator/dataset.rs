@@ -42,6 +42,8 @@ pub struct Customer {
     pub force: i64,
     /// Personal data the API returns and the exporter must never show.
     pub phone: String,
+    /// What the customer was billed each month, by `YYYY-MM` (UTC+8).
+    pub costs: BTreeMap<String, i64>,
 }
 
 /// A voucher issued to a customer.
@@ -227,14 +229,32 @@ impl Dataset {
         }
     }
 
+    /// Bills a customer `cents` at `time`, as its usage would: the month's
+    /// bill grows and its remaining credit falls. What the credit cannot cover
+    /// puts the customer in arrears (AccountStatus 2).
+    pub fn spend(&mut self, uin: u64, cents: i64, time: NaiveDateTime) {
+        if let Some(customer) = self.customers.get_mut(&uin) {
+            *customer.costs.entry(month_of(time)).or_default() += cents;
+            if cents > customer.remaining_cents {
+                customer.account_status = 2;
+            }
+            customer.remaining_cents = (customer.remaining_cents - cents).max(0);
+        }
+    }
+
     /// Lets time pass: customers spend credit and vouchers, and now and then the
     /// partner tops a customer up. Keeps every balance non-negative.
     pub fn drift(&mut self, rng: &mut impl RngExt, now: NaiveDateTime) {
-        for customer in self.customers.values_mut() {
-            if customer.remaining_cents > 0 && rng.random_bool(0.2) {
-                let spend = rng.random_range(0..=customer.credit_cents / 50 + 1);
-                customer.remaining_cents = (customer.remaining_cents - spend).max(0);
-            }
+        let spending: Vec<(u64, i64)> = self
+            .customers
+            .values()
+            .filter_map(|c| {
+                let spends = c.remaining_cents > 0 && rng.random_bool(0.2);
+                spends.then(|| (c.uin, rng.random_range(0..=c.credit_cents / 50 + 1)))
+            })
+            .collect();
+        for (uin, cents) in spending {
+            self.spend(uin, cents, now);
         }
         let uins: Vec<u64> = self.customers.keys().copied().collect();
         if !uins.is_empty() && rng.random_bool(0.3) {
@@ -253,6 +273,11 @@ impl Dataset {
             self.spend_voucher(id, cents);
         }
     }
+}
+
+/// The bill month of `time` (UTC+8), `YYYY-MM`.
+pub fn month_of(time: NaiveDateTime) -> String {
+    time.format("%Y-%m").to_string()
 }
 
 fn generate_customer(rng: &mut StdRng, uin: u64, index: usize) -> Customer {
@@ -282,6 +307,15 @@ fn generate_customer(rng: &mut StdRng, uin: u64, index: usize) -> Customer {
         2 | 3 => credit_cents / 2,
         _ => credit_cents - rng.random_range(0..=credit_cents / 3),
     };
+    // A third of what was used was billed this month; those in arrears ran
+    // past their credit by up to a tenth of it.
+    let in_arrears = remaining_cents == 0 && index.is_multiple_of(20);
+    let this_month = (credit_cents - remaining_cents) / 3
+        + if in_arrears {
+            rng.random_range(1..=credit_cents / 10 + 1)
+        } else {
+            0
+        };
     let remark = match index % 5 {
         0 => String::new(),
         // Remarks are free text; the exposition must escape these.
@@ -300,13 +334,10 @@ fn generate_customer(rng: &mut StdRng, uin: u64, index: usize) -> Customer {
         remaining_cents,
         allocations: history,
         // Some of those who ran out are in arrears, a few are suspended.
-        account_status: if remaining_cents == 0 && index.is_multiple_of(20) {
-            2
-        } else {
-            0
-        },
+        account_status: if in_arrears { 2 } else { 0 },
         force: if index % 50 == 7 { 2 } else { 0 },
         phone: format!("+852 5{index:07}"),
+        costs: BTreeMap::from([(month_of(base_time()), this_month)]),
     }
 }
 
@@ -379,5 +410,30 @@ mod tests {
                 .all(|c| c.remaining_cents >= 0 && c.remaining_cents <= c.credit_cents)
         );
         assert!(data.vouchers.values().all(|v| v.remaining_cents >= 0));
+    }
+
+    #[test]
+    fn spending_bills_the_month_and_past_the_credit_means_arrears() {
+        let mut data = Dataset::generate(Shape {
+            customers: 10,
+            vouchers_per_customer: 0.0,
+            seed: 4,
+        });
+        let uin = data
+            .customers
+            .values()
+            .find(|c| c.remaining_cents > 1_000 && c.account_status == 0)
+            .unwrap()
+            .uin;
+        let before = data.customers[&uin].clone();
+        let month = month_of(base_time());
+        data.spend(uin, 1_000, base_time());
+        let after = &data.customers[&uin];
+        assert_eq!(after.costs[&month], before.costs[&month] + 1_000);
+        assert_eq!(after.remaining_cents, before.remaining_cents - 1_000);
+        assert_eq!(after.account_status, 0);
+        data.spend(uin, after.remaining_cents + 1, base_time());
+        let after = &data.customers[&uin];
+        assert_eq!((after.remaining_cents, after.account_status), (0, 2));
     }
 }

@@ -22,7 +22,7 @@ use rand::RngExt;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -85,6 +85,8 @@ struct Backend {
     faults: Mutex<Vec<Rule>>,
     stats: Mutex<BTreeMap<String, ActionStats>>,
     requests: AtomicU64,
+    /// Seconds the simulated API's clock is ahead of this host's.
+    clock_offset: AtomicI64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -96,7 +98,6 @@ impl Simulator {
     pub fn new(data: Dataset, settings: Settings) -> Self {
         Self {
             shared: Arc::new(Backend {
-                settings,
                 data: Mutex::new(data),
                 keys: Mutex::default(),
                 calls_by_key: Mutex::default(),
@@ -104,6 +105,8 @@ impl Simulator {
                 faults: Mutex::default(),
                 stats: Mutex::default(),
                 requests: AtomicU64::new(0),
+                clock_offset: AtomicI64::new(settings.clock_offset_secs),
+                settings,
             }),
         }
     }
@@ -141,6 +144,17 @@ impl Simulator {
     /// Removes every fault rule.
     pub fn clear_faults(&self) {
         lock(&self.shared.faults).clear();
+    }
+
+    /// Moves the simulated API's clock to `secs` ahead of this host's
+    /// (negative: behind), as a month turning or a drifting host would.
+    pub fn set_clock_offset(&self, secs: i64) {
+        self.shared.clock_offset.store(secs, Ordering::Relaxed);
+    }
+
+    /// The simulated API's clock in UTC+8, the zone of its time strings.
+    pub fn china_now(&self) -> NaiveDateTime {
+        china_now() + chrono::Duration::seconds(self.shared.clock_offset.load(Ordering::Relaxed))
     }
 
     /// Calls seen so far, by action.
@@ -181,7 +195,7 @@ impl Simulator {
             ticker.tick().await;
             loop {
                 ticker.tick().await;
-                let now = china_now();
+                let now = sim.china_now();
                 let mut rng = rand::rng();
                 sim.with_data(|data| data.drift(&mut rng, now));
             }
@@ -210,8 +224,9 @@ pub(crate) fn fail(code: impl Into<std::borrow::Cow<'static, str>>, message: imp
 /// Tencent's `Date` header does.
 async fn handle(State(shared): State<Arc<Backend>>, headers: HeaderMap, body: Bytes) -> Response {
     let mut response = respond(&shared, &headers, &body).await;
-    let now = std::time::SystemTime::now() + Duration::from_secs(shared.settings.clock_offset_secs.max(0) as u64)
-        - Duration::from_secs((-shared.settings.clock_offset_secs).max(0) as u64);
+    let offset = shared.clock_offset.load(Ordering::Relaxed);
+    let now = std::time::SystemTime::now() + Duration::from_secs(offset.max(0) as u64)
+        - Duration::from_secs((-offset).max(0) as u64);
     if let Ok(date) = axum::http::HeaderValue::from_str(&httpdate::fmt_http_date(now)) {
         response.headers_mut().insert(axum::http::header::DATE, date);
     }
@@ -270,7 +285,7 @@ fn authenticate(shared: &Backend, headers: &HeaderMap, body: &[u8]) -> Result<()
     let timestamp: i64 = header("x-tc-timestamp")
         .and_then(|t| t.parse().ok())
         .ok_or_else(|| fail("AuthFailure.InvalidAuthorization", "X-TC-Timestamp is missing"))?;
-    let now = chrono::Utc::now().timestamp() + shared.settings.clock_offset_secs;
+    let now = chrono::Utc::now().timestamp() + shared.clock_offset.load(Ordering::Relaxed);
     if (timestamp - now).abs() > MAX_CLOCK_SKEW_SECS {
         return Err(fail(
             "AuthFailure.SignatureExpire",

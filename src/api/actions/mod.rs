@@ -7,10 +7,12 @@
 //! missing value means is the collectors' job, not the decoder's.
 
 mod accounts;
+mod bills;
 mod credit;
 mod vouchers;
 
 pub use accounts::*;
+pub use bills::*;
 pub use credit::*;
 pub use vouchers::*;
 
@@ -132,6 +134,13 @@ actions! {
     QuerySubAgentsDetailV2: 20, SubAgentsRequest => SubAgents, SubAgentsRequest {
         page: 1,
         page_size: 100,
+    };
+    /// One customer's bill total for a month. 1/s on the action's own page
+    /// (product 1085, document 53953, updated 2025-02-27), like the rest of the
+    /// bill actions on the category page; an older revision said 5/s.
+    DescribeCustomerBillSummary: 1, BillSummaryRequest => BillSummary, BillSummaryRequest {
+        customer_uin: 100000000001,
+        month: "2026-11".into(),
     };
 }
 

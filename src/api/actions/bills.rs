@@ -1,0 +1,30 @@
+//! The messages of the bill actions: a customer's bill total for a month.
+
+use crate::api::Error;
+use crate::api::decode::{Decode, Fields};
+use serde::Serialize;
+
+/// DescribeCustomerBillSummary's request: one customer, one month. The
+/// optional `PayMode`, `ActionType` and `IsConfirmed` filters are never sent:
+/// the exporter wants the whole bill.
+#[derive(Debug, Default, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct BillSummaryRequest {
+    pub customer_uin: u64,
+    /// `YYYY-MM`.
+    pub month: String,
+}
+
+/// DescribeCustomerBillSummary's answer: the month's bill total, USD.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct BillSummary {
+    pub total_cost: Option<f64>,
+}
+
+impl Decode for BillSummary {
+    fn decode(f: &mut Fields<'_>) -> Result<Self, Error> {
+        Ok(Self {
+            total_cost: f.amount("TotalCost"),
+        })
+    }
+}

@@ -1,0 +1,298 @@
+//! `bills`: what each customer has spent so far this month, from
+//! DescribeCustomerBillSummary, one customer a call.
+//!
+//! The action is documented at 1 call a second: a first read of 10,000
+//! customers takes 2 h 47 min. So the collector is off by default, and reads
+//! a customer's bill again only when
+//! - its `RemainingCredit` (customers collector) or what is left on its
+//!   vouchers (vouchers collector, when on) changed since: spending moves them;
+//! - the month turned: every bill starts again. The month is the API's, by its
+//!   clock as the client knows it, in `--api.timezone`;
+//! - the full sweep is due (`--refresh.bills-full-interval`), for a bill
+//!   that moved with neither balance, as a customer paying by other means.
+//!
+//! A refresh reads at most as many bills as the rate limit lets through in one
+//! interval, customers with the least credit left first; the rest wait for the
+//! next refresh. Those closest to running out are so never behind a sweep of
+//! everyone else.
+
+use super::sweep::{Sweep, unix_now};
+use super::{Collected, Collector, Context, Error};
+use crate::api::actions::{BillSummaryRequest, DescribeCustomerBillSummary};
+use crate::metrics::table::{Labels, Metric, Options, Table, Unit, no_labels};
+use crate::snapshot::{BillRow, BillsSnapshot, CustomerRow, CustomersSnapshot, Rows, VouchersSnapshot};
+use chrono::{DateTime, Datelike, FixedOffset};
+use futures::{StreamExt, TryStreamExt};
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+/// What the bills collector exports: the month, and each customer's cost in it.
+pub const METRICS: Table<BillsSnapshot, BillRow> = Table {
+    whole: &[Metric {
+        name: "bills_month_start_timestamp",
+        help: "Start of the month the customers' month-to-date costs are for, in the API's time zone",
+        unit: Unit::Seconds,
+        labels: no_labels,
+        value: |s| s.month_start,
+    }],
+    rows: |s| &s.rows,
+    each: &[Metric {
+        name: "customer_cost_month_to_date",
+        help: "What the customer has been billed this month so far (TotalCost) in USD",
+        unit: Unit::Usd,
+        labels: customer,
+        value: |r| r.cost,
+    }],
+};
+
+fn customer(r: &BillRow, _: Options) -> Labels<'_> {
+    vec![("customer_uin", Cow::Owned(r.uin.to_string()))]
+}
+
+/// Calls at once; the rate limiter (1/s) paces them.
+const CALLS_IN_FLIGHT: usize = 2;
+
+/// Refreshes [`BillsSnapshot`], remembering each customer's last read.
+#[derive(Debug, Default)]
+pub struct Bills {
+    /// The month of `known`, `YYYY-MM`.
+    month: String,
+    known: HashMap<u64, BillRow>,
+    sweep: Sweep,
+}
+
+impl Collector for Bills {
+    type Rows = BillsSnapshot;
+    type Row = BillRow;
+    const METRICS: Table<BillsSnapshot, BillRow> = METRICS;
+    const ABOUT: &'static str = "the customers' bills this month";
+    const INTERVAL: Duration = Duration::from_secs(15 * 60);
+    const ENABLED_BY_DEFAULT: bool = false;
+    const NEEDS_CUSTOMERS: bool = true;
+    const FULL_SWEEP: Option<Duration> = Some(Duration::from_secs(24 * 60 * 60));
+
+    /// Starts from the snapshot served: a customer whose balances have not
+    /// moved since costs no call, until the month turns.
+    fn start(previous: Option<&BillsSnapshot>) -> Self {
+        let Some(previous) = previous else {
+            return Self::default();
+        };
+        Self {
+            month: previous.month.clone(),
+            known: previous.rows.iter().map(|r| (r.uin, r.clone())).collect(),
+            sweep: Sweep::resume(previous.rows.iter().map(|r| r.read_at)),
+        }
+    }
+
+    async fn refresh(&mut self, ctx: &Context) -> Result<BillsSnapshot, Error> {
+        let published = ctx.customers()?;
+        let list = CustomersSnapshot::of(&published.snapshot).ok_or(Error::NoCustomers)?;
+        let today = ctx.api_now();
+        let month = today.format("%Y-%m").to_string();
+        // A new month makes every bill read so far last month's.
+        let known = if month == self.month {
+            std::mem::take(&mut self.known)
+        } else {
+            HashMap::new()
+        };
+        let vouchers = voucher_balances(ctx);
+        let now = unix_now();
+        let read_before = list
+            .customers
+            .iter()
+            .filter_map(|c| Some((c.uin, known.get(&c.uin)?.read_at)));
+        let swept = self
+            .sweep
+            .due(ctx.full_sweep(), ctx.interval(), now, list.customers.len(), read_before);
+        let mut due = changed(&list.customers, &known, &vouchers, &swept);
+        due.truncate(ctx.calls_per_interval::<DescribeCustomerBillSummary>());
+        let due: Vec<(u64, Option<f64>)> = due.iter().map(|c| (c.uin, c.remaining)).collect();
+        let read = futures::stream::iter(due)
+            .map(|(uin, remaining)| read_bill(ctx, uin, remaining, &month, vouchers.get(&uin).copied(), now))
+            .buffer_unordered(CALLS_IN_FLIGHT)
+            .try_collect::<Vec<Option<BillRow>>>()
+            .await;
+        // A failed refresh keeps what this month's earlier ones read.
+        let mut known = known;
+        let fresh = match read {
+            Ok(fresh) => fresh,
+            Err(error) => {
+                (self.month, self.known) = (month, known);
+                return Err(error);
+            }
+        };
+        known.extend(fresh.into_iter().flatten().map(|r| (r.uin, r)));
+        let listed: HashSet<u64> = list.customers.iter().map(|c| c.uin).collect();
+        known.retain(|uin, _| listed.contains(uin));
+        let mut rows: Vec<BillRow> = known.values().cloned().collect();
+        rows.sort_by_key(|r| r.uin);
+        (self.month, self.known) = (month.clone(), known);
+        Ok(BillsSnapshot {
+            month,
+            month_start: month_start(today),
+            rows,
+        })
+    }
+}
+
+impl Collected for BillsSnapshot {
+    type By = Bills;
+}
+
+/// The customers whose bill this refresh reads, least credit left first:
+/// new this month, balances moved since their last read, or swept.
+fn changed<'c>(
+    customers: &'c [CustomerRow],
+    known: &HashMap<u64, BillRow>,
+    vouchers: &HashMap<u64, f64>,
+    swept: &HashSet<u64>,
+) -> Vec<&'c CustomerRow> {
+    let mut due: Vec<&CustomerRow> = customers
+        .iter()
+        .filter(|c| match known.get(&c.uin) {
+            None => true,
+            Some(last) => {
+                last.remaining_seen != c.remaining
+                    || last.vouchers_seen != vouchers.get(&c.uin).copied()
+                    || swept.contains(&c.uin)
+            }
+        })
+        .collect();
+    let left = |c: &CustomerRow| c.remaining.unwrap_or(f64::INFINITY);
+    due.sort_by(|a, b| left(a).total_cmp(&left(b)).then(a.uin.cmp(&b.uin)));
+    due
+}
+
+/// What is left on each customer's vouchers, from the vouchers collector's
+/// snapshot; empty when it does not run.
+fn voucher_balances(ctx: &Context) -> HashMap<u64, f64> {
+    let Some(served) = ctx.served::<VouchersSnapshot>() else {
+        return HashMap::new();
+    };
+    let mut balances = HashMap::new();
+    for voucher in VouchersSnapshot::of(&served.snapshot).map_or(&[][..], |s| &s.rows) {
+        *balances.entry(voucher.customer_uin).or_insert(0.0) += voucher.remaining.unwrap_or(0.0);
+    }
+    balances
+}
+
+/// Reads one customer's bill for `month`. A customer the API does not know
+/// (unbound since the list was read) is skipped: its last row stands until
+/// the next customer list drops it.
+async fn read_bill(
+    ctx: &Context,
+    uin: u64,
+    remaining: Option<f64>,
+    month: &str,
+    vouchers: Option<f64>,
+    now: f64,
+) -> Result<Option<BillRow>, Error> {
+    let request = BillSummaryRequest {
+        customer_uin: uin,
+        month: month.to_owned(),
+    };
+    match ctx.call::<DescribeCustomerBillSummary>(&request).await {
+        Ok(bill) => Ok(Some(BillRow {
+            uin,
+            cost: bill.total_cost,
+            remaining_seen: remaining,
+            vouchers_seen: vouchers,
+            read_at: Some(now),
+        })),
+        Err(error) if is_about_the_customer(&error.code()) => {
+            tracing::debug!(uin, %error, "no bill for this customer; skipped");
+            Ok(None)
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Whether an error concerns the one customer asked about, not the key or the API.
+fn is_about_the_customer(code: &str) -> bool {
+    code.starts_with("InvalidParameter") || code.starts_with("ResourceNotFound")
+}
+
+/// Unix seconds of the first instant of `today`'s month, in its zone.
+fn month_start(today: DateTime<FixedOffset>) -> Option<f64> {
+    let first = today.date_naive().with_day(1)?.and_hms_opt(0, 0, 0)?;
+    Some(first.and_local_timezone(today.timezone()).single()?.timestamp() as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::table::tests::exposition;
+
+    fn customer(uin: u64, remaining: f64) -> CustomerRow {
+        CustomerRow {
+            uin,
+            remaining: Some(remaining),
+            ..Default::default()
+        }
+    }
+
+    fn bill(uin: u64, remaining: f64, vouchers: Option<f64>) -> (u64, BillRow) {
+        let row = BillRow {
+            uin,
+            cost: Some(1.0),
+            remaining_seen: Some(remaining),
+            vouchers_seen: vouchers,
+            read_at: Some(0.0),
+        };
+        (uin, row)
+    }
+
+    #[test]
+    fn exports_the_month_and_each_customers_cost() {
+        let snapshot = BillsSnapshot {
+            month: "2026-11".into(),
+            month_start: Some(1_761_926_400.0),
+            rows: vec![BillRow {
+                uin: 100,
+                cost: Some(1234.56),
+                ..Default::default()
+            }],
+        };
+        let text = exposition(&METRICS, &snapshot, "bills");
+        for line in [
+            "tencentcloud_partner_bills_month_start_timestamp_seconds{account=\"a\"} 1761926400.0\n",
+            "tencentcloud_partner_customer_cost_month_to_date_usd{account=\"a\",customer_uin=\"100\"} 1234.56\n",
+        ] {
+            assert!(text.contains(line), "missing {line} in\n{text}");
+        }
+    }
+
+    #[test]
+    fn reads_new_moved_and_swept_customers_least_credit_first() {
+        let customers = [
+            customer(1, 50.0),  // unchanged
+            customer(2, 10.0),  // credit moved
+            customer(3, 900.0), // new
+            customer(4, 70.0),  // vouchers moved
+            customer(5, 5.0),   // swept
+        ];
+        let known = HashMap::from([
+            bill(1, 50.0, Some(3.0)),
+            bill(2, 12.5, None),
+            bill(4, 70.0, Some(8.0)),
+            bill(5, 5.0, None),
+        ]);
+        let vouchers = HashMap::from([(1, 3.0), (4, 7.5)]);
+        let due = changed(&customers, &known, &vouchers, &HashSet::from([5]));
+        let uins: Vec<u64> = due.iter().map(|c| c.uin).collect();
+        assert_eq!(uins, [5, 2, 4, 3]);
+    }
+
+    #[test]
+    fn the_month_starts_at_midnight_in_the_api_zone() {
+        let china = FixedOffset::east_opt(8 * 3600).unwrap();
+        // 2026-11-30 23:30 UTC is 2026-12-01 07:30 in China: December began at
+        // 2026-11-30 16:00 UTC.
+        let today = DateTime::from_timestamp(1_796_081_400, 0)
+            .unwrap()
+            .with_timezone(&china);
+        assert_eq!(today.format("%Y-%m").to_string(), "2026-12");
+        assert_eq!(month_start(today), Some(1_796_054_400.0));
+    }
+}
