@@ -122,6 +122,11 @@ impl Collector for Bills {
                 return Err(error);
             }
         };
+        // Vouchers first seen since a bill was read (their collector had not
+        // refreshed yet, or the customer had none) are a baseline, not spending.
+        for row in known.values_mut().filter(|r| r.vouchers_seen.is_none()) {
+            row.vouchers_seen = vouchers.get(&row.uin).copied();
+        }
         known.extend(fresh.into_iter().flatten().map(|r| (r.uin, r)));
         let listed: HashSet<u64> = list.customers.iter().map(|c| c.uin).collect();
         known.retain(|uin, _| listed.contains(uin));
@@ -153,9 +158,11 @@ fn changed<'c>(
         .filter(|c| match known.get(&c.uin) {
             None => true,
             Some(last) => {
-                last.remaining_seen != c.remaining
-                    || last.vouchers_seen != vouchers.get(&c.uin).copied()
-                    || swept.contains(&c.uin)
+                let vouchers_moved = matches!(
+                    (last.vouchers_seen, vouchers.get(&c.uin)),
+                    (Some(seen), Some(now)) if seen != *now
+                );
+                last.remaining_seen != c.remaining || vouchers_moved || swept.contains(&c.uin)
             }
         })
         .collect();
@@ -278,10 +285,14 @@ mod tests {
             bill(4, 70.0, Some(8.0)),
             bill(5, 5.0, None),
         ]);
-        let vouchers = HashMap::from([(1, 3.0), (4, 7.5)]);
+        // Customer 2's vouchers were not known when its bill was read: a
+        // balance first seen is no sign of spending.
+        let vouchers = HashMap::from([(1, 3.0), (2, 9.0), (4, 7.5)]);
         let due = changed(&customers, &known, &vouchers, &HashSet::from([5]));
         let uins: Vec<u64> = due.iter().map(|c| c.uin).collect();
         assert_eq!(uins, [5, 2, 4, 3]);
+        let unchanged_credit = [customer(2, 12.5)];
+        assert!(changed(&unchanged_credit, &known, &vouchers, &HashSet::new()).is_empty());
     }
 
     #[test]

@@ -373,6 +373,28 @@ impl Exposition {
             );
         }
 
+        // With the bills collector on, every customer's bill for the month it reports.
+        let month_start = self.get("tencentcloud_partner_bills_month_start_timestamp_seconds{account=\"default\"}");
+        let costs = self.series("tencentcloud_partner_customer_cost_month_to_date_usd");
+        match month_start {
+            None => assert!(costs.is_empty(), "no costs without a month"),
+            Some(start) => {
+                let month = chrono::DateTime::from_timestamp(start as i64 + 8 * 3600, 0)
+                    .unwrap()
+                    .format("%Y-%m")
+                    .to_string();
+                assert_eq!(costs.len(), data.customers.len());
+                for c in data.customers.values() {
+                    assert_eq!(
+                        self.customer("tencentcloud_partner_customer_cost_month_to_date_usd", c.uin),
+                        Some(usd(c.costs.get(&month).copied().unwrap_or(0))),
+                        "cost of {} in {month}",
+                        c.uin
+                    );
+                }
+            }
+        }
+
         assert!(data.vouchers.len() > 100, "the voucher list spans several pages");
         assert_eq!(
             self.series("tencentcloud_partner_voucher_amount_usd").len(),
