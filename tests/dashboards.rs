@@ -224,9 +224,12 @@ async fn every_panel_and_rule_evaluates_against_a_real_prometheus() {
         seed: 31,
     };
     let api = start_api(shape, fast_settings()).await;
-    let exporter = Exporter::start(&api, Exporter::FAST).await;
+    // Every collector on, bills too, so that every panel and rule has data.
+    let args: Vec<&str> = Exporter::FAST.iter().copied().chain(["--collector.bills"]).collect();
+    let exporter = Exporter::start(&api, &args).await;
     exporter.wait_ready(Duration::from_secs(60)).await;
     let exported = exporter.scrape().await;
+    assert!(!exported.series("tencentcloud_partner_customer_cost_month_to_date_usd").is_empty());
     let instance = exporter.addr.to_string();
     let prometheus = start_prometheus(&instance);
 
