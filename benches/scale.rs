@@ -23,7 +23,8 @@
 //! --api.rate-limit-fraction, so a refresh that takes an hour at the real
 //! limits takes minutes; the floor scales with it), BENCH_SCRAPES (200),
 //! BENCH_ARGS (more flags for the exporter, as `--no-collector.allocations`
-//! to time the vouchers refresh alone).
+//! to time the vouchers refresh alone). Every collector runs, `bills`
+//! included (`--no-collector.bills` in BENCH_ARGS to leave it out).
 
 use bytes::Bytes;
 use std::collections::HashMap;
@@ -43,7 +44,7 @@ const SECRET_KEY: &str = "BenchmarkSecretKey000000000000001";
 const OPENMETRICS: &str = "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5";
 
 /// Each collector's actions and their documented rate limits (calls/s).
-const COLLECTORS: [(&str, &[(&str, f64)]); 4] = [
+const COLLECTORS: [(&str, &[(&str, f64)]); 8] = [
     ("partner", &[("QueryPartnerCredit", 5.0)]),
     ("customers", &[("QueryCustomersCredit", 5.0)]),
     ("allocations", &[("QueryCreditAllocationHistory", 5.0)]),
@@ -54,15 +55,23 @@ const COLLECTORS: [(&str, &[(&str, f64)]); 4] = [
             ("DescribeCustomerVoucherUsageDetails", 20.0),
         ],
     ),
+    ("pool", &[("QueryVoucherPool", 5.0)]),
+    ("status", &[("DescribeCustomerInfo", 20.0)]),
+    ("subagents", &[("QuerySubAgentsDetailV2", 20.0)]),
+    ("bills", &[("DescribeCustomerBillSummary", 1.0)]),
 ];
 
-/// Between two refreshes: 1 % of the customers get credit, 1 % of the
-/// vouchers are charged, five customers are bound and five unbound.
+/// Between two refreshes: 1 % of the customers get credit, another 1 %
+/// spend, 1 % of the vouchers are charged, five customers are bound and five
+/// unbound.
 fn churn(data: &mut Dataset) {
     let now = tencentcloud_partner_exporter::simulator::china_now();
     let uins: Vec<u64> = data.customers.keys().copied().collect();
     for uin in uins.iter().step_by(100) {
         data.allocate(*uin, 10_000, now);
+    }
+    for uin in uins.iter().skip(37).step_by(100) {
+        data.spend(*uin, 1_500, now);
     }
     let used: Vec<(u64, i64)> = data
         .vouchers
@@ -116,6 +125,20 @@ fn mismatches(text: &str, data: &Dataset) -> usize {
         wrong += usize::from(get("voucher_amount_usd", labels()) != Some(usd(v.total_cents)));
         wrong += usize::from(get("voucher_remaining_usd", labels()) != Some(usd(v.remaining_cents)));
         wrong += usize::from(get("voucher_usage_records", labels()) != Some(v.usage_records as f64));
+    }
+    // With the bills collector on, every customer's cost this month.
+    if samples
+        .keys()
+        .any(|k| k.starts_with("tencentcloud_partner_customer_cost_month_to_date_usd{"))
+    {
+        let month = tencentcloud_partner_exporter::simulator::china_now()
+            .format("%Y-%m")
+            .to_string();
+        for c in data.customers.values() {
+            let cost = usd(c.costs.get(&month).copied().unwrap_or(0));
+            let labels = format!("customer_uin=\"{}\"", c.uin);
+            wrong += usize::from(get("customer_cost_month_to_date_usd", labels) != Some(cost));
+        }
     }
     let count = |prefix: &str| samples.keys().filter(|k| k.starts_with(prefix)).count();
     wrong += count("tencentcloud_partner_customer_credit_usd{").abs_diff(data.customers.len());
@@ -308,6 +331,11 @@ async fn main() {
                 "--refresh.customers-interval=6h",
                 "--refresh.allocations-interval=6h",
                 "--refresh.vouchers-interval=6h",
+                "--refresh.pool-interval=6h",
+                "--refresh.status-interval=6h",
+                "--refresh.subagents-interval=6h",
+                "--refresh.bills-interval=6h",
+                "--collector.bills",
                 "--cache.max-age=24h",
                 "--log.level=warn",
             ]

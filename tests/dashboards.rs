@@ -229,7 +229,11 @@ async fn every_panel_and_rule_evaluates_against_a_real_prometheus() {
     let exporter = Exporter::start(&api, &args).await;
     exporter.wait_ready(Duration::from_secs(60)).await;
     let exported = exporter.scrape().await;
-    assert!(!exported.series("tencentcloud_partner_customer_cost_month_to_date_usd").is_empty());
+    assert!(
+        !exported
+            .series("tencentcloud_partner_customer_cost_month_to_date_usd")
+            .is_empty()
+    );
     let instance = exporter.addr.to_string();
     let prometheus = start_prometheus(&instance);
 
