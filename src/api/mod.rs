@@ -110,6 +110,10 @@ struct Inner {
     /// Seconds to add to the local clock when signing: learnt from the `Date`
     /// header of an `AuthFailure.SignatureExpire` answer.
     clock_offset: AtomicI64,
+    /// Seconds the API's clock is ahead of the local one, from the `Date`
+    /// header of its latest answer: what [`Client::now`] adds. Signing keeps
+    /// to the local clock until the API rejects it.
+    api_offset: AtomicI64,
 }
 
 impl Client {
@@ -138,14 +142,15 @@ impl Client {
                 reported: Mutex::default(),
                 odd_fields: Mutex::default(),
                 clock_offset: AtomicI64::new(0),
+                api_offset: AtomicI64::new(0),
             }),
         })
     }
 
     /// The API's time as this client knows it, in unix seconds: the local
-    /// clock, corrected by what an `AuthFailure.SignatureExpire` answer taught.
+    /// clock, corrected by the `Date` header of the API's latest answer.
     pub fn now(&self) -> i64 {
-        unix_now() + self.inner.clock_offset.load(Ordering::Relaxed)
+        unix_now() + self.inner.api_offset.load(Ordering::Relaxed)
     }
 
     /// How far apart this client spaces calls of `A`: its documented limit
@@ -266,6 +271,11 @@ impl Client {
             .get(reqwest::header::DATE)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| httpdate::parse_http_date(v).ok());
+        if let Some(server) = server_time.and_then(|t| t.duration_since(UNIX_EPOCH).ok()) {
+            inner
+                .api_offset
+                .store(server.as_secs() as i64 - unix_now(), Ordering::Relaxed);
+        }
         let status = response.status();
         if !status.is_success() {
             return Err(Error::Status(status.as_u16()));
