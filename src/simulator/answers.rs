@@ -244,7 +244,7 @@ fn describe_customer_info(call: &Call<'_>) -> Result<Value, ApiError> {
                 "CidRegisterTime": time(&c.association_time),
                 "UinRegisterTime": time(&c.association_time),
                 "AuthPassTime": time(&c.association_time),
-                "HasExpense": i64::from(c.remaining_cents < c.credit_cents),
+                "HasExpense": i64::from(c.has_expense()),
             })
         })
         .collect();

@@ -46,6 +46,13 @@ pub struct Customer {
     pub costs: BTreeMap<String, i64>,
 }
 
+impl Customer {
+    /// Whether it has spent anything: some of its credit, or a bill.
+    pub fn has_expense(&self) -> bool {
+        self.remaining_cents < self.credit_cents || self.costs.values().any(|&cents| cents > 0)
+    }
+}
+
 /// A voucher issued to a customer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Voucher {

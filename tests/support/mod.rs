@@ -301,7 +301,7 @@ impl Exposition {
             );
             assert_eq!(
                 self.customer("tencentcloud_partner_customer_has_expense", c.uin),
-                Some(f64::from(u8::from(c.remaining_cents < c.credit_cents)))
+                Some(f64::from(u8::from(c.has_expense())))
             );
 
             let newest = c.allocations.iter().max_by_key(|a| a.time);
