@@ -7,8 +7,8 @@ mod support;
 use chrono::{Datelike, NaiveDate};
 use std::time::Duration;
 use support::{Api, Exporter, eventually, fast_settings, start_api};
-use tencentcloud_partner_exporter::simulator::Shape;
 use tencentcloud_partner_exporter::simulator::dataset::usd;
+use tencentcloud_partner_exporter::simulator::{Fault, Rule, Shape};
 
 const SHAPE: Shape = Shape {
     customers: 60,
@@ -145,5 +145,61 @@ async fn every_bill_is_read_again_when_the_month_turns() {
         SHAPE.customers as u64,
         "every customer's bill once for the new month"
     );
+    exporter.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_or_voucher_the_api_no_longer_knows_costs_its_own_value_not_the_refresh() {
+    let api = start_api(SHAPE, fast_settings()).await;
+    api.sim.inject(
+        Rule::always(Fault::Error("ResourceNotFound.CustomerNotExist".into()))
+            .on(BILL_SUMMARY)
+            .times(1),
+    );
+    api.sim.inject(
+        Rule::always(Fault::Error("InvalidParameterValue.VoucherNotExist".into()))
+            .on("DescribeCustomerVoucherUsageDetails")
+            .times(1),
+    );
+    let args: Vec<&str> = Exporter::FAST
+        .iter()
+        .copied()
+        .chain([
+            "--collector.bills",
+            "--refresh.customers-interval=5s",
+            "--refresh.vouchers-interval=5s",
+        ])
+        .collect();
+    let exporter = Exporter::start(&api, &args).await;
+    exporter.wait_ready(Duration::from_secs(30)).await;
+    let scrape = exporter.scrape().await;
+    let data = api.sim.with_data(|d| d.clone());
+    for collector in ["bills", "vouchers"] {
+        let success = format!("tencentcloud_partner_refresh_success{{account=\"default\",collector=\"{collector}\"}}");
+        assert_eq!(
+            scrape.get(&success),
+            Some(1.0),
+            "{collector} refreshed at the first try"
+        );
+    }
+    assert_eq!(
+        scrape
+            .series("tencentcloud_partner_customer_cost_month_to_date_usd")
+            .len(),
+        data.customers.len() - 1,
+        "the customer the API did not know has no cost yet"
+    );
+    assert_eq!(
+        scrape.series("tencentcloud_partner_voucher_usage_records").len(),
+        data.vouchers.len() - 1,
+        "the voucher without details has no usage count yet"
+    );
+    assert_eq!(
+        scrape.series("tencentcloud_partner_voucher_remaining_usd").len(),
+        data.vouchers.len(),
+        "but its listed balance"
+    );
+    // The next refreshes ask again, and everything is exact.
+    wait_exact(&api, &exporter).await;
     exporter.stop().await;
 }

@@ -79,6 +79,15 @@ impl Error {
         }
     }
 
+    /// Whether the API refused this one request for what it asked about (a
+    /// customer or voucher it does not know, as one unbound since it was
+    /// listed), not for the key, the quota or the service: the refresh's
+    /// other requests can still succeed.
+    pub fn is_about_the_subject(&self) -> bool {
+        matches!(self, Error::Api { code, .. }
+            if code.starts_with("InvalidParameter") || code.starts_with("ResourceNotFound"))
+    }
+
     /// What the operator should do about an error that retrying cannot fix.
     pub fn operator_hint(&self) -> Option<&'static str> {
         let Error::Api { code, .. } = self else {

@@ -207,17 +207,12 @@ async fn read_bill(
             vouchers_seen: vouchers,
             read_at: Some(now),
         })),
-        Err(error) if is_about_the_customer(&error.code()) => {
+        Err(error) if error.is_about_the_subject() => {
             tracing::debug!(uin, %error, "no bill for this customer; skipped");
             Ok(None)
         }
         Err(error) => Err(error.into()),
     }
-}
-
-/// Whether an error concerns the one customer asked about, not the key or the API.
-fn is_about_the_customer(code: &str) -> bool {
-    code.starts_with("InvalidParameter") || code.starts_with("ResourceNotFound")
 }
 
 /// Unix seconds of the first instant of `today`'s month, in its zone.

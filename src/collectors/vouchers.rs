@@ -219,7 +219,16 @@ async fn with_usage(ctx: &Context, mut row: VoucherRow) -> Result<VoucherRow, Er
         voucher_id: row.voucher_id,
         month: None,
     };
-    let usage = ctx.call::<DescribeCustomerVoucherUsageDetails>(&request).await?;
+    let usage = match ctx.call::<DescribeCustomerVoucherUsageDetails>(&request).await {
+        Ok(usage) => usage,
+        // A voucher the details do not know (withdrawn since it was listed)
+        // keeps the listing's values; its details are asked again next time.
+        Err(error) if error.is_about_the_subject() => {
+            tracing::debug!(voucher_id = row.voucher_id, %error, "no usage details; exporting the listing's values");
+            return Ok(row);
+        }
+        Err(error) => return Err(error.into()),
+    };
     if let (Some(listed), Some(details)) = (row.remaining, usage.remain_amount)
         && cents(listed) != cents(details)
     {
