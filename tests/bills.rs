@@ -203,3 +203,26 @@ async fn a_customer_or_voucher_the_api_no_longer_knows_costs_its_own_value_not_t
     wait_exact(&api, &exporter).await;
     exporter.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bills_read_before_a_failed_refresh_are_not_read_again() {
+    let api = start_api(SHAPE, fast_settings()).await;
+    // The 21st bill call fails with an error no retry can fix.
+    api.sim.inject(
+        Rule::always(Fault::Error("FailedOperation".into()))
+            .on(BILL_SUMMARY)
+            .after(20)
+            .times(1),
+    );
+    let exporter = Exporter::start(&api, &args()).await;
+    exporter.wait_ready(Duration::from_secs(60)).await;
+    wait_exact(&api, &exporter).await;
+    // 60 bills and the failed call; a read cut short by the failure (2 run at
+    // once) may be made again.
+    let calls = bill_calls(&api);
+    assert!(
+        (61..=62).contains(&calls),
+        "{calls} bill calls: the 20 read before the failure were read again"
+    );
+    exporter.stop().await;
+}

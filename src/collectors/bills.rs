@@ -22,7 +22,7 @@ use crate::api::actions::{BillSummaryRequest, DescribeCustomerBillSummary};
 use crate::metrics::table::{Labels, Metric, Options, Table, Unit, no_labels};
 use crate::snapshot::{BillRow, BillsSnapshot, CustomerRow, CustomersSnapshot, Rows, VouchersSnapshot};
 use chrono::{DateTime, Datelike, FixedOffset};
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -108,26 +108,27 @@ impl Collector for Bills {
         let mut due = changed(&list.customers, &known, &vouchers, &swept);
         due.truncate(ctx.calls_per_interval::<DescribeCustomerBillSummary>());
         let due: Vec<(u64, Option<f64>)> = due.iter().map(|c| (c.uin, c.remaining)).collect();
-        let read = futures::stream::iter(due)
+        let mut reads = futures::stream::iter(due)
             .map(|(uin, remaining)| read_bill(ctx, uin, remaining, &month, vouchers.get(&uin).copied(), now))
-            .buffer_unordered(CALLS_IN_FLIGHT)
-            .try_collect::<Vec<Option<BillRow>>>()
-            .await;
-        // A failed refresh keeps what this month's earlier ones read.
+            .buffer_unordered(CALLS_IN_FLIGHT);
         let mut known = known;
-        let fresh = match read {
-            Ok(fresh) => fresh,
-            Err(error) => {
-                (self.month, self.known) = (month, known);
-                return Err(error);
+        // At one call a second, what was read before a failure is kept for
+        // the next refresh, though this one publishes nothing.
+        while let Some(read) = reads.next().await {
+            match read {
+                Ok(row) => known.extend(row.map(|r| (r.uin, r))),
+                Err(error) => {
+                    (self.month, self.known) = (month.clone(), known);
+                    return Err(error);
+                }
             }
-        };
+        }
+        drop(reads);
         // Vouchers first seen since a bill was read (their collector had not
         // refreshed yet, or the customer had none) are a baseline, not spending.
         for row in known.values_mut().filter(|r| r.vouchers_seen.is_none()) {
             row.vouchers_seen = vouchers.get(&row.uin).copied();
         }
-        known.extend(fresh.into_iter().flatten().map(|r| (r.uin, r)));
         let listed: HashSet<u64> = list.customers.iter().map(|c| c.uin).collect();
         known.retain(|uin, _| listed.contains(uin));
         let mut rows: Vec<BillRow> = known.values().cloned().collect();
