@@ -6,7 +6,7 @@ mod support;
 
 use std::time::Duration;
 use support::binary::Binary;
-use support::{Exporter, Exposition, SECRET_ID, SECRET_KEY, eventually, fast_settings, start_api};
+use support::{Exporter, SECRET_ID, SECRET_KEY, eventually, fast_settings, scrape_binary, start_api};
 use tencentcloud_partner_exporter::simulator::{Fault, Rule, Shape};
 
 const SHAPE: Shape = Shape {
@@ -83,15 +83,7 @@ async fn a_missing_permission_for_one_collector_leaves_the_others_and_is_logged_
             ("TENCENTCLOUD_SECRET_KEY", SECRET_KEY),
         ],
     );
-    let scrape = || async {
-        let body = reqwest::get(exporter.url("http", "/metrics"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        Exposition::parse(&body)
-    };
+    let scrape = || scrape_binary(&exporter);
     let success = |collector: &str| {
         format!("tencentcloud_partner_refresh_success{{account=\"default\",collector=\"{collector}\"}}")
     };

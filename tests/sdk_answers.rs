@@ -7,7 +7,7 @@ mod support;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use support::binary::Binary;
-use support::{Api, Exposition, SECRET_ID, SECRET_KEY, fast_settings, start_api};
+use support::{Api, SECRET_ID, SECRET_KEY, fast_settings, scrape_binary, start_api};
 use tencentcloud_partner_exporter::simulator::{Fault, Rewrite, Rule, Settings, Shape, dataset::usd};
 
 const USAGE: &str = "DescribeCustomerVoucherUsageDetails";
@@ -28,16 +28,6 @@ fn start(api: &Api) -> Binary {
             ("TENCENTCLOUD_SECRET_KEY", SECRET_KEY),
         ],
     )
-}
-
-async fn scrape(binary: &Binary) -> Exposition {
-    let body = reqwest::get(binary.url("http", "/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    Exposition::parse(&body)
 }
 
 async fn wait_ready(binary: &Binary, within: Duration) {
@@ -116,7 +106,7 @@ async fn vouchers_export_exactly_from_sdk_typed_and_odd_answers() {
     );
     let binary = start(&api);
     wait_ready(&binary, Duration::from_secs(60)).await;
-    let scrape = scrape(&binary).await;
+    let scrape = scrape_binary(&binary).await;
     let data = api.sim.with_data(|d| d.clone());
 
     assert_eq!(
@@ -183,7 +173,7 @@ async fn vouchers_export_exactly_from_sdk_typed_and_odd_answers() {
 }
 
 async fn scrape_count(binary: &Binary, action: &str) -> f64 {
-    scrape(binary)
+    scrape_binary(binary)
         .await
         .get(&format!(
             "tencentcloud_partner_api_requests_total{{account=\"default\",action=\"{action}\",code=\"Success\"}}"
@@ -219,7 +209,7 @@ async fn unknown_fields_in_every_answer_are_ignored() {
         .inject(Rule::always(Fault::Rewrite(Rewrite::new(add_unknown_fields))));
     let binary = start(&api);
     wait_ready(&binary, Duration::from_secs(60)).await;
-    let scrape = scrape(&binary).await;
+    let scrape = scrape_binary(&binary).await;
     scrape.assert_exact(&api.sim.with_data(|d| d.clone()));
     assert!(
         !scrape.text.contains("api_decode_errors_total{"),
@@ -247,7 +237,7 @@ async fn pages_silently_capped_at_twenty_are_walked_to_the_end() {
         .await;
         let binary = start(&api);
         wait_ready(&binary, Duration::from_secs(90)).await;
-        let scrape = scrape(&binary).await;
+        let scrape = scrape_binary(&binary).await;
         let data = api.sim.with_data(|d| d.clone());
         assert!(
             data.customers.values().any(|c| c.allocations.len() > 100),
@@ -284,7 +274,7 @@ async fn a_customer_whose_uin_cannot_be_read_is_left_out_and_the_rest_published(
     );
     let binary = start(&api);
     wait_ready(&binary, Duration::from_secs(60)).await;
-    let scrape = scrape(&binary).await;
+    let scrape = scrape_binary(&binary).await;
     let data = api.sim.with_data(|d| d.clone());
     assert_eq!(
         scrape

@@ -427,6 +427,17 @@ impl Exposition {
     }
 }
 
+/// The exposition of the exporter binary `binary`, in the Prometheus text format.
+pub async fn scrape_binary(binary: &binary::Binary) -> Exposition {
+    let body = reqwest::get(binary.url("http", "/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    Exposition::parse(&body)
+}
+
 /// A time string of the simulator (UTC+8) as unix seconds.
 pub fn china_unix(t: &NaiveDateTime) -> f64 {
     (t.and_utc().timestamp() - 8 * 3600) as f64
