@@ -58,9 +58,19 @@ impl Account {
     #[cfg(test)]
     pub(crate) fn idle(name: &str, statuses: Vec<Arc<Status>>) -> Self {
         use crate::metrics::exposition::Renderer;
+        Self::idle_with(
+            name,
+            statuses,
+            Snapshots::new(Renderer::new(name, false, collectors::encode)),
+        )
+    }
+
+    /// [`Account::idle`] serving `snapshots`.
+    #[cfg(test)]
+    pub(crate) fn idle_with(name: &str, statuses: Vec<Arc<Status>>, snapshots: Snapshots) -> Self {
         Self {
             name: name.into(),
-            snapshots: Snapshots::new(Renderer::new(name, false, collectors::encode)),
+            snapshots,
             statuses,
             credentials: "none".into(),
             config: AccountConfig {
@@ -108,7 +118,7 @@ impl crate::metrics::Source for ArcSwap<Vec<Arc<Account>>> {
     }
 }
 
-impl collectors::task::Statuses for Accounts {
+impl collectors::refresh_metrics::Statuses for Accounts {
     fn statuses(&self) -> Vec<(Arc<str>, Arc<Status>)> {
         self.load()
             .iter()
@@ -237,11 +247,12 @@ impl Fleet {
             // A restarted account keeps serving what it served; its statuses are new.
             for status in &statuses {
                 if let Some(published) = snapshots.latest(status.kind) {
-                    status.restored(published.at);
+                    status.restored(published.at, published.complete);
                 }
             }
         }
         let shared = collectors::Inputs {
+            account: name.clone(),
             api: client,
             snapshots: snapshots.clone(),
             timezone: common.timezone,
@@ -261,12 +272,14 @@ impl Fleet {
             cancel: cancel.clone(),
         });
         let full_sweeps = common.full_sweeps;
+        let publish_every = common.publish_every;
         let start = move |tasks: &TaskTracker| {
             for status in statuses {
                 let schedule = Schedule {
                     interval: status.interval,
                     max_age: max_age(&status),
                     full_sweep: full_sweeps.get(status.kind),
+                    publish_every,
                 };
                 collectors::spawn(tasks, status, shared.clone(), schedule, cancel.clone());
             }

@@ -84,7 +84,7 @@ pub async fn run(
     let accounts = Accounts::default();
     let metrics = Arc::new(Metrics::new(
         accounts.clone(),
-        Box::new(crate::collectors::task::RefreshMetrics(accounts.clone())),
+        Box::new(crate::collectors::refresh_metrics::RefreshMetrics(accounts.clone())),
         crate::collectors::counters(),
     ));
     let fleet = Arc::new(Fleet::new(

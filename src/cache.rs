@@ -1,8 +1,9 @@
-//! The last complete snapshot of each collector, held in a moka cache whose
+//! The last published snapshot of each collector, held in a moka cache whose
 //! entries expire once they are older than the configured maximum age.
 //!
-//! A snapshot is published whole or not at all; readers get an `Arc` to an
-//! immutable value and never see a refresh in progress. Nothing here calls the
+//! A snapshot is replaced whole; readers get an `Arc` to an immutable value.
+//! A long refresh publishes what it has read so far as such a snapshot, so
+//! what readers see is always a consistent set of values, never half a row. Nothing here calls the
 //! API or knows how snapshots are turned into metrics.
 
 use crate::metrics::exposition::{Published, Renderer};
@@ -72,23 +73,44 @@ impl Snapshots {
 
     /// Replaces the snapshot of `snapshot.kind()`, taken at `at` (earlier,
     /// when restored from disk); it expires once `max_age` after `at`.
+    /// Renders on the calling thread: a collector's task renders with
+    /// [`Snapshots::render`] off the async workers, then [`Snapshots::insert`]s.
     pub fn publish_taken_at(&self, snapshot: Snapshot, at: SystemTime, max_age: Duration) -> Arc<Published> {
-        let kind = snapshot.kind();
+        let published = Arc::new(self.render(snapshot, at, true));
+        self.insert(published.clone(), max_age);
+        published
+    }
+
+    /// Encodes `snapshot`, taken at `at`, into its metric families: the costly
+    /// half of a publication (tens of megabytes of text at 50,000 vouchers),
+    /// which touches nothing shared. `complete` is false for what a refresh
+    /// still under way has read so far.
+    pub fn render(&self, snapshot: Snapshot, at: SystemTime, complete: bool) -> Published {
         let snapshot = Arc::new(snapshot);
         let families = self.renderer.render(&snapshot);
-        let age = SystemTime::now().duration_since(at).unwrap_or_default();
-        let published = Arc::new(Published { snapshot, families, at });
+        Published {
+            snapshot,
+            families,
+            at,
+            complete,
+        }
+    }
+
+    /// Serves `published` in place of the last snapshot of its kind; it
+    /// expires once `max_age` after it was taken. Cheap: no encoding.
+    pub fn insert(&self, published: Arc<Published>, max_age: Duration) {
+        let kind = published.snapshot.kind();
+        let age = SystemTime::now().duration_since(published.at).unwrap_or_default();
         let max_age = max_age.saturating_sub(age);
         self.cache.insert(
             kind,
             Arc::new(Entry {
-                published: published.clone(),
+                published,
                 max_age,
                 expires: tokio::time::Instant::now() + max_age,
             }),
         );
         self.generations[kind as usize].send_modify(|g| *g += 1);
-        published
     }
 
     /// The latest snapshot of `kind`, unless none was published or it is too old.

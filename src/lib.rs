@@ -18,8 +18,9 @@
 //!   collectors.
 //! * [`collectors`] refresh snapshots in the background, one task per
 //!   collector and account, each on its own interval; a refresh publishes a
-//!   complete snapshot or nothing.
-//! * [`cache`] holds the last complete snapshot of each collector (moka) and
+//!   complete snapshot, and a long one what it has read so far (never a
+//!   wrong value), encoded off the async workers.
+//! * [`cache`] holds the last published snapshot of each collector (moka) and
 //!   drops it once it is older than `--cache.max-age`; [`store`] keeps them on
 //!   disk (`--cache.snapshot-dir`) so a restart starts warm.
 //! * [`metrics`] encodes each snapshot once, when it is published, and

@@ -2,7 +2,8 @@
 //! values at once instead of waiting out a refresh — half an hour for the
 //! allocations of 10,000 customers at the rate limit.
 //!
-//! Each collector's last complete snapshot is one file,
+//! Each collector's last published snapshot (complete, or what a refresh
+//! under way had read so far) is one file,
 //! `<dir>/<account>/<collector>.json`, written whole: a temporary file,
 //! fsync, rename, fsync of the directory. The file carries a format name and
 //! version, the account, the collector and when the refresh completed. A
@@ -64,9 +65,17 @@ struct File<S> {
     version: u32,
     account: String,
     collector: String,
-    /// Unix seconds at which the refresh completed.
+    /// Unix seconds at which the snapshot was published.
     taken_at: f64,
+    /// False for what a refresh still under way had read so far: a restart
+    /// goes on from it. Files written before parts were published are whole.
+    #[serde(default = "whole")]
+    complete: bool,
     snapshot: S,
+}
+
+fn whole() -> bool {
+    true
 }
 
 /// Only the header, to tell a foreign file from a corrupt one.
@@ -81,6 +90,8 @@ struct Header {
 pub struct Restored {
     pub snapshot: Snapshot,
     pub taken_at: SystemTime,
+    /// Whether a refresh completed it (false: a part of a refresh).
+    pub complete: bool,
 }
 
 /// The snapshot directory of one account.
@@ -109,8 +120,9 @@ impl Store {
         self.dir.join(format!("{}.json", kind.name()))
     }
 
-    /// Writes `snapshot`, taken at `taken_at`, replacing the previous file whole.
-    pub fn save(&self, snapshot: &Snapshot, taken_at: SystemTime) -> Result<(), Error> {
+    /// Writes `snapshot`, taken at `taken_at` (`complete`, or a part of a
+    /// refresh under way), replacing the previous file whole.
+    pub fn save(&self, snapshot: &Snapshot, taken_at: SystemTime, complete: bool) -> Result<(), Error> {
         let kind = snapshot.kind();
         let path = self.path(kind);
         let file = File {
@@ -119,6 +131,7 @@ impl Store {
             account: self.account.clone(),
             collector: kind.name().into(),
             taken_at: unix(taken_at),
+            complete,
             snapshot,
         };
         let temporary = self.dir.join(format!(".{}.json.tmp", kind.name()));
@@ -185,6 +198,7 @@ impl Store {
             _ => Ok(Some(Restored {
                 snapshot: file.snapshot,
                 taken_at,
+                complete: file.complete,
             })),
         }
     }
@@ -229,7 +243,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), "default").unwrap();
         let taken_at = UNIX_EPOCH + Duration::from_millis(1_764_000_000_250);
-        store.save(&customers(), taken_at).unwrap();
+        store.save(&customers(), taken_at, true).unwrap();
         let restored = store
             .load(Kind::Customers, HOUR, taken_at + Duration::from_secs(5))
             .unwrap()
@@ -258,12 +272,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), "default").unwrap();
         let now = SystemTime::now();
-        store.save(&customers(), now - 2 * HOUR).unwrap();
+        store.save(&customers(), now - 2 * HOUR, true).unwrap();
         assert!(matches!(
             store.load(Kind::Customers, HOUR, now),
             Err(Error::TooOld { .. })
         ));
-        store.save(&customers(), now + HOUR).unwrap();
+        store.save(&customers(), now + HOUR, true).unwrap();
         assert!(matches!(
             store.load(Kind::Customers, HOUR, now),
             Err(Error::Future { .. })
@@ -280,7 +294,7 @@ mod tests {
             Err(Error::Corrupt { .. })
         ));
         let other = Store::open(dir.path(), "other").unwrap();
-        other.save(&customers(), now).unwrap();
+        other.save(&customers(), now, false).unwrap();
         std::fs::copy(other.path(Kind::Customers), &path).unwrap();
         assert!(matches!(
             store.load(Kind::Customers, HOUR, now),

@@ -167,7 +167,7 @@ async fn reloads_add_and_remove_accounts_and_a_bad_file_keeps_them() {
     );
     let config = write_accounts(dir.path(), std::slice::from_ref(&first));
     let exporter = start(&one, &config, &["--web.enable-lifecycle"]).await;
-    exporter.wait_ready(Duration::from_secs(60)).await;
+    exporter.wait_refreshed(Duration::from_secs(60)).await;
     assert_eq!(accounts_of(&exporter.scrape().await), ["first".to_owned()].into());
 
     write_accounts(dir.path(), &[first.clone(), second.clone()]);

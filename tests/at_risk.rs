@@ -23,7 +23,7 @@ fn args(extra: &[&'static str]) -> Vec<&'static str> {
 async fn a_distributor_gets_every_new_series_exactly_and_no_personal_data() {
     let api = start_api(SHAPE, fast_settings()).await;
     let exporter = Exporter::start(&api, &args(&[])).await;
-    exporter.wait_ready(Duration::from_secs(30)).await;
+    exporter.wait_refreshed(Duration::from_secs(30)).await;
     let data = api.sim.with_data(|d| d.clone());
     assert_eq!(data.account_type, 2, "the simulated partner is a distributor");
     assert!(
@@ -45,7 +45,7 @@ async fn a_reseller_has_no_subagent_series_and_is_ready() {
     let api = start_api(SHAPE, fast_settings()).await;
     api.sim.with_data(|d| d.account_type = 1);
     let exporter = Exporter::start(&api, &args(&[])).await;
-    exporter.wait_ready(Duration::from_secs(30)).await;
+    exporter.wait_refreshed(Duration::from_secs(30)).await;
     let scrape = exporter.scrape().await;
     assert!(scrape.series("tencentcloud_partner_subagent_credit_usd").is_empty());
     assert_eq!(

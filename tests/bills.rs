@@ -50,7 +50,7 @@ async fn wait_exact(api: &Api, exporter: &Exporter) {
 async fn a_bill_is_read_again_only_where_credit_or_vouchers_moved() {
     let api = start_api(SHAPE, fast_settings()).await;
     let exporter = Exporter::start(&api, &args()).await;
-    exporter.wait_ready(Duration::from_secs(60)).await;
+    exporter.wait_refreshed(Duration::from_secs(60)).await;
     wait_exact(&api, &exporter).await;
     exporter.scrape().await.assert_exact(&api.sim.with_data(|d| d.clone()));
     assert_eq!(
@@ -108,7 +108,7 @@ async fn a_bill_is_read_again_only_where_credit_or_vouchers_moved() {
 async fn every_bill_is_read_again_when_the_month_turns() {
     let api = start_api(SHAPE, fast_settings()).await;
     let exporter = Exporter::start(&api, &args()).await;
-    exporter.wait_ready(Duration::from_secs(60)).await;
+    exporter.wait_refreshed(Duration::from_secs(60)).await;
     wait_exact(&api, &exporter).await;
     let this_month = api.sim.china_now().date().with_day(1).unwrap();
     let next_month = NaiveDate::from_ymd_opt(this_month.year(), this_month.month(), 28).unwrap() + chrono::Days::new(5);
@@ -171,7 +171,7 @@ async fn a_customer_or_voucher_the_api_no_longer_knows_costs_its_own_value_not_t
         ])
         .collect();
     let exporter = Exporter::start(&api, &args).await;
-    exporter.wait_ready(Duration::from_secs(30)).await;
+    exporter.wait_refreshed(Duration::from_secs(30)).await;
     let scrape = exporter.scrape().await;
     let data = api.sim.with_data(|d| d.clone());
     for collector in ["bills", "vouchers"] {
@@ -215,7 +215,7 @@ async fn bills_read_before_a_failed_refresh_are_not_read_again() {
             .times(1),
     );
     let exporter = Exporter::start(&api, &args()).await;
-    exporter.wait_ready(Duration::from_secs(60)).await;
+    exporter.wait_refreshed(Duration::from_secs(60)).await;
     wait_exact(&api, &exporter).await;
     // 60 bills and the failed call; a read cut short by the failure (2 run at
     // once) may be made again.

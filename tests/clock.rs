@@ -23,7 +23,7 @@ async fn a_clock_ten_minutes_off_either_way_is_corrected_from_the_date_header() 
         };
         let api = start_api(SHAPE, settings).await;
         let exporter = Exporter::start(&api, Exporter::FAST).await;
-        exporter.wait_ready(Duration::from_secs(30)).await;
+        exporter.wait_refreshed(Duration::from_secs(30)).await;
         let scrape = exporter.scrape().await;
         let data = api.sim.with_data(|d| d.clone());
         scrape.assert_balances_match(&data);

@@ -123,7 +123,7 @@ async fn key_files_are_read_again_when_a_rotated_key_is_written() {
     ];
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let exporter = support::Exporter::start_with_env(&api, &args, |_| None).await;
-    exporter.wait_ready(Duration::from_secs(20)).await;
+    exporter.wait_refreshed(Duration::from_secs(20)).await;
 
     // The key is rotated in CAM and the mounted Secret is updated.
     api.sim.add_key("AKIDrotated0000000000000000000002", "RotatedSecretKey");
@@ -207,7 +207,7 @@ async fn the_instance_role_key_is_used_and_renewed_before_it_expires() {
         move |name| (name == "HOME").then(|| home_path.clone()),
     )
     .await;
-    exporter.wait_ready(Duration::from_secs(20)).await;
+    exporter.wait_refreshed(Duration::from_secs(20)).await;
     eventually(Duration::from_secs(15), || async {
         api.sim
             .calls_by_key()

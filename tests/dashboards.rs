@@ -227,7 +227,7 @@ async fn every_panel_and_rule_evaluates_against_a_real_prometheus() {
     // Every collector on, bills too, so that every panel and rule has data.
     let args: Vec<&str> = Exporter::FAST.iter().copied().chain(["--collector.bills"]).collect();
     let exporter = Exporter::start(&api, &args).await;
-    exporter.wait_ready(Duration::from_secs(60)).await;
+    exporter.wait_refreshed(Duration::from_secs(60)).await;
     let exported = exporter.scrape().await;
     assert!(
         !exported

@@ -17,7 +17,7 @@ const SHAPE: Shape = Shape {
 async fn exports_every_value_of_a_multi_page_partner_exactly() {
     let api = start_api(SHAPE, fast_settings()).await;
     let exporter = Exporter::start(&api, Exporter::FAST).await;
-    exporter.wait_ready(Duration::from_secs(60)).await;
+    exporter.wait_refreshed(Duration::from_secs(60)).await;
     let scrape = exporter.scrape().await;
     let data = api.sim.with_data(|d| d.clone());
 
@@ -51,7 +51,7 @@ async fn finds_the_newest_allocation_whatever_the_record_order_in_two_calls_at_m
         };
         let api = start_api(shape, settings).await;
         let exporter = Exporter::start(&api, &[Exporter::FAST[0], Exporter::FAST[1], "--no-collector.vouchers"]).await;
-        exporter.wait_ready(Duration::from_secs(60)).await;
+        exporter.wait_refreshed(Duration::from_secs(60)).await;
         let scrape = exporter.scrape().await;
         let data = api.sim.with_data(|d| d.clone());
         assert!(data.customers.values().any(|c| c.allocations.len() > 100));
@@ -90,7 +90,7 @@ async fn uin_list_mode_reads_only_the_listed_customers_in_batches_of_fifty() {
         uins.iter().map(u64::to_string).collect::<Vec<_>>().join(",")
     );
     let exporter = Exporter::start(&api, &[Exporter::FAST[0], Exporter::FAST[1], list.as_str()]).await;
-    exporter.wait_ready(Duration::from_secs(60)).await;
+    exporter.wait_refreshed(Duration::from_secs(60)).await;
     let scrape = exporter.scrape().await;
     assert_eq!(
         scrape.get("tencentcloud_partner_customers{account=\"default\"}"),

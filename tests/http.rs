@@ -23,7 +23,7 @@ fn plain_client() -> reqwest::Client {
 async fn serves_openmetrics_to_prometheus_and_text_to_others_gzipped_on_request() {
     let api = start_api(SHAPE, fast_settings()).await;
     let exporter = Exporter::start(&api, Exporter::FAST).await;
-    exporter.wait_ready(Duration::from_secs(30)).await;
+    exporter.wait_refreshed(Duration::from_secs(30)).await;
     let client = plain_client();
 
     let prometheus_accept = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
@@ -85,7 +85,7 @@ async fn a_crowd_of_scrapers_and_clients_that_never_read_leave_the_exporter_resp
     use tokio::io::AsyncWriteExt;
     let api = start_api(SHAPE, fast_settings()).await;
     let exporter = Exporter::start(&api, Exporter::FAST).await;
-    exporter.wait_ready(Duration::from_secs(30)).await;
+    exporter.wait_refreshed(Duration::from_secs(30)).await;
 
     // Clients that send a request and never read the answer.
     let mut silent = Vec::new();

@@ -59,7 +59,7 @@ async fn landing_page_renders_status_calls_and_customers_closest_to_running_out(
             .times(2),
     );
     let exporter = Exporter::start(&api, Exporter::FAST).await;
-    exporter.wait_ready(Duration::from_secs(60)).await;
+    exporter.wait_refreshed(Duration::from_secs(60)).await;
 
     let url = exporter.url("/");
     let profile = tempfile::tempdir().unwrap();
@@ -128,5 +128,57 @@ async fn landing_page_renders_status_calls_and_customers_closest_to_running_out(
             .unwrap_or_else(|| panic!("{uin} missing or out of order"));
         position += found;
     }
+    exporter.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn landing_page_shows_the_progress_of_a_first_refresh() {
+    let shape = Shape {
+        customers: 120,
+        vouchers_per_customer: 1.0,
+        seed: 19,
+    };
+    // The documented limits: 120 bills at one a second take two minutes.
+    let api = start_api(shape, tencentcloud_partner_exporter::simulator::Settings::default()).await;
+    let exporter = Exporter::start(&api, &["--collector.bills", "--refresh.publish-interval=1s"]).await;
+    exporter.wait_ready(Duration::from_secs(60)).await;
+    let bills_read = "tencentcloud_partner_refresh_items{account=\"default\",collector=\"bills\",state=\"read\"}";
+    support::eventually(Duration::from_secs(60), || async {
+        exporter.scrape().await.get(bills_read).is_some_and(|read| read >= 5.0)
+    })
+    .await;
+
+    let url = exporter.url("/");
+    let profile = tempfile::tempdir().unwrap();
+    let (dom, shot) = tokio::task::spawn_blocking({
+        let profile = profile.path().to_owned();
+        move || {
+            let shot = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("landing-first-start.png");
+            let _ = std::fs::remove_file(&shot);
+            chromium(
+                &profile,
+                &[
+                    "--window-size=1200,900",
+                    &format!("--screenshot={}", shot.display()),
+                    &url,
+                ],
+            );
+            let dom = chromium(&profile, &["--dump-dom", &url]);
+            (String::from_utf8_lossy(&dom.stdout).into_owned(), shot)
+        }
+    })
+    .await
+    .unwrap();
+    let png = std::fs::read(&shot).expect("chromium wrote a screenshot");
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 20_000, "{} bytes", png.len());
+
+    let row = dom
+        .split("<tr>")
+        .find(|row| row.contains("<td>bills</td>"))
+        .expect("a row for bills");
+    assert!(row.contains("first refresh"), "{row}");
+    assert!(row.contains("role=\"progressbar\""), "a progress bar: {row}");
+    assert!(row.contains("aria-valuemax=\"120\""), "120 bills due: {row}");
+    assert!(row.contains(" of 120 · ") && row.contains(" left</span>"), "{row}");
     exporter.stop().await;
 }

@@ -17,7 +17,7 @@ async fn promtool_finds_nothing_to_complain_about() {
     };
     let api = start_api(shape, fast_settings()).await;
     let exporter = Exporter::start(&api, &[Exporter::FAST[0], Exporter::FAST[1], "--customer.export-names"]).await;
-    exporter.wait_ready(Duration::from_secs(60)).await;
+    exporter.wait_refreshed(Duration::from_secs(60)).await;
     let scrape = exporter.scrape().await;
     assert!(scrape.series("tencentcloud_partner_voucher_info").len() > 50);
     let (ok, findings) = promtool_check(&scrape.text);

@@ -16,7 +16,7 @@ async fn full_refresh_at_the_documented_limits_is_rarely_throttled_and_exact() {
     };
     let api = start_api(shape, Settings::default()).await;
     let exporter = Exporter::start(&api, &["--api.rate-limit-fraction=1"]).await;
-    exporter.wait_ready(Duration::from_secs(120)).await;
+    exporter.wait_refreshed(Duration::from_secs(120)).await;
 
     let stats = api.sim.stats();
     let (calls, throttled) = stats.values().fold((0, 0), |(c, t), s| (c + s.calls, t + s.throttled));

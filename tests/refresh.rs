@@ -27,7 +27,7 @@ fn args(extra: &[&'static str]) -> Vec<&'static str> {
 async fn partial_refresh_keeps_the_last_complete_snapshot() {
     let api = start_api(SHAPE, fast_settings()).await;
     let exporter = Exporter::start(&api, &args(CUSTOMERS_EVERY_SECOND)).await;
-    exporter.wait_ready(Duration::from_secs(30)).await;
+    exporter.wait_refreshed(Duration::from_secs(30)).await;
     let (first, last) = api.sim.with_data(|d| {
         let uins: Vec<u64> = d.customers.keys().copied().collect();
         (uins[0], uins[uins.len() - 1])
@@ -97,7 +97,7 @@ async fn a_removed_customer_disappears_after_the_next_complete_refresh() {
         ]),
     )
     .await;
-    exporter.wait_ready(Duration::from_secs(60)).await;
+    exporter.wait_refreshed(Duration::from_secs(60)).await;
     let (gone, voucher) = api.sim.with_data(|d| {
         let v = d.vouchers.values().next().unwrap().clone();
         (v.customer_uin, v.id)
@@ -146,7 +146,7 @@ async fn values_older_than_max_age_are_no_longer_exported() {
         ]),
     )
     .await;
-    exporter.wait_ready(Duration::from_secs(30)).await;
+    exporter.wait_refreshed(Duration::from_secs(30)).await;
     let before = exporter.scrape().await;
     let last_success = before
         .get("tencentcloud_partner_refresh_last_success_timestamp_seconds{account=\"default\",collector=\"customers\"}")
@@ -202,7 +202,7 @@ async fn retryable_faults_are_survived_without_losing_values() {
         api.sim.inject(Rule::always(fault).sometimes(0.05));
     }
     let exporter = Exporter::start(&api, &args(&[])).await;
-    exporter.wait_ready(Duration::from_secs(90)).await;
+    exporter.wait_refreshed(Duration::from_secs(90)).await;
     let data = api.sim.with_data(|d| d.clone());
     let scrape = exporter.scrape().await;
     scrape.assert_balances_match(&data);
@@ -223,7 +223,7 @@ async fn null_fields_leave_series_out_instead_of_exporting_zero() {
     let api = start_api(SHAPE, fast_settings()).await;
     api.sim.inject(Rule::always(Fault::Nulls).on("QueryPartnerCredit"));
     let exporter = Exporter::start(&api, &args(&["--no-collector.allocations", "--no-collector.vouchers"])).await;
-    exporter.wait_ready(Duration::from_secs(30)).await;
+    exporter.wait_refreshed(Duration::from_secs(30)).await;
     let scrape = exporter.scrape().await;
     assert_eq!(
         scrape.get("tencentcloud_partner_refresh_success{account=\"default\",collector=\"partner\"}"),
@@ -245,7 +245,7 @@ async fn null_fields_leave_series_out_instead_of_exporting_zero() {
 async fn a_customer_listing_answered_with_nulls_keeps_the_last_list() {
     let api = start_api(SHAPE, fast_settings()).await;
     let exporter = Exporter::start(&api, &args(CUSTOMERS_EVERY_SECOND)).await;
-    exporter.wait_ready(Duration::from_secs(30)).await;
+    exporter.wait_refreshed(Duration::from_secs(30)).await;
     // "Total": null, "Data": null — which must not read as "no customers".
     api.sim.inject(Rule::always(Fault::Nulls).on("QueryCustomersCredit"));
     let failed = "tencentcloud_partner_refresh_success{account=\"default\",collector=\"customers\"}";
@@ -276,7 +276,7 @@ async fn an_outage_fails_the_refresh_within_about_one_interval() {
         ]),
     )
     .await;
-    exporter.wait_ready(Duration::from_secs(30)).await;
+    exporter.wait_refreshed(Duration::from_secs(30)).await;
     let success = "tencentcloud_partner_refresh_success{account=\"default\",collector=\"partner\"}";
     assert_eq!(exporter.scrape().await.get(success), Some(1.0));
 

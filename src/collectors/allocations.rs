@@ -9,25 +9,29 @@
 //! sweep catches: every history is read again within
 //! `--refresh.allocations-full-interval`, a share of them at each refresh.
 //!
-//! The API does not document the order of the records, so the newest is found
-//! without assuming one, in at most two calls per customer:
-//! 1. page 1 with one record gives `Total` and the first record; when `Total`
-//!    is what it was last time, nothing changed and the last answer stands;
-//! 2. otherwise the last page of 100 records is read. With 100 records or fewer
-//!    that is every record; with more, the history is sorted one way or the
-//!    other, so the newest is the first record or on the last page.
+//! Customers are read closest to running out first, and what has been read
+//! is published as the refresh goes (see [`super::items`]): on a first start
+//! the customers that matter most show first.
 //!
-//! The largest page size is undocumented. When the last page does not hold
-//! the records it should, the server serves fewer a page than asked: the
-//! size it serves is learnt from page 1, which must then be full, and the
-//! real last page is read. The size learnt is kept for every later customer.
+//! The API does not document the order of the records, so the newest is found
+//! without assuming one:
+//! - a customer never read, or whose `Credit` moved, is read with page 1 of
+//!   100 records: `Total` and, with 100 records or fewer, every record, in one
+//!   call. With more, the history is sorted one way or the other, so the
+//!   newest is the first record or on the last page, which is read too;
+//! - a customer the full sweep reads though nothing changed is probed with
+//!   page 1 of one record: when `Total` is what it was, the last answer
+//!   stands, which is the common case; otherwise it is read as above.
+//!
+//! The largest page size is undocumented. When page 1 holds fewer records
+//! than asked while more remain, the server serves fewer a page than asked:
+//! the size it serves is learnt from it, and kept for every later customer.
 
 use super::sweep::{Sweep, unix_now};
-use super::{Collected, Collector, Context, Error};
+use super::{Collected, Collector, Context, Error, read_each};
 use crate::api::actions::{Allocation, AllocationHistoryRequest, QueryCreditAllocationHistory};
 use crate::metrics::table::{Labels, Metric, Options, Table, Unit};
 use crate::snapshot::{AllocationRow, AllocationsSnapshot, CustomerRow, CustomersSnapshot, Rows};
-use futures::{StreamExt, TryStreamExt};
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -112,27 +116,59 @@ impl Collector for Allocations {
         let swept = self
             .sweep
             .due(ctx.full_sweep(), ctx.interval(), now, list.customers.len(), read_before);
-        let (known, page_size) = (&self.known, &self.page_size);
-        let mut rows = Vec::with_capacity(list.customers.len());
-        let mut read = Vec::new();
+        // Every listed customer keeps its last answer until its history is
+        // read again; one never read has no series until then.
+        let mut rows: HashMap<u64, AllocationRow> = list
+            .customers
+            .iter()
+            .filter_map(|c| Some((c.uin, self.known.get(&c.uin)?.clone())))
+            .collect();
+        let mut due = Vec::new();
         for customer in by_urgency(&list.customers) {
-            match known.get(&customer.uin) {
-                Some(last) if last.credit_seen == customer.credit && !swept.contains(&customer.uin) => {
-                    rows.push(last.clone())
-                }
-                last => read.push((customer.uin, customer.credit, last.cloned())),
-            }
+            let read = match rows.get(&customer.uin) {
+                None => Read::Whole,
+                Some(last) if last.credit_seen != customer.credit => Read::Whole,
+                Some(_) if swept.contains(&customer.uin) => Read::Probe,
+                Some(_) => continue,
+            };
+            due.push((customer.uin, customer.credit, read));
         }
-        let fresh: Vec<AllocationRow> = futures::stream::iter(read)
-            .map(|(uin, credit, last)| reread(ctx, uin, credit, last, page_size, now))
-            .buffer_unordered(CUSTOMERS_IN_FLIGHT)
-            .try_collect()
-            .await?;
-        rows.extend(fresh);
-        rows.sort_by_key(|r| r.uin);
-        self.known = rows.iter().map(|r| (r.uin, r.clone())).collect();
-        Ok(AllocationsSnapshot { rows })
+        ctx.items_due::<QueryCreditAllocationHistory>(due.len());
+        let (known, page_size) = (&self.known, &self.page_size);
+        let outcome = read_each(
+            ctx,
+            &mut rows,
+            due,
+            CUSTOMERS_IN_FLIGHT,
+            |(uin, credit, read)| reread(ctx, uin, credit, known.get(&uin), read, page_size, now),
+            |rows, row| {
+                rows.insert(row.uin, row);
+            },
+            snapshot,
+        )
+        .await;
+        // What was read stays known, also when the refresh failed: the next
+        // one reads only the customers not reached.
+        self.known = rows;
+        outcome?;
+        Ok(snapshot(&self.known))
     }
+}
+
+/// The rows of every customer read, by UIN.
+fn snapshot(rows: &HashMap<u64, AllocationRow>) -> AllocationsSnapshot {
+    let mut rows: Vec<AllocationRow> = rows.values().cloned().collect();
+    rows.sort_by_key(|r| r.uin);
+    AllocationsSnapshot { rows }
+}
+
+/// How a customer's history is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Read {
+    /// Never read, or its credit moved: page 1 of 100 records.
+    Whole,
+    /// Swept though nothing changed: one record first, to see whether `Total` did.
+    Probe,
 }
 
 /// Reads a customer's history again, noting the credit it is read for.
@@ -140,11 +176,19 @@ async fn reread(
     ctx: &Context,
     uin: u64,
     credit: Option<f64>,
-    last: Option<AllocationRow>,
+    last: Option<&AllocationRow>,
+    read: Read,
     page_size: &AtomicU64,
     now: f64,
 ) -> Result<AllocationRow, Error> {
-    let row = summarise(ctx, uin, last.as_ref(), page_size).await?;
+    let unchanged = match (read, last) {
+        (Read::Probe, Some(last)) => probe(ctx, uin, last).await?,
+        _ => None,
+    };
+    let row = match unchanged {
+        Some(row) => row,
+        None => summarise(ctx, uin, page_size).await?,
+    };
     Ok(AllocationRow {
         credit_seen: credit,
         read_at: Some(now),
@@ -167,37 +211,23 @@ fn by_urgency(customers: &[CustomerRow]) -> Vec<&CustomerRow> {
     order
 }
 
-async fn summarise(
-    ctx: &Context,
-    uin: u64,
-    known: Option<&AllocationRow>,
-    page_size: &AtomicU64,
-) -> Result<AllocationRow, Error> {
+/// The last answer, if the history still has as many records as it had.
+async fn probe(ctx: &Context, uin: u64, last: &AllocationRow) -> Result<Option<AllocationRow>, Error> {
     let first = history_page(ctx, uin, 1, 1).await?;
     let count = first.total.unwrap_or(first.history.len() as u64);
-    if let Some(known) = known.filter(|k| k.count == count) {
-        return Ok(known.clone());
-    }
+    Ok((count == last.count).then(|| last.clone()))
+}
+
+/// Reads a customer's history: page 1 at the page size served, and the last
+/// page when there is more than one.
+async fn summarise(ctx: &Context, uin: u64, page_size: &AtomicU64) -> Result<AllocationRow, Error> {
+    let size = page_size.load(Ordering::Relaxed);
+    let first = history_page(ctx, uin, 1, size).await?;
+    let count = first.total.unwrap_or(first.history.len() as u64);
     let mut records = first.history;
-    if count > records.len() as u64 {
-        let size = page_size.load(Ordering::Relaxed);
-        let last_page = count.div_ceil(size);
-        let last = history_page(ctx, uin, last_page, size).await?.history;
-        let expected = count - (last_page - 1) * size;
-        let short = last.len() as u64 != expected;
-        // Page 1 must be full when there are more records than a page holds.
-        let served = match (short, last_page) {
-            (false, _) => size,
-            (true, 1) => last.len() as u64,
-            (true, _) => {
-                let page_one = history_page(ctx, uin, 1, size).await?.history;
-                let served = page_one.len() as u64;
-                records.extend(page_one);
-                served
-            }
-        };
-        records.extend(last);
-        if served > 0 && served < size && served < count {
+    let served = records.len() as u64;
+    if count > served {
+        let size = if served > 0 && served < size {
             page_size.fetch_min(served, Ordering::Relaxed);
             tracing::debug!(
                 uin,
@@ -205,10 +235,13 @@ async fn summarise(
                 served,
                 "the API serves shorter allocation pages than asked"
             );
-            let last_page = count.div_ceil(served);
-            if last_page > 1 {
-                records.extend(history_page(ctx, uin, last_page, served).await?.history);
-            }
+            served
+        } else {
+            size
+        };
+        let last_page = count.div_ceil(size);
+        if last_page > 1 {
+            records.extend(history_page(ctx, uin, last_page, size).await?.history);
         }
     }
     let newest = records

@@ -13,16 +13,18 @@
 //!
 //! A refresh reads at most as many bills as the rate limit lets through in one
 //! interval, customers with the least credit left first; the rest wait for the
-//! next refresh. Those closest to running out are so never behind a sweep of
-//! everyone else.
+//! next refresh. The sweep's share is kept out of that cut, so that every
+//! bill is read within the full interval however many balances move; the
+//! reads themselves go least credit first, so those closest to running out
+//! are never behind a sweep of everyone else. What has been read is published
+//! as the refresh goes (see [`super::items`]).
 
 use super::sweep::{Sweep, unix_now};
-use super::{Collected, Collector, Context, Error};
+use super::{Collected, Collector, Context, Error, read_each};
 use crate::api::actions::{BillSummaryRequest, DescribeCustomerBillSummary};
 use crate::metrics::table::{Labels, Metric, Options, Table, Unit, no_labels};
 use crate::snapshot::{BillRow, BillsSnapshot, CustomerRow, CustomersSnapshot, Rows, VouchersSnapshot};
 use chrono::{DateTime, Datelike, FixedOffset};
-use futures::StreamExt;
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -105,40 +107,50 @@ impl Collector for Bills {
         let swept = self
             .sweep
             .due(ctx.full_sweep(), ctx.interval(), now, list.customers.len(), read_before);
-        let mut due = changed(&list.customers, &known, &vouchers, &swept);
-        due.truncate(ctx.calls_per_interval::<DescribeCustomerBillSummary>());
+        let budget = ctx.calls_per_interval::<DescribeCustomerBillSummary>();
+        let (due, unread) = due(&list.customers, &known, &vouchers, swept, budget);
+        self.sweep.owe(unread);
         let due: Vec<(u64, Option<f64>)> = due.iter().map(|c| (c.uin, c.remaining)).collect();
-        let mut reads = futures::stream::iter(due)
-            .map(|(uin, remaining)| read_bill(ctx, uin, remaining, &month, vouchers.get(&uin).copied(), now))
-            .buffer_unordered(CALLS_IN_FLIGHT);
+        ctx.items_due::<DescribeCustomerBillSummary>(due.len());
+        let listed: HashSet<u64> = list.customers.iter().map(|c| c.uin).collect();
         let mut known = known;
+        known.retain(|uin, _| listed.contains(uin));
+        let month_start = month_start(today);
+        let so_far = |known: &HashMap<u64, BillRow>| snapshot(&month, month_start, known);
         // At one call a second, what was read before a failure is kept for
-        // the next refresh, though this one publishes nothing.
-        while let Some(read) = reads.next().await {
-            match read {
-                Ok(row) => known.extend(row.map(|r| (r.uin, r))),
-                Err(error) => {
-                    (self.month, self.known) = (month.clone(), known);
-                    return Err(error);
-                }
+        // the next refresh.
+        let outcome = read_each(
+            ctx,
+            &mut known,
+            due,
+            CALLS_IN_FLIGHT,
+            |(uin, remaining)| read_bill(ctx, uin, remaining, &month, vouchers.get(&uin).copied(), now),
+            |known, row| known.extend(row.map(|r| (r.uin, r))),
+            so_far,
+        )
+        .await;
+        if outcome.is_ok() {
+            // Vouchers first seen since a bill was read (their collector had
+            // not refreshed yet, or the customer had none) are a baseline, not
+            // spending.
+            for row in known.values_mut().filter(|r| r.vouchers_seen.is_none()) {
+                row.vouchers_seen = vouchers.get(&row.uin).copied();
             }
         }
-        drop(reads);
-        // Vouchers first seen since a bill was read (their collector had not
-        // refreshed yet, or the customer had none) are a baseline, not spending.
-        for row in known.values_mut().filter(|r| r.vouchers_seen.is_none()) {
-            row.vouchers_seen = vouchers.get(&row.uin).copied();
-        }
-        let listed: HashSet<u64> = list.customers.iter().map(|c| c.uin).collect();
-        known.retain(|uin, _| listed.contains(uin));
-        let mut rows: Vec<BillRow> = known.values().cloned().collect();
-        rows.sort_by_key(|r| r.uin);
-        (self.month, self.known) = (month.clone(), known);
-        Ok(BillsSnapshot {
-            month,
-            month_start: month_start(today),
-            rows,
-        })
+        let snapshot = so_far(&known);
+        (self.month, self.known) = (month, known);
+        outcome.map(|()| snapshot)
+    }
+}
+
+/// The bills read this month, by UIN.
+fn snapshot(month: &str, month_start: Option<f64>, known: &HashMap<u64, BillRow>) -> BillsSnapshot {
+    let mut rows: Vec<BillRow> = known.values().cloned().collect();
+    rows.sort_by_key(|r| r.uin);
+    BillsSnapshot {
+        month: month.to_owned(),
+        month_start,
+        rows,
     }
 }
 
@@ -146,13 +158,36 @@ impl Collected for BillsSnapshot {
     type By = Bills;
 }
 
-/// The customers whose bill this refresh reads, least credit left first:
-/// new this month, balances moved since their last read, or swept.
+/// The customers whose bill this refresh reads, least credit left first, at
+/// most `budget`: those the sweep owes (`swept`) are kept out of the cut,
+/// then the changed ones fill the rest. Also says how many of `swept` did
+/// not fit, for the sweep to owe them again.
+fn due<'c>(
+    customers: &'c [CustomerRow],
+    known: &HashMap<u64, BillRow>,
+    vouchers: &HashMap<u64, f64>,
+    swept: HashSet<u64>,
+    budget: usize,
+) -> (Vec<&'c CustomerRow>, usize) {
+    let mut sweep: Vec<&CustomerRow> = customers.iter().filter(|c| swept.contains(&c.uin)).collect();
+    let mut due: Vec<&CustomerRow> = changed(customers, known, vouchers)
+        .into_iter()
+        .filter(|c| !swept.contains(&c.uin))
+        .collect();
+    let unread = sweep.len().saturating_sub(budget);
+    sweep.truncate(budget);
+    due.truncate(budget - sweep.len());
+    due.extend(sweep);
+    by_credit_left(&mut due);
+    (due, unread)
+}
+
+/// The customers new this month or whose balances moved since their last
+/// read, least credit left first.
 fn changed<'c>(
     customers: &'c [CustomerRow],
     known: &HashMap<u64, BillRow>,
     vouchers: &HashMap<u64, f64>,
-    swept: &HashSet<u64>,
 ) -> Vec<&'c CustomerRow> {
     let mut due: Vec<&CustomerRow> = customers
         .iter()
@@ -163,13 +198,18 @@ fn changed<'c>(
                     (last.vouchers_seen, vouchers.get(&c.uin)),
                     (Some(seen), Some(now)) if seen != *now
                 );
-                last.remaining_seen != c.remaining || vouchers_moved || swept.contains(&c.uin)
+                last.remaining_seen != c.remaining || vouchers_moved
             }
         })
         .collect();
-    let left = |c: &CustomerRow| c.remaining.unwrap_or(f64::INFINITY);
-    due.sort_by(|a, b| left(a).total_cmp(&left(b)).then(a.uin.cmp(&b.uin)));
+    by_credit_left(&mut due);
     due
+}
+
+/// Least credit left first.
+fn by_credit_left(customers: &mut [&CustomerRow]) {
+    let left = |c: &CustomerRow| c.remaining.unwrap_or(f64::INFINITY);
+    customers.sort_by(|a, b| left(a).total_cmp(&left(b)).then(a.uin.cmp(&b.uin)));
 }
 
 /// What is left on each customer's vouchers, from the vouchers collector's
@@ -284,11 +324,30 @@ mod tests {
         // Customer 2's vouchers were not known when its bill was read: a
         // balance first seen is no sign of spending.
         let vouchers = HashMap::from([(1, 3.0), (2, 9.0), (4, 7.5)]);
-        let due = changed(&customers, &known, &vouchers, &HashSet::from([5]));
-        let uins: Vec<u64> = due.iter().map(|c| c.uin).collect();
+        let (read, unread) = due(&customers, &known, &vouchers, HashSet::from([5]), 10);
+        let uins: Vec<u64> = read.iter().map(|c| c.uin).collect();
         assert_eq!(uins, [5, 2, 4, 3]);
+        assert_eq!(unread, 0);
         let unchanged_credit = [customer(2, 12.5)];
-        assert!(changed(&unchanged_credit, &known, &vouchers, &HashSet::new()).is_empty());
+        assert!(changed(&unchanged_credit, &known, &vouchers).is_empty());
+    }
+
+    #[test]
+    fn the_sweeps_share_is_read_however_many_balances_moved() {
+        // Every customer's credit moved: the changed ones alone would fill the
+        // budget, least credit first, and the customers with the most credit
+        // would never be read again.
+        let customers: Vec<CustomerRow> = (1..=100).map(|uin| customer(uin, uin as f64)).collect();
+        let known: HashMap<u64, BillRow> = (1..=100).map(|uin| bill(uin, -1.0, None)).collect();
+        let (read, unread) = due(&customers, &known, &HashMap::new(), HashSet::from([99, 100]), 10);
+        let uins: Vec<u64> = read.iter().map(|c| c.uin).collect();
+        assert_eq!(uins, [1, 2, 3, 4, 5, 6, 7, 8, 99, 100]);
+        assert_eq!(unread, 0);
+        // A share larger than the budget: what does not fit is owed again.
+        let (read, unread) = due(&customers, &known, &HashMap::new(), (91..=100).chain([1]).collect(), 4);
+        assert_eq!(read.len(), 4);
+        assert!(read.iter().all(|c| c.uin == 1 || c.uin > 90));
+        assert_eq!(unread, 7);
     }
 
     #[test]

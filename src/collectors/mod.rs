@@ -1,6 +1,9 @@
 //! The collectors: background tasks that refresh one snapshot each, on their
-//! own interval, and publish it whole to the cache. Nothing here runs at
-//! scrape time, and nothing here knows how snapshots become metrics.
+//! own interval, and publish it to the cache: whole when the refresh
+//! completes, and, while a long one runs, what it has read so far (merged
+//! with what was known), so that a first start of a large partner shows data
+//! within a minute. Nothing here runs at scrape time, and nothing here knows
+//! how snapshots become metrics.
 //!
 //! "Collector" means our refreshers, as in `--collector.vouchers`; the
 //! prometheus-client trait of the same name lives in `metrics`.
@@ -8,17 +11,23 @@
 pub mod allocations;
 pub mod bills;
 pub mod customers;
+pub mod health;
+pub mod items;
 pub mod pages;
 pub mod partner;
 pub mod pool;
+pub mod publish;
+pub mod refresh_metrics;
 pub mod status;
 pub mod subagents;
 pub mod sweep;
 pub mod task;
 pub mod vouchers;
 
+pub use health::{Phase, Progress, Status, StatusView};
+pub use items::read_each;
 pub use pages::{Page, walk_pages};
-pub use task::{Phase, Schedule, Status, StatusView, run};
+pub use task::{Schedule, run};
 
 use crate::api::{self, Action};
 use crate::cache::Snapshots;
@@ -28,8 +37,9 @@ use crate::snapshot::{Kind, Rows, Snapshot, VisitKind, VisitRows};
 use chrono::{DateTime, FixedOffset, NaiveDateTime};
 use prometheus_client::encoding::DescriptorEncoder;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -146,12 +156,16 @@ pub enum Error {
     Unsettled { listing: &'static str, attempts: u32 },
     #[error("no current customer list: the customers collector has not refreshed within --cache.max-age")]
     NoCustomers,
+    #[error("the exporter is stopping")]
+    Stopping,
 }
 
 /// What every collector needs to refresh: the API, the other snapshots, and
 /// how to read the API's values.
 #[derive(Clone)]
 pub struct Inputs {
+    /// The account's name, for the log.
+    pub account: Arc<str>,
     pub api: api::Client,
     pub snapshots: Snapshots,
     /// The zone of the API's zone-less time strings.
@@ -176,9 +190,76 @@ pub struct Context {
     inputs: Inputs,
     status: Arc<Status>,
     schedule: Schedule,
+    /// When the refresh under way started or last published a part.
+    last_part: Mutex<Instant>,
+    /// Cancelled when the exporter stops.
+    cancel: CancellationToken,
 }
 
+/// How soon, as a share of `--refresh.publish-interval`, a collector that has
+/// published nothing yet publishes the first part of its refresh: 5 s by
+/// default. `/-/ready` waits for it.
+const FIRST_PART_SHARE: u32 = 6;
+
 impl Context {
+    fn new(inputs: Inputs, status: Arc<Status>, schedule: Schedule, cancel: CancellationToken) -> Self {
+        Self {
+            inputs,
+            status,
+            schedule,
+            last_part: Mutex::new(Instant::now()),
+            cancel,
+        }
+    }
+
+    /// Completes when the exporter stops: a long refresh then publishes
+    /// what it has read and ends.
+    pub async fn stopping(&self) {
+        self.cancel.cancelled().await
+    }
+
+    /// Whether the exporter is stopping.
+    pub fn is_stopping(&self) -> bool {
+        self.cancel.is_cancelled()
+    }
+
+    /// Counts the time to the next part from now: a refresh starts, or a
+    /// part was published.
+    fn refresh_started(&self) {
+        *self.last_part.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
+    }
+
+    /// Declares `due` more items this refresh reads one at a time, each
+    /// with a call of `A`: the progress shown, and the time left at `A`'s pace.
+    pub fn items_due<A: Action>(&self, due: usize) {
+        let pace = self.inputs.api.pace::<A>().as_secs_f64();
+        self.status.items_due(due, pace);
+    }
+
+    /// Records one item of this refresh read.
+    pub fn item_read(&self) {
+        self.status.item_read();
+    }
+
+    /// Whether it is time to publish what this refresh has read so far:
+    /// every `--refresh.publish-interval`, and soon after the start for a
+    /// collector that has published nothing yet.
+    pub fn part_due(&self) -> bool {
+        let every = if self.status.is_ready() {
+            self.schedule.publish_every
+        } else {
+            self.schedule.publish_every / FIRST_PART_SHARE
+        };
+        self.last_part.lock().unwrap_or_else(|p| p.into_inner()).elapsed() >= every
+    }
+
+    /// Publishes what this refresh has read so far, merged with what was
+    /// known: served, and kept on disk, until the refresh completes.
+    pub async fn publish_part(&self, rows: impl Into<Snapshot>) {
+        publish::publish(&self.inputs, &self.status, rows.into(), self.schedule.max_age, false).await;
+        self.refresh_started();
+    }
+
     /// Calls the API and records progress for `/-/healthy`. A call retries
     /// for at most one of the collector's intervals, so that an outage fails
     /// the refresh, and shows, within about an interval.

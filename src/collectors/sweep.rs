@@ -62,6 +62,14 @@ impl Sweep {
     }
 }
 
+impl Sweep {
+    /// Owes again `unread` customers that [`Sweep::due`] chose but the
+    /// refresh could not read: they are chosen again next time.
+    pub fn owe(&mut self, unread: usize) {
+        self.owed += unread as f64;
+    }
+}
+
 /// The local clock in unix seconds.
 pub fn unix_now() -> f64 {
     std::time::SystemTime::now()

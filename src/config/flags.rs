@@ -117,6 +117,10 @@ pub struct Flags {
     #[command(flatten)]
     pub collectors: CollectorFlags,
 
+    /// How often a long refresh (a first start of a large partner) publishes what it has read so far.
+    #[arg(long = "refresh.publish-interval", env = "TENCENTCLOUD_PARTNER_EXPORTER_REFRESH_PUBLISH_INTERVAL", default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
+    pub publish_every: Duration,
+
     /// Only these customers (comma-separated UINs), read with QueryCreditByUinList.
     #[arg(long = "customers.uins", env = "TENCENTCLOUD_PARTNER_EXPORTER_CUSTOMERS_UINS", value_delimiter = ',', value_parser = parse_uin, value_name = "UIN,...")]
     pub customer_uins: Option<Vec<u64>>,

@@ -60,6 +60,8 @@ pub struct Config {
     pub collectors: Enabled,
     /// `--refresh.<name>-full-interval` of the collectors that have one.
     pub full_sweeps: FullSweeps,
+    /// `--refresh.publish-interval`.
+    pub publish_every: Duration,
     pub customer_uins: Option<Vec<u64>>,
     pub export_names: bool,
     pub max_age: Duration,
@@ -93,6 +95,8 @@ pub struct Common {
     /// The collectors that run.
     pub collectors: Enabled,
     pub full_sweeps: FullSweeps,
+    /// How often a long refresh publishes what it has read so far.
+    pub publish_every: Duration,
     pub export_names: bool,
     pub max_age: Duration,
     pub snapshot_dir: Option<PathBuf>,
@@ -105,6 +109,7 @@ impl Config {
         Common {
             collectors: self.collectors,
             full_sweeps: self.full_sweeps,
+            publish_every: self.publish_every,
             export_names: self.export_names,
             max_age: self.max_age,
             snapshot_dir: self.snapshot_dir.clone(),
@@ -198,6 +203,7 @@ impl Config {
             intervals: flags.collectors.intervals,
             collectors: flags.collectors.enabled,
             full_sweeps: flags.collectors.full_sweeps,
+            publish_every: flags.publish_every,
             customer_uins: flags.customer_uins,
             export_names: flags.export_names,
             max_age: flags.max_age,

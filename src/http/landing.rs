@@ -1,6 +1,6 @@
 //! The landing page at `/`: what this is, where the metrics are, how each
-//! collector is doing, the API calls per action, and the customers closest to
-//! running out of credit. Plain server-rendered HTML with inline CSS: no
+//! collector is doing (with a progress bar while its first refresh runs), the
+//! API calls per action, and the customers closest to running out of credit. Plain server-rendered HTML with inline CSS: no
 //! external assets, no JavaScript.
 
 use super::{AppState, escape};
@@ -38,11 +38,48 @@ fn state(v: &StatusView) -> (&'static str, &'static str) {
     match (v.phase, v.last_ok) {
         (Phase::Stopped, _) => ("stopped", "bad"),
         (Phase::Waiting, _) => ("waiting for customers", "idle"),
+        (Phase::Refreshing, _) if !v.completed_once => ("first refresh", "idle"),
         (Phase::Refreshing, _) => ("refreshing", "idle"),
         (Phase::Idle, Some(true)) => ("ok", "good"),
         (Phase::Idle, Some(false)) => ("failing", "bad"),
         (Phase::Idle, None) => ("starting", "idle"),
     }
+}
+
+/// How far a refresh has come: a bar with the items read of the items due
+/// and the time left at the rate limit's pace while the first refresh runs;
+/// the count alone for a later one.
+fn progress(v: &StatusView) -> String {
+    let Some(p) = v.progress.filter(|p| p.due > 0) else {
+        return String::new();
+    };
+    let counts = format!("{} of {}", thousands(p.read), thousands(p.due));
+    if v.completed_once || v.phase != Phase::Refreshing {
+        return format!("<span class=idle>{counts}</span>");
+    }
+    let share = p.read as f64 / p.due as f64;
+    format!(
+        "<div class=bar role=progressbar aria-valuemin=0 aria-valuemax={due} aria-valuenow={read}>\
+         <div style=\"width:{percent:.1}%\"></div></div>\
+         <span class=progress>{counts} · {percent:.0} % · about {left} left</span>",
+        due = p.due,
+        read = p.read,
+        percent = share * 100.0,
+        left = whole_seconds(p.time_left()),
+    )
+}
+
+/// `n` with commas between thousands: 10,000.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
 }
 
 fn collectors_table(state_: &AppState) -> String {
@@ -57,9 +94,10 @@ fn collectors_table(state_: &AppState) -> String {
         let (text, class) = state(&v);
         let _ = writeln!(
             rows,
-            "<tr><td>{}</td><td>{}</td><td class={class}>{text}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=err>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td class={class}>{text}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=err>{}</td></tr>",
             escape(&account),
             status.kind,
+            progress(&v),
             whole_seconds(status.interval),
             ago(v.last_success),
             v.last_duration
@@ -174,7 +212,8 @@ nav a{{margin-right:1.2em}} table{{border-collapse:collapse;width:100%}}
 th,td{{border-bottom:1px solid #d0d7de;padding:.35em .6em;text-align:left;vertical-align:top}}
 th{{background:#f6f8fa}} .num{{text-align:right;font-variant-numeric:tabular-nums}}
 .good{{color:#1a7f37;font-weight:600}} .bad{{color:#cf222e;font-weight:600}} .warn{{color:#9a6700;font-weight:600}}
-.idle{{color:#57606a}} .err{{color:#cf222e;font-size:.9em}} .demo{{background:#fff8c5;border:1px solid #d4a72c;padding:.5em .8em}}
+.idle{{color:#57606a}} .bar{{height:.6em;background:#eaeef2;border-radius:.3em;overflow:hidden;min-width:10em}}
+.bar div{{height:100%;background:#1f883d}} .progress{{font-size:.85em;color:#57606a;white-space:nowrap}} .err{{color:#cf222e;font-size:.9em}} .demo{{background:#fff8c5;border:1px solid #d4a72c;padding:.5em .8em}}
 footer{{margin-top:2em;color:#57606a;font-size:.9em}}
 </style></head><body>
 <h1>Tencent Cloud Partner Exporter</h1>
@@ -182,7 +221,7 @@ footer{{margin-top:2em;color:#57606a;font-size:.9em}}
 {demo}
 <nav><a href="{path}">Metrics</a><a href="/-/healthy">Health</a><a href="/-/ready">Readiness</a></nav>
 <h2>Collectors</h2>
-<table><tr><th>Account</th><th>Collector</th><th>State</th><th>Interval</th><th>Last success</th><th>Took</th><th>Next run</th><th>Last error</th></tr>
+<table><tr><th>Account</th><th>Collector</th><th>State</th><th>Progress</th><th>Interval</th><th>Last success</th><th>Took</th><th>Next run</th><th>Last error</th></tr>
 {collectors}</table>
 <h2>Customers closest to running out of credit</h2>
 <table><tr><th>Account</th><th>UIN</th><th>Remark</th><th class=num>Credit (USD)</th><th class=num>Left (USD)</th><th class=num>Left</th></tr>

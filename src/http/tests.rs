@@ -46,7 +46,7 @@ fn state(accounts: Vec<Account>, reloader: Arc<Scripted>, lifecycle: bool) -> Ap
     AppState {
         metrics: Arc::new(Metrics::new(
             served.clone(),
-            Box::new(crate::collectors::task::RefreshMetrics(served.clone())),
+            Box::new(crate::collectors::refresh_metrics::RefreshMetrics(served.clone())),
             crate::collectors::counters(),
         )),
         accounts: served,
@@ -79,7 +79,7 @@ async fn ready_once_every_collector_of_one_account_has_refreshed() {
         "Not ready: waiting for the first refresh of partner, customers, allocations, vouchers, pool, status, subagents, bills\n"
     );
     for status in &statuses[..3] {
-        status.restored(SystemTime::now());
+        status.restored(SystemTime::now(), true);
     }
     let (_, body) = call(state.clone(), "GET", "/-/ready").await;
     assert_eq!(
@@ -87,7 +87,7 @@ async fn ready_once_every_collector_of_one_account_has_refreshed() {
         "Not ready: waiting for the first refresh of vouchers, pool, status, subagents, bills\n"
     );
     for status in &statuses[3..] {
-        status.restored(SystemTime::now());
+        status.restored(SystemTime::now(), true);
     }
     assert_eq!(call(state, "GET", "/-/ready").await, (StatusCode::OK, "Ready\n".into()));
 }
@@ -95,7 +95,7 @@ async fn ready_once_every_collector_of_one_account_has_refreshed() {
 #[tokio::test]
 async fn one_ready_account_makes_the_exporter_ready_and_names_say_whose_collector() {
     let ready = statuses();
-    ready.iter().for_each(|s| s.restored(SystemTime::now()));
+    ready.iter().for_each(|s| s.restored(SystemTime::now(), true));
     let waiting = statuses();
     let state = state(
         vec![Account::idle("a", waiting.clone()), Account::idle("b", ready)],
@@ -161,7 +161,14 @@ async fn landing_page_links_the_endpoints_and_states_each_collector() {
     let statuses = statuses();
     statuses[0].set_phase(Phase::Stopped);
     statuses[2].set_phase(Phase::Waiting);
+    // A first refresh 1,234 customers into 10,000, at 5 a second.
     statuses[3].set_phase(Phase::Refreshing);
+    statuses[3].items_due(10_000, 0.2);
+    (0..1234).for_each(|_| statuses[3].item_read());
+    // A later refresh: no bar.
+    statuses[4].published(SystemTime::now(), true);
+    statuses[4].set_phase(Phase::Refreshing);
+    statuses[4].items_due(10, 0.05);
     let state = state(
         vec![Account::idle("default", statuses)],
         Scripted::answering(Ok(())),
@@ -176,8 +183,97 @@ async fn landing_page_links_the_endpoints_and_states_each_collector() {
         "<td class=bad>stopped</td>",
         "<td class=idle>starting</td>",
         "<td class=idle>waiting for customers</td>",
-        "<td class=idle>refreshing</td>",
+        "<td class=idle>first refresh</td>",
+        "aria-valuemax=10000 aria-valuenow=1234><div style=\"width:12.3%\">",
+        "1,234 of 10,000 · 12 % · about 29m 13s left",
+        "<td class=idle>refreshing</td><td><span class=idle>0 of 10</span>",
     ] {
         assert!(html.contains(needle), "landing page lacks {needle}:\n{html}");
     }
+    assert_eq!(
+        html.matches("role=progressbar").count(),
+        1,
+        "a bar only for a first refresh"
+    );
+}
+
+/// An encoder that holds the publication of a snapshot until the test, or a
+/// watchdog ten seconds on, lets it go.
+mod held_encoder {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Condvar, Mutex};
+
+    pub static STARTED: AtomicBool = AtomicBool::new(false);
+    pub static BY_WATCHDOG: AtomicBool = AtomicBool::new(false);
+    static RELEASED: (Mutex<bool>, Condvar) = (Mutex::new(false), Condvar::new());
+
+    pub fn encode(
+        snapshot: &crate::snapshot::Snapshot,
+        encoder: &mut prometheus_client::encoding::DescriptorEncoder,
+        scope: crate::metrics::table::Scope<'_>,
+    ) -> std::fmt::Result {
+        STARTED.store(true, Ordering::SeqCst);
+        let (lock, released) = &RELEASED;
+        let mut done = lock.lock().unwrap();
+        while !*done {
+            done = released.wait(done).unwrap();
+        }
+        crate::collectors::encode(snapshot, encoder, scope)
+    }
+
+    pub fn release() {
+        *RELEASED.0.lock().unwrap() = true;
+        RELEASED.1.notify_all();
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn scrapes_and_probes_answer_while_a_snapshot_is_being_encoded() {
+    use crate::cache::Snapshots;
+    use crate::metrics::exposition::Renderer;
+    use crate::snapshot::{PartnerSnapshot, Snapshot};
+    use std::sync::atomic::Ordering;
+    let statuses = statuses();
+    let snapshots = Snapshots::new(Renderer::new("default", false, held_encoder::encode));
+    let partner = statuses[0].clone();
+    let state = state(
+        vec![Account::idle_with("default", statuses, snapshots.clone())],
+        Scripted::answering(Ok(())),
+        false,
+    );
+    std::thread::spawn(|| {
+        std::thread::sleep(Duration::from_secs(10));
+        held_encoder::BY_WATCHDOG.store(true, Ordering::SeqCst);
+        held_encoder::release();
+    });
+    // One worker thread: an encoding on it would hold every request.
+    let publication = tokio::spawn({
+        let snapshots = snapshots.clone();
+        async move {
+            let snapshot = Snapshot::Partner(PartnerSnapshot {
+                total: Some(42.0),
+                ..Default::default()
+            });
+            crate::collectors::publish::serve(&snapshots, &partner, snapshot, Duration::from_secs(60), false).await
+        }
+    });
+    while !held_encoder::STARTED.load(Ordering::SeqCst) {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let (code, body) = call(state.clone(), "GET", "/metrics").await;
+    assert_eq!(code, StatusCode::OK);
+    assert!(!body.contains("tencentcloud_partner_credit_usd"), "not published yet");
+    assert_eq!(call(state.clone(), "GET", "/-/healthy").await.0, StatusCode::OK);
+    assert_eq!(call(state.clone(), "GET", "/").await.0, StatusCode::OK);
+    assert!(
+        !held_encoder::BY_WATCHDOG.load(Ordering::SeqCst),
+        "the requests waited for the encoding"
+    );
+    held_encoder::release();
+    publication.await.unwrap().expect("published");
+    let (_, body) = call(state, "GET", "/metrics").await;
+    assert!(
+        body.contains("tencentcloud_partner_credit_usd{account=\"default\"} 42.0"),
+        "{body}"
+    );
 }

@@ -40,8 +40,12 @@ pub struct Published {
     pub snapshot: Arc<Snapshot>,
     /// The snapshot's metric families, encoded once when it was published.
     pub families: Vec<Family>,
-    /// When the refresh that produced it completed.
+    /// When it was published: when the refresh that produced it completed,
+    /// or, for a part, when that part was read.
     pub at: SystemTime,
+    /// Whether a refresh completed it; false for what a refresh still under
+    /// way had read so far.
+    pub complete: bool,
 }
 
 /// One metric family of a snapshot, encoded: its descriptor (`# HELP`,

@@ -45,6 +45,8 @@ pub struct Settings {
     /// Seconds the simulated API's clock is ahead of this host's (negative:
     /// behind), to test a skewed client clock.
     pub clock_offset_secs: i64,
+    /// Whether to keep every answered request, for [`Simulator::requests`].
+    pub record_requests: bool,
 }
 
 impl Default for Settings {
@@ -55,6 +57,7 @@ impl Default for Settings {
             max_page_size: 100,
             silent_page_cap: None,
             clock_offset_secs: 0,
+            record_requests: false,
         }
     }
 }
@@ -84,6 +87,8 @@ struct Backend {
     windows: Mutex<HashMap<String, VecDeque<Instant>>>,
     faults: Mutex<Vec<Rule>>,
     stats: Mutex<BTreeMap<String, ActionStats>>,
+    /// Answered requests (action, body), when `Settings::record_requests`.
+    recorded: Mutex<Vec<(String, serde_json::Value)>>,
     requests: AtomicU64,
     /// Seconds the simulated API's clock is ahead of this host's.
     clock_offset: AtomicI64,
@@ -104,6 +109,7 @@ impl Simulator {
                 windows: Mutex::default(),
                 faults: Mutex::default(),
                 stats: Mutex::default(),
+                recorded: Mutex::default(),
                 requests: AtomicU64::new(0),
                 clock_offset: AtomicI64::new(settings.clock_offset_secs),
                 settings,
@@ -160,6 +166,16 @@ impl Simulator {
     /// Calls seen so far, by action.
     pub fn stats(&self) -> BTreeMap<String, ActionStats> {
         lock(&self.shared.stats).clone()
+    }
+
+    /// The bodies of the requests of `action` answered so far (throttled
+    /// ones left out), when the settings ask to record them.
+    pub fn requests(&self, action: &str) -> Vec<serde_json::Value> {
+        lock(&self.shared.recorded)
+            .iter()
+            .filter(|(a, _)| a == action)
+            .map(|(_, body)| body.clone())
+            .collect()
     }
 
     /// Forgets the calls seen so far.
@@ -248,7 +264,13 @@ async fn respond(shared: &Arc<Backend>, headers: &HeaderMap, body: &Bytes) -> Re
         }
         Ok(()) => match throttle(shared, &action) {
             Err(e) => Err(e),
-            Ok(()) => return answer_with_faults(shared, &action, body, request_id).await,
+            Ok(()) => {
+                if shared.settings.record_requests {
+                    let request = serde_json::from_slice(body).unwrap_or_default();
+                    lock(&shared.recorded).push((action.clone(), request));
+                }
+                return answer_with_faults(shared, &action, body, request_id).await;
+            }
         },
     };
     match result {

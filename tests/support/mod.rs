@@ -111,6 +111,19 @@ impl Exporter {
         .await;
     }
 
+    /// Waits until every collector has completed a refresh: `/-/ready` comes
+    /// sooner, once each has published what it had read so far.
+    pub async fn wait_refreshed(&self, within: Duration) {
+        self.wait_ready(within).await;
+        eventually(within, || async {
+            let scrape = self.scrape().await;
+            let collectors = scrape.series("tencentcloud_partner_refresh_interval_seconds");
+            let done = scrape.series("tencentcloud_partner_refresh_last_success_timestamp_seconds");
+            collectors.len() == done.len()
+        })
+        .await;
+    }
+
     pub async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());

@@ -1,0 +1,230 @@
+//! What a collector's task is doing and how its refreshes went: the
+//! [`Status`] that `/-/healthy`, `/-/ready`, the landing page and the refresh
+//! metrics read, and that the task and its publications write. No I/O.
+
+use crate::snapshot::Kind;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
+// tokio's clock, so the tests of health can advance it instead of sleeping.
+use tokio::time::Instant;
+
+/// What `/-/healthy`, `/-/ready`, the landing page and the refresh metrics
+/// know of one collector's task.
+#[derive(Debug)]
+pub struct Status {
+    pub kind: Kind,
+    pub interval: Duration,
+    inner: Mutex<StatusView>,
+}
+
+/// A copy of a collector's status at one moment.
+#[derive(Debug, Clone)]
+pub struct StatusView {
+    /// When the task last started a refresh or got an API answer.
+    pub last_progress: Instant,
+    pub last_attempt: Option<SystemTime>,
+    pub last_success: Option<SystemTime>,
+    /// Whether the last finished refresh succeeded.
+    pub last_ok: Option<bool>,
+    pub last_duration: Option<Duration>,
+    pub last_error: Option<String>,
+    pub next_run: Option<SystemTime>,
+    pub phase: Phase,
+    /// When values were last published: a complete refresh, a part of one,
+    /// or a snapshot restored from disk. Ready from then on.
+    pub last_published: Option<SystemTime>,
+    /// Whether a refresh has completed since the exporter started: until
+    /// then, a refresh under way is the first.
+    pub completed_once: bool,
+    /// The items of the current (or last) refresh, for a collector that reads
+    /// items one at a time.
+    pub progress: Option<Progress>,
+}
+
+/// How far a refresh that reads items one at a time has come.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Progress {
+    pub read: u64,
+    pub due: u64,
+    /// Seconds an item takes at the pace the rate limit allows.
+    pub seconds_per_item: f64,
+}
+
+impl Progress {
+    /// The time the items not read yet take at the rate limit's pace.
+    pub fn time_left(&self) -> Duration {
+        let left = self.due.saturating_sub(self.read) as f64 * self.seconds_per_item;
+        Duration::try_from_secs_f64(left).unwrap_or_default()
+    }
+}
+
+/// What a collector's task is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Between refreshes, or before the first: the last outcome says how it went.
+    Idle,
+    /// Waiting for another collector's first snapshot: not wedged.
+    Waiting,
+    /// A refresh is under way.
+    Refreshing,
+    /// The task ended (panicked, or the exporter is stopping).
+    Stopped,
+}
+
+impl Status {
+    pub fn new(kind: Kind, interval: Duration) -> Self {
+        Self {
+            kind,
+            interval,
+            inner: Mutex::new(StatusView {
+                last_progress: Instant::now(),
+                last_attempt: None,
+                last_success: None,
+                last_ok: None,
+                last_duration: None,
+                last_error: None,
+                next_run: None,
+                phase: Phase::Idle,
+                last_published: None,
+                completed_once: false,
+                progress: None,
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, StatusView> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn view(&self) -> StatusView {
+        self.lock().clone()
+    }
+
+    /// Healthy unless the task died or has shown no progress for three intervals.
+    pub fn is_healthy(&self) -> bool {
+        let view = self.lock();
+        match view.phase {
+            Phase::Stopped => false,
+            Phase::Waiting => true,
+            Phase::Idle | Phase::Refreshing => view.last_progress.elapsed() < self.interval * 3,
+        }
+    }
+
+    /// Puts the task in `phase`.
+    pub(crate) fn set_phase(&self, phase: Phase) {
+        self.lock().phase = phase;
+    }
+
+    /// Records that the task got an API answer: it is alive.
+    pub fn progressed(&self) {
+        self.lock().last_progress = Instant::now();
+    }
+
+    /// Records that the snapshot served was published at `at` by an earlier
+    /// run (`complete`, or a part of a refresh): the exporter is ready, and
+    /// the refresh metrics show the snapshot's age.
+    pub fn restored(&self, at: SystemTime, complete: bool) {
+        let mut view = self.lock();
+        view.last_published = Some(at);
+        if complete {
+            view.last_success = Some(at);
+        }
+    }
+
+    /// Records a publication at `at`: of a complete refresh, or of a part.
+    pub fn published(&self, at: SystemTime, complete: bool) {
+        let mut view = self.lock();
+        view.last_published = Some(at);
+        if complete {
+            view.last_success = Some(at);
+            view.completed_once = true;
+        }
+    }
+
+    /// Whether the collector serves something true: it has published once,
+    /// a part of its first refresh at least, or restored a snapshot.
+    pub fn is_ready(&self) -> bool {
+        self.lock().last_published.is_some()
+    }
+
+    /// Adds `due` items to the current refresh, each taking `seconds_per_item`.
+    pub fn items_due(&self, due: usize, seconds_per_item: f64) {
+        let mut view = self.lock();
+        let progress = view.progress.get_or_insert_with(Progress::default);
+        progress.due += due as u64;
+        progress.seconds_per_item = seconds_per_item;
+    }
+
+    /// Records one item of the current refresh read.
+    pub fn item_read(&self) {
+        if let Some(progress) = &mut self.lock().progress {
+            progress.read += 1;
+        }
+    }
+
+    /// Starts a refresh: its items are counted from zero.
+    pub(super) fn refresh_started(&self, at: Instant) {
+        let mut view = self.lock();
+        view.last_progress = at;
+        view.last_attempt = Some(SystemTime::now());
+        view.phase = Phase::Refreshing;
+        if let Some(progress) = &mut view.progress {
+            *progress = Progress::default();
+        }
+    }
+
+    /// Records how the refresh that took `elapsed` ended.
+    pub(super) fn refresh_ended(&self, error: Option<String>, elapsed: Duration, interval: Duration) {
+        let mut view = self.lock();
+        view.phase = Phase::Idle;
+        view.last_duration = Some(elapsed);
+        view.next_run = Some(SystemTime::now() + interval.saturating_sub(elapsed));
+        view.last_ok = Some(error.is_none());
+        view.last_error = error;
+    }
+
+    /// Logs how far a first refresh has come, for whoever watches a first start.
+    pub(super) fn log_progress(&self, account: &str) {
+        let view = self.view();
+        let Some(progress) = view.progress.filter(|p| p.due > 0 && !view.completed_once) else {
+            return;
+        };
+        tracing::info!(
+            account,
+            collector = %self.kind,
+            read = progress.read,
+            due = progress.due,
+            left = %humantime::format_duration(Duration::from_secs(progress.time_left().as_secs())),
+            "first refresh under way"
+        );
+    }
+}
+
+/// Marks the status stopped when the task ends, by return or by panic.
+pub(super) struct StopGuard(pub(super) Arc<Status>);
+impl Drop for StopGuard {
+    fn drop(&mut self) {
+        self.0.lock().phase = Phase::Stopped;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn status_turns_unhealthy_after_three_silent_intervals() {
+        let status = Status::new(Kind::Partner, Duration::from_secs(60));
+        tokio::time::advance(Duration::from_secs(179)).await;
+        assert!(status.is_healthy());
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert!(!status.is_healthy());
+        status.progressed();
+        assert!(status.is_healthy(), "an API answer is progress");
+        tokio::time::advance(Duration::from_secs(180)).await;
+        status.lock().phase = Phase::Waiting;
+        assert!(status.is_healthy(), "waiting for a dependency is not being wedged");
+        status.lock().phase = Phase::Stopped;
+        assert!(!status.is_healthy());
+    }
+}
