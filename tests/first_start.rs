@@ -247,6 +247,14 @@ async fn a_first_start_shows_what_it_has_read_and_never_a_wrong_value() {
         bills_progress_seen,
         "tencentcloud_partner_refresh_items shows the bills as they are read"
     );
+    // Every two publish intervals, a line says how far the first refresh has come.
+    let log = exporter.log();
+    let progress = log
+        .lines()
+        .filter(|l| l.contains("first refresh under way") && l.contains("collector=bills"))
+        .count();
+    assert!(progress >= 5, "{progress} progress lines for the 40 s of bills:\n{log}");
+    assert!(log.contains("due=40") && log.contains("left="), "{log}");
     exporter.stop();
 }
 

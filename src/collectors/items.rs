@@ -39,30 +39,32 @@ where
             .buffer_unordered(in_flight)
     );
     let mut unpublished = 0_usize;
-    while let Some(result) = reads.next().await {
-        match result {
-            Ok(item) => {
+    // A part is encoded and written while the reads go on: at 50,000
+    // vouchers that takes a while, and the rate limit's slots are not waited.
+    let mut publishing: Option<tokio::task::JoinHandle<()>> = None;
+    let outcome = loop {
+        match reads.next().await {
+            None if ctx.is_stopping() => break Err(Error::Stopping),
+            None => break Ok(()),
+            Some(Ok(item)) => {
                 keep(state, item);
                 ctx.item_read();
                 unpublished += 1;
-                if ctx.part_due() && !ctx.is_stopping() {
-                    ctx.publish_part(so_far(state)).await;
+                let idle = publishing.as_ref().is_none_or(|p| p.is_finished());
+                if idle && ctx.part_due() && !ctx.is_stopping() {
+                    publishing = Some(ctx.spawn_part(so_far(state)));
                     unpublished = 0;
                 }
             }
-            Err(error) => {
-                if unpublished > 0 {
-                    ctx.publish_part(so_far(state)).await;
-                }
-                return Err(error);
-            }
+            Some(Err(error)) => break Err(error),
         }
+    };
+    // Parts go out in order, and before whatever the caller publishes next.
+    if let Some(part) = publishing {
+        let _ = part.await;
     }
-    if ctx.is_stopping() {
-        if unpublished > 0 {
-            ctx.publish_part(so_far(state)).await;
-        }
-        return Err(Error::Stopping);
+    if outcome.is_err() && unpublished > 0 {
+        ctx.publish_part(so_far(state)).await;
     }
-    Ok(())
+    outcome
 }

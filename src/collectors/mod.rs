@@ -256,8 +256,19 @@ impl Context {
     /// Publishes what this refresh has read so far, merged with what was
     /// known: served, and kept on disk, until the refresh completes.
     pub async fn publish_part(&self, rows: impl Into<Snapshot>) {
-        publish::publish(&self.inputs, &self.status, rows.into(), self.schedule.max_age, false).await;
         self.refresh_started();
+        publish::publish(&self.inputs, &self.status, rows.into(), self.schedule.max_age, false).await;
+    }
+
+    /// [`Context::publish_part`] on a task of its own, so that the refresh
+    /// reads on meanwhile; await the handle before publishing anything after it.
+    pub fn spawn_part(&self, rows: impl Into<Snapshot>) -> tokio::task::JoinHandle<()> {
+        self.refresh_started();
+        let (inputs, status, max_age) = (self.inputs.clone(), self.status.clone(), self.schedule.max_age);
+        let snapshot = rows.into();
+        tokio::spawn(async move {
+            publish::publish(&inputs, &status, snapshot, max_age, false).await;
+        })
     }
 
     /// Calls the API and records progress for `/-/healthy`. A call retries

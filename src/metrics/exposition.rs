@@ -137,16 +137,19 @@ impl Renderer {
         &self.account
     }
 
-    /// `snapshot`'s metric families, encoded.
-    pub fn render(&self, snapshot: &Arc<Snapshot>) -> Vec<Family> {
+    /// `snapshot`'s metric families, encoded into a text of `capacity` bytes
+    /// to start with.
+    pub fn render(&self, snapshot: &Arc<Snapshot>, capacity: usize) -> Vec<Family> {
         let mut registry = Registry::with_prefix(super::PREFIX);
         registry.register_collector(Box::new(OneSnapshot {
             renderer: self.clone(),
             snapshot: snapshot.clone(),
         }));
-        let mut text = String::new();
+        let mut text = String::with_capacity(capacity);
         prometheus_client::encoding::text::encode_registry(&mut text, &registry)
             .expect("writing to a String cannot fail");
+        // The text is kept as long as it is served: without the room left over.
+        text.shrink_to_fit();
         families(text)
     }
 }
