@@ -2,7 +2,7 @@
 //! usage details) the way every such collector must: a few calls in flight,
 //! the progress counted, and what has been read so far published every
 //! `--refresh.publish-interval` while the refresh runs, and once more when it
-//! fails, so that a failure loses nothing already read. Which items are due,
+//! fails or the exporter stops, so that neither loses anything already read. Which items are due,
 //! how one is read and how the rows so far make a snapshot are the
 //! collector's business.
 
@@ -15,8 +15,9 @@ use std::future::Future;
 /// `keep`, which folds it into `state`; `so_far` makes the rows published
 /// from `state` while the refresh runs. The collector declares the items
 /// (`Context::items_due`) before. On the first failure, or when the exporter
-/// stops, what `state` holds is published and the error returned: the caller keeps `state` for the next
-/// refresh, which then reads only the items not reached.
+/// stops, what `state` holds is published and the error returned: the caller
+/// keeps `state` for the next refresh, which then reads only the items not
+/// reached.
 pub async fn read_each<S, I, T, R, Fut>(
     ctx: &Context,
     state: &mut S,

@@ -224,8 +224,8 @@ impl Context {
     }
 
     /// Counts the time to the next part from now: a refresh starts, or a
-    /// part was published.
-    fn refresh_started(&self) {
+    /// part is published.
+    fn restart_part_clock(&self) {
         *self.last_part.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
     }
 
@@ -256,14 +256,13 @@ impl Context {
     /// Publishes what this refresh has read so far, merged with what was
     /// known: served, and kept on disk, until the refresh completes.
     pub async fn publish_part(&self, rows: impl Into<Snapshot>) {
-        self.refresh_started();
-        publish::publish(&self.inputs, &self.status, rows.into(), self.schedule.max_age, false).await;
+        let _ = self.spawn_part(rows).await;
     }
 
     /// [`Context::publish_part`] on a task of its own, so that the refresh
     /// reads on meanwhile; await the handle before publishing anything after it.
     pub fn spawn_part(&self, rows: impl Into<Snapshot>) -> tokio::task::JoinHandle<()> {
-        self.refresh_started();
+        self.restart_part_clock();
         let (inputs, status, max_age) = (self.inputs.clone(), self.status.clone(), self.schedule.max_age);
         let snapshot = rows.into();
         tokio::spawn(async move {

@@ -72,7 +72,7 @@ pub async fn run<C: Collector>(
         }
         let started = Instant::now();
         status.refresh_started(started);
-        ctx.refresh_started();
+        ctx.restart_part_clock();
         let Some(result) = refresh(&mut collector, &ctx, &status, &inputs, schedule, &cancel).await else {
             return;
         };
