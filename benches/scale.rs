@@ -30,7 +30,7 @@
 //! BENCH_RATE_SCALE (20: the simulator's limits and the exporter's
 //! --api.rate-limit-fraction, so a refresh that takes an hour at the real
 //! limits takes minutes; the floor scales with it), BENCH_SCRAPES (200),
-//! BENCH_ARGS (more flags for the exporter, as `--no-collector.allocations`
+//! BENCH_PUBLISH_INTERVAL_MS (30000, before scaling), BENCH_ARGS (more flags for the exporter, as `--no-collector.allocations`
 //! to time the vouchers refresh alone). Every collector runs, `bills`
 //! included (`--no-collector.bills` in BENCH_ARGS to leave it out).
 
@@ -601,7 +601,8 @@ async fn main() {
         .map(str::to_owned)
         .collect();
     // The publications follow the scaled limits, as the rest of the clock does.
-    let publish_interval = format!("--refresh.publish-interval={}ms", (30_000.0 / scale) as u64);
+    let publish_ms: f64 = env_or("BENCH_PUBLISH_INTERVAL_MS", 30_000.0);
+    let publish_interval = format!("--refresh.publish-interval={}ms", (publish_ms / scale) as u64);
     let start_exporter = || {
         Binary::start_with(
             &[

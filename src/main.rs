@@ -8,6 +8,9 @@ use std::process::ExitCode;
 use tencentcloud_partner_exporter::config::{Config, Flags};
 use tencentcloud_partner_exporter::{app, telemetry};
 
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
     let flags = match Flags::try_parse() {
         Ok(flags) => flags,

@@ -2,6 +2,14 @@
 //! one response — plain, or gzip without compressing again what was
 //! compressed when the snapshot was published.
 //!
+//! Text is held in pieces of about [`PIECE`] bytes ([`Text`]), never in one
+//! buffer: at 50,000 vouchers a snapshot is tens of megabytes, and a long
+//! refresh publishes it every 30 seconds. Buffers of one size, well under the
+//! allocator's threshold for mapping memory of its own, are reused from one
+//! publication to the next, where buffers of tens of megabytes of a size
+//! that grows with each part left the heap in fragments (peak RSS at 10,000
+//! customers went from 99.5 MiB to 224.5 MiB with parts before this).
+//!
 //! Each cached block is kept as text and as a raw deflate stream ended by a
 //! sync flush (byte-aligned, not final). Deflate streams ended that way can be
 //! concatenated; the small per-scrape part is compressed last with a final
@@ -13,38 +21,125 @@ use flate2::Compression;
 use flate2::write::DeflateEncoder;
 use std::io::Write;
 
+/// The size text and deflate streams are held in pieces of.
+pub const PIECE: usize = 64 * 1024;
+
+/// Text held in pieces; a piece of exposition text holds whole lines.
+#[derive(Debug, Clone, Default)]
+pub struct Text(Vec<Bytes>);
+
+impl Text {
+    pub fn pieces(&self) -> &[Bytes] {
+        &self.0
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.iter().map(Bytes::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.iter().all(Bytes::is_empty)
+    }
+
+    /// Whether `self` and `other` hold the same bytes, however cut.
+    pub fn same_as(&self, other: &Text) -> bool {
+        self.len() == other.len() && self.bytes().eq(other.bytes())
+    }
+
+    fn bytes(&self) -> impl Iterator<Item = u8> + '_ {
+        self.0.iter().flat_map(|piece| piece.iter().copied())
+    }
+
+    /// The text in one buffer, for tests and small texts.
+    pub fn to_vec(&self) -> Vec<u8> {
+        self.0.concat()
+    }
+
+    /// Whether the two texts share their first piece: the same text, not a copy.
+    pub fn shares(&self, other: &Text) -> bool {
+        match (self.0.first(), other.0.first()) {
+            (Some(a), Some(b)) => a.as_ptr() == b.as_ptr(),
+            _ => false,
+        }
+    }
+}
+
+impl From<Vec<Bytes>> for Text {
+    fn from(pieces: Vec<Bytes>) -> Self {
+        Text(pieces)
+    }
+}
+
+impl From<String> for Text {
+    fn from(text: String) -> Self {
+        Text(vec![Bytes::from(text)])
+    }
+}
+
+/// Writes a byte stream (deflate) into pieces of [`PIECE`] bytes.
+#[derive(Debug, Default)]
+pub struct Pieces {
+    done: Vec<Bytes>,
+    current: Vec<u8>,
+}
+
+impl Pieces {
+    fn push(&mut self, mut data: &[u8]) {
+        while !data.is_empty() {
+            // Grown as written, not reserved whole: the deflate stream of a
+            // family's descriptor is a few dozen bytes.
+            let take = data.len().min(PIECE - self.current.len());
+            self.current.extend_from_slice(&data[..take]);
+            data = &data[take..];
+            if self.current.len() >= PIECE {
+                self.done.push(Bytes::from(std::mem::take(&mut self.current)));
+            }
+        }
+    }
+
+    /// The pieces written.
+    pub fn finish(mut self) -> Text {
+        if !self.current.is_empty() {
+            self.done.push(Bytes::from(self.current));
+        }
+        Text(self.done)
+    }
+}
+
+impl Write for Pieces {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.push(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// One block of exposition text, with its deflate form.
 #[derive(Debug, Clone, Default)]
 pub struct Block {
-    pub text: Bytes,
-    deflate: Bytes,
+    pub text: Text,
+    deflate: Text,
     crc: crc32fast::Hasher,
 }
 
 impl Block {
     /// Encodes `text` once; its deflate form is reused by every gzip scrape.
-    pub fn new(text: String) -> Self {
-        Self::from_bytes(Bytes::from(text))
-    }
-
-    /// Like [`Block::new`], for text that may be a slice of a larger buffer
-    /// (which is then shared, not copied).
-    pub fn from_bytes(text: Bytes) -> Self {
+    pub fn new(text: impl Into<Text>) -> Self {
+        let text = text.into();
         let mut crc = crc32fast::Hasher::new();
-        crc.update(&text);
-        let mut encoder = DeflateEncoder::new(Vec::with_capacity(text.len() / 8), Compression::default());
-        encoder
-            .write_all(&text)
-            .and_then(|()| encoder.flush())
-            .expect("compressing into memory cannot fail");
+        let mut encoder = DeflateEncoder::new(Pieces::default(), Compression::default());
+        for piece in text.pieces() {
+            crc.update(piece);
+            encoder.write_all(piece).expect("compressing into memory cannot fail");
+        }
+        encoder.flush().expect("compressing into memory cannot fail");
         // Take the stream as it stands after the sync flush: not finished, so
         // that more deflate data may follow it.
-        let deflate = std::mem::take(encoder.get_mut());
-        Self {
-            text,
-            deflate: Bytes::from(deflate),
-            crc,
-        }
+        let deflate = std::mem::take(encoder.get_mut()).finish();
+        Self { text, deflate, crc }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -60,7 +155,7 @@ pub fn gzip(blocks: &[&Block], tail: &[u8]) -> Vec<Bytes> {
     let mut crc = crc32fast::Hasher::new();
     let mut len: u64 = 0;
     for block in blocks {
-        chunks.push(block.deflate.clone());
+        chunks.extend(block.deflate.pieces().iter().cloned());
         crc.combine(&block.crc);
         len += block.text.len() as u64;
     }

@@ -2,6 +2,7 @@
 //! one ([`Renderer`]). No I/O.
 
 use super::block::Block;
+use super::families::Families;
 use super::table::{Options, Scope};
 use crate::snapshot::Snapshot;
 use prometheus_client::collector::Collector;
@@ -60,44 +61,6 @@ pub struct Family {
     pub samples: Block,
 }
 
-/// Splits OpenMetrics text into its families, sharing the text rather than
-/// copying it (a snapshot of 50,000 vouchers is tens of megabytes).
-fn families(text: String) -> Vec<Family> {
-    let all = bytes::Bytes::from(text);
-    let text = std::str::from_utf8(&all).expect("the encoder writes UTF-8");
-    let mut out = Vec::new();
-    let mut start = 0;
-    while start < text.len() {
-        let rest = &text[start..];
-        // A family starts with `# HELP name`; its samples end where the next one starts.
-        let end = rest[1..].find("\n# HELP ").map_or(rest.len(), |i| i + 2);
-        let family = &rest[..end];
-        let samples_at = family
-            .match_indices('\n')
-            .map(|(i, _)| i + 1)
-            .find(|&i| !family[i..].starts_with("# "))
-            .unwrap_or(family.len());
-        let header = &family[..samples_at];
-        let name = header
-            .strip_prefix("# HELP ")
-            .and_then(|h| h.split(' ').next())
-            .unwrap_or_default()
-            .to_owned();
-        let classic: String = header
-            .split_inclusive('\n')
-            .filter(|l| !l.starts_with("# UNIT "))
-            .collect();
-        out.push(Family {
-            name,
-            header: Block::from_bytes(all.slice(start..start + samples_at)),
-            classic_header: bytes::Bytes::from(classic),
-            samples: Block::from_bytes(all.slice(start + samples_at..start + end)),
-        });
-        start += end;
-    }
-    out
-}
-
 /// Writes one gauge family, unless it has no samples.
 pub fn gauges<L: EncodeLabelSet>(
     encoder: &mut DescriptorEncoder,
@@ -137,20 +100,18 @@ impl Renderer {
         &self.account
     }
 
-    /// `snapshot`'s metric families, encoded into a text of `capacity` bytes
-    /// to start with.
-    pub fn render(&self, snapshot: &Arc<Snapshot>, capacity: usize) -> Vec<Family> {
+    /// `snapshot`'s metric families; those unchanged since `last` (the
+    /// families served until now) are `last`'s, shared.
+    pub fn render(&self, snapshot: &Arc<Snapshot>, last: &[Family]) -> Vec<Family> {
         let mut registry = Registry::with_prefix(super::PREFIX);
         registry.register_collector(Box::new(OneSnapshot {
             renderer: self.clone(),
             snapshot: snapshot.clone(),
         }));
-        let mut text = String::with_capacity(capacity);
-        prometheus_client::encoding::text::encode_registry(&mut text, &registry)
-            .expect("writing to a String cannot fail");
-        // The text is kept as long as it is served: without the room left over.
-        text.shrink_to_fit();
-        families(text)
+        let mut families = Families::new(last);
+        prometheus_client::encoding::text::encode_registry(&mut families, &registry)
+            .expect("writing to memory cannot fail");
+        families.finish()
     }
 }
 
@@ -169,30 +130,5 @@ impl Collector for OneSnapshot {
             options: self.renderer.options,
         };
         (self.renderer.encode)(&self.snapshot, &mut encoder, scope)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn families_split_descriptors_from_samples_and_rejoin_to_the_text() {
-        let text = "# HELP a_usd First.\n# TYPE a_usd gauge\n# UNIT a_usd usd\na_usd{account=\"x\"} 1.0\n\
-                    # HELP b Second.\n# TYPE b gauge\nb{account=\"x\",k=\"v\"} 2.0\nb{account=\"x\",k=\"w\"} 3.0\n";
-        let families = families(text.to_owned());
-        let names: Vec<&str> = families.iter().map(|f| f.name.as_str()).collect();
-        assert_eq!(names, ["a_usd", "b"]);
-        let rejoined: Vec<u8> = families
-            .iter()
-            .flat_map(|f| [f.header.text.clone(), f.samples.text.clone()])
-            .flat_map(|b| b.to_vec())
-            .collect();
-        assert_eq!(String::from_utf8(rejoined).unwrap(), text);
-        assert_eq!(&families[0].samples.text[..], b"a_usd{account=\"x\"} 1.0\n");
-        assert_eq!(
-            &families[0].classic_header[..],
-            b"# HELP a_usd First.\n# TYPE a_usd gauge\n"
-        );
     }
 }

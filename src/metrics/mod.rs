@@ -7,6 +7,7 @@
 pub mod block;
 pub mod counters;
 pub mod exposition;
+pub mod families;
 pub mod instrumentation;
 pub mod table;
 
@@ -158,12 +159,9 @@ impl Metrics {
             }
             (Format::OpenMetrics, false) => parts
                 .iter()
-                .map(|(f, header)| {
-                    if *header {
-                        f.header.text.clone()
-                    } else {
-                        f.samples.text.clone()
-                    }
+                .flat_map(|(f, header)| {
+                    let block = if *header { &f.header } else { &f.samples };
+                    block.text.pieces().iter().cloned()
                 })
                 .chain(std::iter::once(Bytes::from(own)))
                 .collect(),
@@ -171,11 +169,11 @@ impl Metrics {
             // which only descriptors have: those were prepared at publication.
             (Format::Text, _) => parts
                 .iter()
-                .map(|(f, header)| {
+                .flat_map(|(f, header)| {
                     if *header {
-                        f.classic_header.clone()
+                        vec![f.classic_header.clone()]
                     } else {
-                        f.samples.text.clone()
+                        f.samples.text.pieces().to_vec()
                     }
                 })
                 .chain(std::iter::once(Bytes::from(own)))
