@@ -87,9 +87,19 @@ impl Reloader {
     /// the running configuration if one cannot be used.
     pub async fn reload(&self) -> Result<(), Error> {
         let _one_at_a_time = self.running.lock().await;
+        // Stamped before they are read: a file changed while the reload runs
+        // is then seen as changed, and read again.
+        let before = stamps(&watched(&self.sources, &self.guard.active().config));
         let outcome = self.load_and_apply().await;
         let web = self.guard.active();
-        *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = stamps(&watched(&self.sources, &web.config));
+        let seen = stamps(&watched(&self.sources, &web.config))
+            .into_iter()
+            .map(|(path, now)| match before.iter().find(|(p, _)| *p == path) {
+                Some((_, stamp)) => (path, *stamp),
+                None => (path, now),
+            })
+            .collect();
+        *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = seen;
         match &outcome {
             Ok(()) => {
                 self.metrics.record(true);

@@ -134,7 +134,13 @@ impl Store {
             complete,
             snapshot,
         };
-        let temporary = self.dir.join(format!(".{}.json.tmp", kind.name()));
+        // Unique per writer: an account stopping after a reload and its
+        // successor may write the same collector's file at once.
+        static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let write_id = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let temporary = self
+            .dir
+            .join(format!(".{}.json.{}.{write_id}.tmp", kind.name(), std::process::id()));
         let write = |path: &Path| -> std::io::Result<()> {
             let mut out = std::io::BufWriter::new(create_private(path)?);
             serde_json::to_writer(&mut out, &file)?;
@@ -237,6 +243,33 @@ mod tests {
     }
 
     const HOUR: Duration = Duration::from_secs(3600);
+
+    #[test]
+    fn two_writers_of_one_collector_at_once_leave_one_whole_file() {
+        // An account stopping after a reload and its successor, both saving.
+        let dir = tempfile::tempdir().unwrap();
+        let (first, second) = (
+            Store::open(dir.path(), "default").unwrap(),
+            Store::open(dir.path(), "default").unwrap(),
+        );
+        let taken_at = UNIX_EPOCH + Duration::from_secs(1_764_000_000);
+        std::thread::scope(|s| {
+            for store in [&first, &second] {
+                s.spawn(move || {
+                    for _ in 0..200 {
+                        store.save(&customers(), taken_at, true).unwrap();
+                    }
+                });
+            }
+        });
+        let restored = first.load(Kind::Customers, HOUR, taken_at).unwrap().unwrap();
+        assert_eq!(restored.snapshot, customers());
+        let names: Vec<_> = std::fs::read_dir(dir.path().join("default"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec!["customers.json"]);
+    }
 
     #[test]
     fn a_saved_snapshot_loads_back_exactly_with_its_time() {

@@ -85,7 +85,9 @@ impl Error {
     /// other requests can still succeed.
     pub fn is_about_the_subject(&self) -> bool {
         matches!(self, Error::Api { code, .. }
-            if code.starts_with("InvalidParameter") || code.starts_with("ResourceNotFound"))
+            if code.starts_with("InvalidParameter")
+                || code.starts_with("ResourceNotFound")
+                || code == "UnauthorizedOperation.NotCustomerUin")
     }
 
     /// What the operator should do about an error that retrying cannot fix.
@@ -104,6 +106,9 @@ impl Error {
                 "the temporary credentials or their session token are invalid or expired"
             }
             c if c.starts_with("AuthFailure") => "the API rejected the credentials: check the key pair",
+            "UnauthorizedOperation.NotCustomerUin" => {
+                "a UIN asked about is not, or no longer, a customer of this partner: remove it from --customers.uins"
+            }
             c if c.starts_with("UnauthorizedOperation") => {
                 "the key lacks a CAM permission for this action: grant it (see README, Security)"
             }

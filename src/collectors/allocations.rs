@@ -28,7 +28,7 @@
 //! the size it serves is learnt from it, and kept for every later customer.
 
 use super::sweep::{Sweep, unix_now};
-use super::{Collected, Collector, Context, Error, read_each};
+use super::{Collected, Collector, Context, Error, Items, read_each};
 use crate::api::actions::{Allocation, AllocationHistoryRequest, QueryCreditAllocationHistory};
 use crate::metrics::table::{Labels, Metric, Options, Table, Unit};
 use crate::snapshot::{AllocationRow, AllocationsSnapshot, CustomerRow, CustomersSnapshot, Rows};
@@ -138,8 +138,11 @@ impl Collector for Allocations {
         let outcome = read_each(
             ctx,
             &mut rows,
-            due,
-            CUSTOMERS_IN_FLIGHT,
+            Items {
+                due,
+                in_flight: CUSTOMERS_IN_FLIGHT,
+                key: |(uin, _, _)| *uin,
+            },
             |(uin, credit, read)| reread(ctx, uin, credit, known.get(&uin), read, page_size, now),
             |rows, row| {
                 rows.insert(row.uin, row);
@@ -214,7 +217,7 @@ fn by_urgency(customers: &[CustomerRow]) -> Vec<&CustomerRow> {
 /// The last answer, if the history still has as many records as it had.
 async fn probe(ctx: &Context, uin: u64, last: &AllocationRow) -> Result<Option<AllocationRow>, Error> {
     let first = history_page(ctx, uin, 1, 1).await?;
-    let count = first.total.unwrap_or(first.history.len() as u64);
+    let count = total(&first)?;
     Ok((count == last.count).then(|| last.clone()))
 }
 
@@ -223,7 +226,7 @@ async fn probe(ctx: &Context, uin: u64, last: &AllocationRow) -> Result<Option<A
 async fn summarise(ctx: &Context, uin: u64, page_size: &AtomicU64) -> Result<AllocationRow, Error> {
     let size = page_size.load(Ordering::Relaxed);
     let first = history_page(ctx, uin, 1, size).await?;
-    let count = first.total.unwrap_or(first.history.len() as u64);
+    let count = total(&first)?;
     let mut records = first.history;
     let served = records.len() as u64;
     if count > served {
@@ -258,6 +261,16 @@ async fn summarise(ctx: &Context, uin: u64, page_size: &AtomicU64) -> Result<All
         last_credit: newest.and_then(|(_, r)| r.credit),
         credit_seen: None,
         read_at: None,
+    })
+}
+
+/// A history's `Total`. Without it, the page's length would be a count made
+/// up: that customer's read fails, alone (see [`super::refusals`]).
+fn total(page: &crate::api::actions::AllocationHistory) -> Result<u64, Error> {
+    page.total.ok_or_else(|| {
+        Error::Incomplete(
+            "QueryCreditAllocationHistory answered without a Total; the customer is read again next time".into(),
+        )
     })
 }
 

@@ -20,7 +20,7 @@
 //! as the refresh goes (see [`super::items`]).
 
 use super::sweep::{Sweep, unix_now};
-use super::{Collected, Collector, Context, Error, read_each};
+use super::{Collected, Collector, Context, Error, Items, read_each};
 use crate::api::actions::{BillSummaryRequest, DescribeCustomerBillSummary};
 use crate::metrics::table::{Labels, Metric, Options, Table, Unit, no_labels};
 use crate::snapshot::{BillRow, BillsSnapshot, CustomerRow, CustomersSnapshot, Rows, VouchersSnapshot};
@@ -122,10 +122,15 @@ impl Collector for Bills {
         let outcome = read_each(
             ctx,
             &mut known,
-            due,
-            CALLS_IN_FLIGHT,
+            Items {
+                due,
+                in_flight: CALLS_IN_FLIGHT,
+                key: |(uin, _)| *uin,
+            },
             |(uin, remaining)| read_bill(ctx, uin, remaining, &month, vouchers.get(&uin).copied(), now),
-            |known, row| known.extend(row.map(|r| (r.uin, r))),
+            |known, row| {
+                known.insert(row.uin, row);
+            },
             so_far,
         )
         .await;
@@ -235,25 +240,20 @@ async fn read_bill(
     month: &str,
     vouchers: Option<f64>,
     now: f64,
-) -> Result<Option<BillRow>, Error> {
+) -> Result<BillRow, Error> {
     let request = BillSummaryRequest {
         customer_uin: uin,
         month: month.to_owned(),
     };
-    match ctx.call::<DescribeCustomerBillSummary>(&request).await {
-        Ok(bill) => Ok(Some(BillRow {
-            uin,
-            cost: bill.total_cost,
-            remaining_seen: remaining,
-            vouchers_seen: vouchers,
-            read_at: Some(now),
-        })),
-        Err(error) if error.is_about_the_subject() => {
-            tracing::debug!(uin, %error, "no bill for this customer; skipped");
-            Ok(None)
-        }
-        Err(error) => Err(error.into()),
-    }
+    // A customer the API refuses a bill for is refused alone (see `read_each`).
+    let bill = ctx.call::<DescribeCustomerBillSummary>(&request).await?;
+    Ok(BillRow {
+        uin,
+        cost: bill.total_cost,
+        remaining_seen: remaining,
+        vouchers_seen: vouchers,
+        read_at: Some(now),
+    })
 }
 
 /// Unix seconds of the first instant of `today`'s month, in its zone.

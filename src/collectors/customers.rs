@@ -2,12 +2,14 @@
 //! of QueryCustomersCredit, or only the customers of `--customers.uins`, from
 //! QueryCreditByUinList in batches of 50.
 
-use super::{Collected, Collector, Context, Error, Page, walk_pages};
+use super::batches::read_batches;
+use super::{Collected, Collector, Context, Error, Page, walk_checked, walk_pages};
 use crate::api::Action;
 use crate::api::actions::{CreditByUinListRequest, CustomersCreditRequest, QueryCreditByUinList, QueryCustomersCredit};
+use crate::metrics::counters::CounterDef;
 use crate::metrics::table::{Labels, Metric, Options, Table, Unit, no_labels};
+use crate::snapshot::Rows;
 use crate::snapshot::{CustomerRow, CustomersSnapshot};
-use futures::{StreamExt, TryStreamExt};
 use std::borrow::Cow;
 use std::time::Duration;
 
@@ -83,6 +85,15 @@ fn customer_info(c: &CustomerRow, options: Options) -> Labels<'_> {
 const PAGE_SIZE: u64 = 100;
 /// The most UINs QueryCreditByUinList accepts at once.
 const UIN_BATCH: usize = 50;
+/// QueryCreditByUinList calls at once; the rate limiter paces them.
+const CALLS_IN_FLIGHT: usize = 4;
+
+/// Counted when a customer list came back empty or much shorter than the last.
+pub static LIST_RECHECKS: CounterDef = CounterDef {
+    name: "customer_list_rechecks",
+    help: "Customer lists read again before publishing, because one came back empty or under half as long as the \
+           last: the second read is published",
+};
 
 /// Refreshes [`CustomersSnapshot`].
 #[derive(Debug, Default)]
@@ -94,6 +105,7 @@ impl Collector for Customers {
     const METRICS: Table<CustomersSnapshot, CustomerRow> = METRICS;
     const ABOUT: &'static str = "the customers' credit";
     const INTERVAL: Duration = Duration::from_secs(5 * 60);
+    const COUNTERS: &'static [&'static CounterDef] = &[&LIST_RECHECKS];
 
     fn start(_: Option<&CustomersSnapshot>) -> Self {
         Customers
@@ -102,7 +114,17 @@ impl Collector for Customers {
     async fn refresh(&mut self, ctx: &Context) -> Result<CustomersSnapshot, Error> {
         match ctx.customer_uins().cloned() {
             Some(uins) => by_uin_list(ctx, &uins).await,
-            None => by_listing(ctx).await,
+            None => {
+                let served = ctx.served::<CustomersSnapshot>();
+                let last = served.as_deref().and_then(|p| CustomersSnapshot::of(&p.snapshot));
+                let last = last.map(|s| s.customers.len());
+                drop(served);
+                let customers = walk_checked(ctx, &LIST_RECHECKS, last, || by_listing(ctx)).await?;
+                Ok(CustomersSnapshot {
+                    total: customers.len() as u64,
+                    customers,
+                })
+            }
         }
     }
 }
@@ -121,7 +143,8 @@ fn identify_type(code: Option<i64>) -> String {
     }
 }
 
-async fn by_listing(ctx: &Context) -> Result<CustomersSnapshot, Error> {
+/// Every customer, by UIN, from all pages of QueryCustomersCredit.
+async fn by_listing(ctx: &Context) -> Result<Vec<CustomerRow>, Error> {
     let rows = walk_pages(
         QueryCustomersCredit::NAME,
         PAGE_SIZE,
@@ -154,37 +177,28 @@ async fn by_listing(ctx: &Context) -> Result<CustomersSnapshot, Error> {
     .await?;
     let mut customers = rows;
     customers.sort_by_key(|c| c.uin);
-    Ok(CustomersSnapshot {
-        total: customers.len() as u64,
-        customers,
-    })
+    Ok(customers)
 }
 
+/// The customers of `--customers.uins`. One the API refuses (no longer the
+/// partner's, or never was) is left out, counted and logged; the others are
+/// exported.
 async fn by_uin_list(ctx: &Context, uins: &[u64]) -> Result<CustomersSnapshot, Error> {
-    let batches: Vec<Vec<u64>> = uins.chunks(UIN_BATCH).map(<[u64]>::to_vec).collect();
-    let batches: Vec<Vec<CustomerRow>> = futures::stream::iter(batches)
-        .map(|uin_list| async move {
-            let request = CreditByUinListRequest { uin_list };
-            let answer = ctx.call::<QueryCreditByUinList>(&request).await?;
-            Ok::<_, Error>(
-                answer
-                    .data
-                    .into_iter()
-                    .filter_map(|c| {
-                        Some(CustomerRow {
-                            uin: c.uin?,
-                            credit: c.total_credit,
-                            remaining: c.remaining_credit,
-                            ..Default::default()
-                        })
-                    })
-                    .collect(),
-            )
-        })
-        .buffered(4)
-        .try_collect()
-        .await?;
-    let mut customers: Vec<CustomerRow> = batches.into_iter().flatten().collect();
+    let read = read_batches(ctx, uins, UIN_BATCH, CALLS_IN_FLIGHT, |uin_list| async move {
+        let request = CreditByUinListRequest { uin_list };
+        let answer = ctx.call::<QueryCreditByUinList>(&request).await?;
+        let rows = answer.data.into_iter().filter_map(|c| {
+            Some(CustomerRow {
+                uin: c.uin?,
+                credit: c.total_credit,
+                remaining: c.remaining_credit,
+                ..Default::default()
+            })
+        });
+        Ok(rows.filter(|row| request.uin_list.contains(&row.uin)).collect())
+    })
+    .await?;
+    let mut customers: Vec<CustomerRow> = read;
     customers.sort_by_key(|c| c.uin);
     customers.dedup_by_key(|c| c.uin);
     Ok(CustomersSnapshot {

@@ -39,6 +39,8 @@ pub struct StatusView {
     /// The items of the current (or last) refresh, for a collector that reads
     /// items one at a time.
     pub progress: Option<Progress>,
+    /// Items the API refused one at a time since the start, by error code.
+    pub refused: std::collections::BTreeMap<String, u64>,
 }
 
 /// How far a refresh that reads items one at a time has come.
@@ -88,6 +90,7 @@ impl Status {
                 last_published: None,
                 completed_once: false,
                 progress: None,
+                refused: Default::default(),
             }),
         }
     }
@@ -160,6 +163,11 @@ impl Status {
         if let Some(progress) = &mut self.lock().progress {
             progress.read += 1;
         }
+    }
+
+    /// Counts an item the API refused with `code`.
+    pub fn item_refused(&self, code: &str) {
+        *self.lock().refused.entry(code.to_owned()).or_default() += 1;
     }
 
     /// Starts a refresh: its items are counted from zero.

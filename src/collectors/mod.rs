@@ -9,6 +9,7 @@
 //! prometheus-client trait of the same name lives in `metrics`.
 
 pub mod allocations;
+pub mod batches;
 pub mod bills;
 pub mod customers;
 pub mod health;
@@ -18,6 +19,7 @@ pub mod partner;
 pub mod pool;
 pub mod publish;
 pub mod refresh_metrics;
+pub mod refusals;
 pub mod status;
 pub mod subagents;
 pub mod sweep;
@@ -25,8 +27,8 @@ pub mod task;
 pub mod vouchers;
 
 pub use health::{Phase, Progress, Status, StatusView};
-pub use items::read_each;
-pub use pages::{Page, walk_pages};
+pub use items::{Items, read_each};
+pub use pages::{Page, walk_checked, walk_pages};
 pub use task::{Schedule, run};
 
 use crate::api::{self, Action};
@@ -158,6 +160,27 @@ pub enum Error {
     NoCustomers,
     #[error("the exporter is stopping")]
     Stopping,
+    #[error(
+        "the API refused {count} items of this refresh with {code}, and answered only {read}: it refuses the \
+         request, not the items"
+    )]
+    Refused { code: String, count: u64, read: u64 },
+    /// An answer about one item that leaves out what makes it true (a history
+    /// without `Total`): that item's read failed, not the refresh.
+    #[error("{0}")]
+    Incomplete(String),
+}
+
+impl Error {
+    /// The code one item's failure is counted under, when it is that item's
+    /// alone: the API refused the item, or answered it incompletely.
+    pub fn item_refusal(&self) -> Option<std::borrow::Cow<'_, str>> {
+        match self {
+            Error::Api(error) if refusals::is_the_items(error) => Some(error.code()),
+            Error::Incomplete(_) => Some("IncompleteAnswer".into()),
+            _ => None,
+        }
+    }
 }
 
 /// What every collector needs to refresh: the API, the other snapshots, and
@@ -194,6 +217,8 @@ pub struct Context {
     last_part: Mutex<Instant>,
     /// Cancelled when the exporter stops.
     cancel: CancellationToken,
+    /// The items whose refusal by the API was logged: each is logged once.
+    refusals_logged: Mutex<std::collections::HashSet<u64>>,
 }
 
 /// How soon, as a share of `--refresh.publish-interval`, a collector that has
@@ -209,6 +234,7 @@ impl Context {
             schedule,
             last_part: Mutex::new(Instant::now()),
             cancel,
+            refusals_logged: Mutex::default(),
         }
     }
 
@@ -234,6 +260,27 @@ impl Context {
     pub fn items_due<A: Action>(&self, due: usize) {
         let pace = self.inputs.api.pace::<A>().as_secs_f64();
         self.status.items_due(due, pace);
+    }
+
+    /// Records that the API refused `item` (a customer's UIN, a voucher's id)
+    /// with `error`: it keeps its last value, or has none. Counted each
+    /// time, logged the first.
+    pub fn refused(&self, item: u64, code: &str, error: &dyn std::fmt::Display) {
+        self.status.item_refused(code);
+        let first = self
+            .refusals_logged
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(item);
+        if first {
+            tracing::warn!(
+                account = %self.inputs.account,
+                collector = %self.status.kind,
+                item,
+                %error,
+                "the API refused this one item; it keeps its last value, or has none, and is asked again next refresh"
+            );
+        }
     }
 
     /// Records one item of this refresh read.
@@ -327,6 +374,11 @@ impl Context {
     /// last refresh, or those restored from disk.
     pub fn served<R: Rows>(&self) -> Option<Arc<crate::metrics::exposition::Published>> {
         self.inputs.snapshots.latest(R::KIND)
+    }
+
+    /// The collector refreshing.
+    pub fn kind(&self) -> Kind {
+        self.status.kind
     }
 
     /// The latest customer list, if it is not older than `--cache.max-age`.

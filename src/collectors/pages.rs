@@ -1,8 +1,9 @@
 //! Reading a paged listing whole: every page, read again when the listing
 //! changes under the reader, at the page size the server actually serves.
 
-use super::Error;
+use super::{Context, Error};
 use crate::api;
+use crate::metrics::counters::CounterDef;
 use futures::{StreamExt, TryStreamExt};
 use std::collections::HashSet;
 use std::future::Future;
@@ -37,13 +38,19 @@ impl<T> Page<T> {
 /// Reads every page of a listing (pages from 1, `page_size` items each, or
 /// fewer when the server serves fewer).
 ///
-/// The listing is read again from the start when its `Total` changes during
-/// the walk, or when the items read do not add up to `Total` (a customer bound
-/// and another unbound meanwhile shift the pages without changing the total).
-/// A listing page without a total fails the walk. One case cannot be
-/// seen from the listing itself: a bind and an unbind between two page reads
-/// that shift an item past the reader while keeping both the total and the
-/// count; the next refresh corrects it.
+/// A listing that grows while it is walked (a voucher issued every few
+/// seconds into a listing of 50,000) settles on what was read once every
+/// item of its first `Total` was: the pages up to the largest `Total` seen
+/// are read, and the walk holds at least the first `Total`'s number of
+/// distinct items. The new items are picked up then, or next time.
+///
+/// The listing is read again from the start when its `Total` falls during
+/// the walk, or when the items read do not add up (a customer bound and
+/// another unbound meanwhile shift the pages without changing the total). A
+/// listing page without a total fails the walk. One case cannot be seen from
+/// the listing itself: a bind and an unbind between two page reads that
+/// shift an item past the reader while keeping both the total and the count;
+/// the next refresh corrects it.
 pub async fn walk_pages<T, F, Fut>(
     listing: &'static str,
     page_size: u64,
@@ -72,23 +79,27 @@ where
                 "the API serves shorter pages than asked"
             );
         }
-        let pages = total.div_ceil(size).max(1);
-        let rest: Vec<Page<T>> = futures::stream::iter(2..=pages)
-            .map(|page| fetch(page, size))
-            .buffered(PAGES_IN_FLIGHT)
-            .try_collect()
-            .await?;
-        let settled = rest.iter().all(|p| p.total == Some(total));
-        let unkeyed: u64 = first.unkeyed + rest.iter().map(|p| p.unkeyed).sum::<u64>();
+        let (pages, most) = read_to_the_end(first, total, size, &fetch).await?;
+        let grown_only = pages.iter().all(|p| p.total.is_some_and(|t| t >= total));
+        let unkeyed: u64 = pages.iter().map(|p| p.unkeyed).sum();
         let mut seen = HashSet::new();
-        let items: Vec<T> = std::iter::once(first)
-            .chain(rest)
+        let items: Vec<T> = pages
+            .into_iter()
             .flat_map(|p| p.items)
             .filter(|item| seen.insert(key(item)))
             .collect();
-        if settled && items.len() as u64 + unkeyed == total {
+        let counted = items.len() as u64 + unkeyed;
+        if grown_only && (total..=most).contains(&counted) {
             if unkeyed > 0 {
                 tracing::debug!(listing, unkeyed, "items without a readable key left out");
+            }
+            if most > total {
+                tracing::debug!(
+                    listing,
+                    total,
+                    most,
+                    "listing grew during the walk; the new items follow next time"
+                );
             }
             return Ok(items);
         }
@@ -104,6 +115,77 @@ where
         listing,
         attempts: MAX_WALKS,
     })
+}
+
+/// The pages after `first`, up to the last one of the largest `Total` any
+/// page claims, and that total: a listing that grows while it is read is
+/// read to its new end, a few more pages.
+async fn read_to_the_end<T, F, Fut>(
+    first: Page<T>,
+    total: u64,
+    size: u64,
+    fetch: &F,
+) -> Result<(Vec<Page<T>>, u64), api::Error>
+where
+    F: Fn(u64, u64) -> Fut,
+    Fut: Future<Output = Result<Page<T>, api::Error>>,
+{
+    let (mut pages, mut most, mut read_to) = (vec![first], total, 1);
+    for _ in 0..MAX_WALKS {
+        let last = most.div_ceil(size).max(1);
+        if last <= read_to {
+            break;
+        }
+        let rest: Vec<Page<T>> = futures::stream::iter(read_to + 1..=last)
+            .map(|page| fetch(page, size))
+            .buffered(PAGES_IN_FLIGHT)
+            .try_collect()
+            .await?;
+        read_to = last;
+        most = rest.iter().filter_map(|p| p.total).fold(most, u64::max);
+        pages.extend(rest);
+    }
+    Ok((pages, most))
+}
+
+/// Reads a listing whole with `walk`, and once more when it comes back
+/// empty, or under half as long as `last` (the length published). A listing
+/// that loses most of its items at once is likelier an answer gone wrong
+/// than a mass unbinding, and publishing it would remove every series it
+/// left out and what was learnt about them: an hour of allocation histories
+/// and hours of bills to read again. The second read is what is published,
+/// so a real mass unbinding shows one read later. Each recheck is counted in
+/// `rechecks`.
+pub async fn walk_checked<T, Fut>(
+    ctx: &Context,
+    rechecks: &CounterDef,
+    last: Option<usize>,
+    walk: impl Fn() -> Fut,
+) -> Result<Vec<T>, Error>
+where
+    Fut: Future<Output = Result<Vec<T>, Error>>,
+{
+    let first = walk().await?;
+    let Some(last) = last.filter(|&last| much_shorter(first.len(), last)) else {
+        return Ok(first);
+    };
+    ctx.count(rechecks);
+    tracing::warn!(
+        collector = %ctx.kind(),
+        read = first.len(),
+        last,
+        "the listing came back much shorter than the one published; reading it again before publishing it"
+    );
+    let second = walk().await?;
+    if much_shorter(second.len(), last) {
+        tracing::warn!(collector = %ctx.kind(), read = second.len(), last, "read again, the listing is as short: publishing it");
+    }
+    Ok(second)
+}
+
+/// Whether a listing of `read` items is empty or under half of `last`.
+fn much_shorter(read: usize, last: usize) -> bool {
+    read * 2 < last
 }
 
 /// The page size a server actually uses, judged from a first page of `served`
@@ -221,7 +303,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_listing_that_grows_mid_walk_is_read_again() {
+    async fn a_listing_that_grows_mid_walk_settles_in_one_walk() {
         let listing = Listing {
             before: (0..25).collect(),
             // A new customer is listed first, shifting every page by one.
@@ -231,7 +313,53 @@ mod tests {
         };
         let mut items = walk(&listing).await.unwrap();
         items.sort();
-        assert_eq!(items, (0..25).chain(std::iter::once(100)).collect::<Vec<_>>());
+        // Every customer of the first total; the new one, on a page read
+        // before it came, follows next time.
+        assert_eq!(items, (0..25).collect::<Vec<_>>());
+        assert_eq!(*listing.calls.lock().unwrap(), 3, "one walk of three pages");
+    }
+
+    #[tokio::test]
+    async fn a_listing_that_grows_at_every_page_settles_on_every_item_of_its_first_total() {
+        // A voucher issued before each page is read, listed first (newest
+        // first) or last (oldest first): the walk settles in one pass.
+        for newest_first in [true, false] {
+            let issued = Mutex::new((0..250).collect::<Vec<u64>>());
+            let calls = Mutex::new(0);
+            let items = walk_pages(
+                "test",
+                100,
+                |i: &u64| *i,
+                |page, size| {
+                    let (issued, calls) = (&issued, &calls);
+                    async move {
+                        let mut issued = issued.lock().unwrap();
+                        *calls.lock().unwrap() += 1;
+                        let new = 1000 + issued.len() as u64;
+                        if newest_first {
+                            issued.insert(0, new)
+                        } else {
+                            issued.push(new)
+                        }
+                        let items = issued
+                            .iter()
+                            .copied()
+                            .skip(((page - 1) * size) as usize)
+                            .take(size as usize);
+                        Ok(Page::of(Some(issued.len() as u64), items.collect(), Some))
+                    }
+                },
+            )
+            .await
+            .unwrap();
+            let distinct: HashSet<u64> = items.iter().copied().collect();
+            assert_eq!(distinct.len(), items.len());
+            assert!(
+                (0..250).all(|i| distinct.contains(&i)),
+                "every voucher of the first total"
+            );
+            assert!(*calls.lock().unwrap() <= 4, "one walk, not {}", calls.lock().unwrap());
+        }
     }
 
     #[tokio::test]
@@ -270,7 +398,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_listing_that_never_settles_fails_instead_of_publishing() {
+    async fn a_listing_that_keeps_shrinking_fails_instead_of_publishing() {
         struct Restless(Mutex<u64>);
         let restless = Restless(Mutex::new(0));
         let result = walk_pages(
@@ -283,7 +411,7 @@ mod tests {
                     let mut n = restless.0.lock().unwrap();
                     *n += 1;
                     Ok(Page {
-                        total: Some(20 + *n),
+                        total: Some(100 - *n),
                         items: (page * 10..page * 10 + 10).collect(),
                         unkeyed: 0,
                     })

@@ -4,7 +4,9 @@
 
 use super::health::{Status, StatusView};
 use crate::metrics::exposition::{gauges, unix};
-use prometheus_client::encoding::DescriptorEncoder;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::registry::Unit;
 use std::fmt;
 use std::sync::Arc;
@@ -83,6 +85,28 @@ impl<S: Statuses> prometheus_client::collector::Collector for RefreshMetrics<S> 
                     })
                 })
             }),
-        )
+        )?;
+        let refused: Vec<_> = statuses
+            .iter()
+            .flat_map(|(a, s, v)| {
+                v.refused.iter().map(move |(code, n)| {
+                    let [account, collector] = label(a, s);
+                    ([account, collector, ("code", code.clone())], *n)
+                })
+            })
+            .collect();
+        if !refused.is_empty() {
+            let mut family = e.encode_descriptor(
+                "refused_items",
+                "Items (customers, vouchers) the API refused one at a time, by error code: each keeps its last value, \
+                 or has none, while the rest of the refresh is published",
+                None,
+                MetricType::Counter,
+            )?;
+            for (labels, n) in refused {
+                ConstCounter::new(n).encode(family.encode_family(&labels)?)?;
+            }
+        }
+        Ok(())
     }
 }

@@ -3,11 +3,12 @@
 //! call. Its e-mail address and phone number are in the same answer and are
 //! never read.
 
+use super::batches::read_batches;
 use super::{Collected, Collector, Context, Error};
+use crate::api;
 use crate::api::actions::{CustomerInfoRequest, DescribeCustomerInfo};
 use crate::metrics::table::{Labels, Metric, Options, Table, Unit};
 use crate::snapshot::{CustomersSnapshot, Rows, StatusRow, StatusSnapshot};
-use futures::{StreamExt, TryStreamExt};
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::time::Duration;
@@ -63,14 +64,12 @@ impl Collector for Status {
         let published = ctx.customers()?;
         let list = CustomersSnapshot::of(&published.snapshot).ok_or(Error::NoCustomers)?;
         let uins: Vec<u64> = list.customers.iter().map(|c| c.uin).collect();
-        let answers: Vec<HashMap<u64, StatusRow>> = futures::stream::iter(uins.chunks(UIN_BATCH).map(<[u64]>::to_vec))
-            .map(|batch| statuses(ctx, batch))
-            .buffer_unordered(CALLS_IN_FLIGHT)
-            .try_collect()
-            .await?;
-        let mut found: HashMap<u64, StatusRow> = answers.into_iter().flatten().collect();
-        // A customer the answer leaves out is exported with no status: its
-        // series are absent, not zero.
+        // A customer the API refuses (unbound since it was listed) is refused
+        // alone: the others of its batch are read.
+        let answers = read_batches(ctx, &uins, UIN_BATCH, CALLS_IN_FLIGHT, |batch| statuses(ctx, batch)).await?;
+        let mut found: HashMap<u64, StatusRow> = answers.into_iter().collect();
+        // A customer the answer leaves out, or the API refused, is exported
+        // with no status: its series are absent, not zero.
         let rows = uins
             .iter()
             .map(|uin| {
@@ -89,7 +88,7 @@ impl Collected for StatusSnapshot {
 }
 
 /// The status of each customer of `batch` the answer holds, by UIN.
-async fn statuses(ctx: &Context, batch: Vec<u64>) -> Result<HashMap<u64, StatusRow>, Error> {
+async fn statuses(ctx: &Context, batch: Vec<u64>) -> Result<Vec<(u64, StatusRow)>, api::Error> {
     let request = CustomerInfoRequest { customer_uin: batch };
     let answer = ctx.call::<DescribeCustomerInfo>(&request).await?;
     Ok(answer

@@ -9,7 +9,7 @@
 //! read (see [`super::items`]). Every other voucher keeps what was last read,
 //! also across a restart with `--cache.snapshot-dir`.
 
-use super::{Collected, Collector, Context, Error, Page, read_each, walk_pages};
+use super::{Collected, Collector, Context, Error, Items, Page, read_each, walk_checked, walk_pages};
 use crate::api::Action;
 use crate::api::actions::{
     DescribeCustomerVoucherList, DescribeCustomerVoucherUsageDetails, VoucherListRequest, VoucherUsageRequest,
@@ -94,6 +94,13 @@ pub static AMOUNT_MISMATCHES: CounterDef = CounterDef {
            the one in DescribeCustomerVoucherList (RemainingAmount)",
 };
 
+/// Counted when a voucher list came back empty or much shorter than the last.
+pub static LIST_RECHECKS: CounterDef = CounterDef {
+    name: "voucher_list_rechecks",
+    help: "Voucher lists read again before publishing, because one came back empty or under half as long as the \
+           last: the second read is published",
+};
+
 /// Refreshes [`VouchersSnapshot`]. What it last read is what it serves: it
 /// keeps no copy of its own.
 #[derive(Debug, Default)]
@@ -105,22 +112,18 @@ impl Collector for Vouchers {
     const METRICS: Table<VouchersSnapshot, VoucherRow> = METRICS;
     const ABOUT: &'static str = "the customers' vouchers";
     const INTERVAL: Duration = Duration::from_secs(5 * 60);
-    const COUNTERS: &'static [&'static CounterDef] = &[&AMOUNT_MISMATCHES];
+    const COUNTERS: &'static [&'static CounterDef] = &[&AMOUNT_MISMATCHES, &LIST_RECHECKS];
 
     fn start(_: Option<&VouchersSnapshot>) -> Self {
         Vouchers
     }
 
     async fn refresh(&mut self, ctx: &Context) -> Result<VouchersSnapshot, Error> {
-        let mut listed = list(ctx).await?;
-        if let Some(uins) = ctx.customer_uins() {
-            let wanted: HashSet<u64> = uins.iter().copied().collect();
-            listed.retain(|v| wanted.contains(&v.customer_uin));
-        }
         // A voucher unchanged since the snapshot served (restored from disk
         // after a restart) needs no usage-details call.
         let served = ctx.served::<VouchersSnapshot>();
         let last_rows = served.as_deref().and_then(|p| VouchersSnapshot::of(&p.snapshot));
+        let listed = walk_checked(ctx, &LIST_RECHECKS, last_rows.map(|s| s.rows.len()), || wanted(ctx)).await?;
         let last = |row: &VoucherRow| {
             let rows = &last_rows?.rows;
             let key = (row.customer_uin, row.voucher_id);
@@ -152,8 +155,11 @@ impl Collector for Vouchers {
         read_each(
             ctx,
             &mut snapshot,
-            changed,
-            VOUCHERS_IN_FLIGHT,
+            Items {
+                due: changed,
+                in_flight: VOUCHERS_IN_FLIGHT,
+                key: |row| row.voucher_id,
+            },
             |row| with_usage(ctx, row),
             |snapshot, read| {
                 let rows = &mut snapshot.rows;
@@ -205,6 +211,16 @@ impl Collected for VouchersSnapshot {
     type By = Vouchers;
 }
 
+/// The vouchers listed, of the customers of `--customers.uins` when it is set.
+async fn wanted(ctx: &Context) -> Result<Vec<VoucherRow>, Error> {
+    let mut listed = list(ctx).await?;
+    if let Some(uins) = ctx.customer_uins() {
+        let wanted: HashSet<u64> = uins.iter().copied().collect();
+        listed.retain(|v| wanted.contains(&v.customer_uin));
+    }
+    Ok(listed)
+}
+
 async fn list(ctx: &Context) -> Result<Vec<VoucherRow>, Error> {
     walk_pages(
         DescribeCustomerVoucherList::NAME,
@@ -248,16 +264,10 @@ async fn with_usage(ctx: &Context, mut row: VoucherRow) -> Result<VoucherRow, Er
         voucher_id: row.voucher_id,
         month: None,
     };
-    let usage = match ctx.call::<DescribeCustomerVoucherUsageDetails>(&request).await {
-        Ok(usage) => usage,
-        // A voucher the details do not know (withdrawn since it was listed)
-        // keeps the listing's values; its details are asked again next time.
-        Err(error) if error.is_about_the_subject() => {
-            tracing::debug!(voucher_id = row.voucher_id, %error, "no usage details; exporting the listing's values");
-            return Ok(row);
-        }
-        Err(error) => return Err(error.into()),
-    };
+    // A voucher the details do not know (withdrawn since it was listed) is
+    // refused alone: it keeps the listing's values, and its details are
+    // asked again next time.
+    let usage = ctx.call::<DescribeCustomerVoucherUsageDetails>(&request).await?;
     if let (Some(listed), Some(details)) = (row.remaining, usage.remain_amount)
         && cents(listed) != cents(details)
     {
