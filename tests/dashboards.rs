@@ -11,8 +11,8 @@ use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-use support::{Exporter, eventually, fast_settings, start_api};
-use tencentcloud_partner_exporter::simulator::{Fault, Rewrite, Rule, Shape};
+use support::{Exporter, eventually, fast_settings, histories_without_total, start_api};
+use tencentcloud_partner_exporter::simulator::Shape;
 
 const DASHBOARDS: [&str; 2] = [
     "tencentcloud-partner-overview.json",
@@ -226,16 +226,7 @@ async fn every_panel_and_rule_evaluates_against_a_real_prometheus() {
     let api = start_api(shape, fast_settings()).await;
     // One history answered without its total: one item refused, counted, so
     // that the panel of refusals has data too.
-    let no_total = Rewrite::new(|response| {
-        if let Some(fields) = response.as_object_mut() {
-            fields.remove("Total");
-        }
-    });
-    api.sim.inject(
-        Rule::always(Fault::Rewrite(no_total))
-            .on("QueryCreditAllocationHistory")
-            .times(1),
-    );
+    api.sim.inject(histories_without_total(1));
     // Every collector on, bills too, so that every panel and rule has data.
     let args: Vec<&str> = Exporter::FAST.iter().copied().chain(["--collector.bills"]).collect();
     let exporter = Exporter::start(&api, &args).await;

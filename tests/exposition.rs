@@ -109,15 +109,7 @@ async fn uin_list_mode_reads_only_the_listed_customers_in_batches_of_fifty() {
     assert!(!stats.contains_key("QueryCustomersCredit"));
     let listed: std::collections::HashSet<u64> = uins.iter().copied().collect();
     for (series, _) in scrape.series("tencentcloud_partner_voucher_amount_usd") {
-        let uin: u64 = series
-            .split("customer_uin=\"")
-            .nth(1)
-            .unwrap()
-            .split('"')
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap();
+        let uin = support::uin_of(series);
         assert!(
             listed.contains(&uin),
             "voucher of an unlisted customer exported: {series}"

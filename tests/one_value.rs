@@ -10,7 +10,7 @@ mod support;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-use support::{Exporter, Exposition, eventually, fast_settings, start_api};
+use support::{Exporter, Exposition, eventually, fast_settings, histories_without_total, start_api, uin_of};
 use tencentcloud_partner_exporter::simulator::{Fault, Rewrite, Rule, Settings, Shape};
 
 fn shape(customers: usize) -> Shape {
@@ -265,16 +265,7 @@ async fn one_empty_customer_list_between_two_full_ones_removes_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_history_without_total_is_that_customers_failed_read_not_a_count() {
     let api = start_api(shape(30), fast_settings()).await;
-    let no_total = Rewrite::new(|response| {
-        if let Some(fields) = response.as_object_mut() {
-            fields.remove("Total");
-        }
-    });
-    api.sim.inject(
-        Rule::always(Fault::Rewrite(no_total))
-            .on("QueryCreditAllocationHistory")
-            .times(1),
-    );
+    api.sim.inject(histories_without_total(1));
     let exporter = Exporter::start(&api, Exporter::FAST).await;
     exporter.wait_refreshed(Duration::from_secs(60)).await;
     let scrape = exporter.scrape().await;
@@ -285,15 +276,7 @@ async fn a_history_without_total_is_that_customers_failed_read_not_a_count() {
     let counts = scrape.series("tencentcloud_partner_customer_credit_allocations");
     assert_eq!(counts.len(), 29);
     for (series, count) in counts {
-        let uin: u64 = series
-            .split("customer_uin=\"")
-            .nth(1)
-            .unwrap()
-            .split('"')
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap();
+        let uin = uin_of(series);
         assert_eq!(count, data.customers[&uin].allocations.len() as f64, "{series}");
     }
     exporter.stop().await;

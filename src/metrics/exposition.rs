@@ -1,8 +1,8 @@
 //! Turns snapshots into metric families, once, when a collector publishes
 //! one ([`Renderer`]). No I/O.
 
-use super::block::Block;
 use super::families::Families;
+pub use super::families::Family;
 use super::table::{Options, Scope};
 use crate::snapshot::Snapshot;
 use prometheus_client::collector::Collector;
@@ -47,18 +47,6 @@ pub struct Published {
     /// Whether a refresh completed it; false for what a refresh still under
     /// way had read so far.
     pub complete: bool,
-}
-
-/// One metric family of a snapshot, encoded: its descriptor (`# HELP`,
-/// `# TYPE`, `# UNIT`) apart from its samples, so a scrape can write the
-/// descriptor once and the samples of every account after it.
-#[derive(Debug, Clone)]
-pub struct Family {
-    pub name: String,
-    pub header: Block,
-    /// The descriptor without `# UNIT`, for the classic text format.
-    pub classic_header: bytes::Bytes,
-    pub samples: Block,
 }
 
 /// Writes one gauge family, unless it has no samples.

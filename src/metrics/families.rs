@@ -12,8 +12,19 @@
 //! a first refresh runs.
 
 use super::block::{Block, PIECE, Text};
-use super::exposition::Family;
 use bytes::{Bytes, BytesMut};
+
+/// One metric family of a snapshot, encoded: its descriptor (`# HELP`,
+/// `# TYPE`, `# UNIT`) apart from its samples, so a scrape can write the
+/// descriptor once and the samples of every account after it.
+#[derive(Debug, Clone)]
+pub struct Family {
+    pub name: String,
+    pub header: Block,
+    /// The descriptor without `# UNIT`, for the classic text format.
+    pub classic_header: bytes::Bytes,
+    pub samples: Block,
+}
 
 /// A piece of text ends at the first line end after this many bytes, so
 /// that a line (under 4 KiB, as every line of ours is) seldom grows it past

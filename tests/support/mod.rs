@@ -457,6 +457,28 @@ pub fn china_unix(t: &NaiveDateTime) -> f64 {
 }
 
 /// Escapes a label value as the text format does.
+/// The `customer_uin` label of an exposition `series`.
+pub fn uin_of(series: &str) -> u64 {
+    series
+        .split("customer_uin=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .and_then(|uin| uin.parse().ok())
+        .unwrap_or_else(|| panic!("no customer_uin in {series}"))
+}
+
+/// A fault that answers the next `times` allocation histories without `Total`.
+pub fn histories_without_total(times: u64) -> simulator::Rule {
+    let no_total = simulator::Rewrite::new(|response| {
+        if let Some(fields) = response.as_object_mut() {
+            fields.remove("Total");
+        }
+    });
+    simulator::Rule::always(simulator::Fault::Rewrite(no_total))
+        .on("QueryCreditAllocationHistory")
+        .times(times)
+}
+
 pub fn escape_label(value: &str) -> String {
     value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
