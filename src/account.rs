@@ -177,6 +177,10 @@ impl Fleet {
         for account in running.values() {
             if !next.iter().any(|a| Arc::ptr_eq(a, account)) {
                 account.cancel.cancel();
+                if !next.iter().any(|a| a.name == account.name) {
+                    self.setup.api_metrics.remove(&account.name);
+                    self.setup.counters.remove(&account.name);
+                }
                 tracing::info!(account = %account.name, "account stopped");
             }
         }
@@ -256,6 +260,7 @@ impl Fleet {
             api: client,
             snapshots: snapshots.clone(),
             timezone: common.timezone,
+            ended_retention: common.ended_retention,
             customer_uins: config.customer_uins.clone().map(Into::into),
             store,
             store_errors: self.setup.store_errors.clone(),

@@ -10,18 +10,34 @@ use crate::metrics::exposition::{Published, Renderer};
 use crate::snapshot::{Kind, Snapshot};
 use moka::Expiry;
 use moka::sync::Cache;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::watch;
 
 /// A published snapshot and how long it may be exported.
 #[derive(Debug)]
 struct Entry {
-    published: Arc<Published>,
+    /// Swapped for its successor's when the entry is replaced: moka frees a
+    /// replaced entry only when its epoch-based collector next runs, which
+    /// kept whole superseded publications (tens of megabytes each) alive.
+    published: Mutex<Arc<Published>>,
     max_age: Duration,
     /// `max_age` on tokio's clock: what [`Snapshots::latest`] checks. moka's
     /// own expiry, on its own clock, only frees the memory.
     expires: tokio::time::Instant,
+}
+
+impl Entry {
+    fn published(&self) -> Arc<Published> {
+        self.published.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Points a replaced entry at its successor's publication, so that the
+    /// one it held is freed now and a reader still holding the entry gets
+    /// the newer one.
+    fn hand_over(&self, successor: Arc<Published>) {
+        *self.published.lock().unwrap_or_else(PoisonError::into_inner) = successor;
+    }
 }
 
 struct MaxAge;
@@ -86,8 +102,8 @@ impl Snapshots {
     /// which touches nothing shared. `complete` is false for what a refresh
     /// still under way has read so far.
     pub fn render(&self, snapshot: Snapshot, at: SystemTime, complete: bool) -> Published {
-        let last = self.cache.get(&snapshot.kind());
-        let last = last.as_ref().map_or(&[][..], |entry| &entry.published.families[..]);
+        let last = self.cache.get(&snapshot.kind()).map(|entry| entry.published());
+        let last = last.as_ref().map_or(&[][..], |published| &published.families[..]);
         let snapshot = Arc::new(snapshot);
         let families = self.renderer.render(&snapshot, last);
         Published {
@@ -104,14 +120,18 @@ impl Snapshots {
         let kind = published.snapshot.kind();
         let age = SystemTime::now().duration_since(published.at).unwrap_or_default();
         let max_age = max_age.saturating_sub(age);
+        let replaced = self.cache.get(&kind);
         self.cache.insert(
             kind,
             Arc::new(Entry {
-                published,
+                published: Mutex::new(published.clone()),
                 max_age,
                 expires: tokio::time::Instant::now() + max_age,
             }),
         );
+        if let Some(replaced) = replaced {
+            replaced.hand_over(published);
+        }
         self.generations[kind as usize].send_modify(|g| *g += 1);
     }
 
@@ -120,7 +140,7 @@ impl Snapshots {
         self.cache
             .get(&kind)
             .filter(|entry| entry.expires > tokio::time::Instant::now())
-            .map(|entry| entry.published.clone())
+            .map(|entry| entry.published())
     }
 
     /// Follows the publications of `kind`: the receiver changes on each.
@@ -162,6 +182,14 @@ mod tests {
         assert!(snapshots.latest(Kind::Partner).is_some());
         tokio::time::advance(Duration::from_secs(1)).await;
         assert!(snapshots.latest(Kind::Partner).is_none());
+    }
+
+    #[test]
+    fn a_replaced_publication_is_freed_at_once() {
+        let snapshots = Snapshots::new(Renderer::new("default", false, crate::collectors::encode));
+        let first = Arc::downgrade(&snapshots.publish(partner(1.0), Duration::from_secs(60)));
+        snapshots.publish(partner(2.0), Duration::from_secs(60));
+        assert_eq!(first.strong_count(), 0, "the cache still holds a replaced publication");
     }
 
     #[tokio::test]

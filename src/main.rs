@@ -11,6 +11,18 @@ use tencentcloud_partner_exporter::{app, telemetry};
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
+/// jemalloc's options, read when it starts (`_RJEM_MALLOC_CONF` in the
+/// environment overrides them). Freed pages go back to the system at once;
+/// by default jemalloc keeps them for ten seconds or more. A refresh under
+/// way frees a part of tens of megabytes every publish interval, and with the
+/// default decay the peak RSS held several of them (at 2,000 customers, 56.5
+/// MiB at the peak with the default, 53.6 with a 1 s decay, 42.7 with none).
+// The symbol jemalloc reads its options from, as a C string: a pointer to
+// the first byte of a NUL-terminated one. Nothing else names it.
+#[allow(non_upper_case_globals, unsafe_code)]
+#[unsafe(export_name = "_rjem_malloc_conf")]
+pub static _rjem_malloc_conf: &u8 = &b"dirty_decay_ms:0,muzzy_decay_ms:0\0"[0];
+
 fn main() -> ExitCode {
     let flags = match Flags::try_parse() {
         Ok(flags) => flags,

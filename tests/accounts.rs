@@ -74,7 +74,10 @@ async fn two_accounts_are_served_side_by_side_each_with_its_own_values() {
     scrape.assert_balances_match_in("reseller-sg", &sg.sim.with_data(|d| d.clone()));
     scrape.assert_balances_match_in("distributor-hk", &hk.sim.with_data(|d| d.clone()));
     for series in scrape.samples.keys() {
-        let own = series.contains("build_info") || series.contains("_config_") || series.contains("snapshot_write");
+        let own = series.contains("build_info")
+            || series.contains("_config_")
+            || series.contains("snapshot_write")
+            || series.starts_with("process_");
         assert!(own || series.contains("account=\""), "{series} has no account label");
     }
     // Each family is described once, with the samples of both accounts under it.
@@ -183,6 +186,17 @@ async fn reloads_add_and_remove_accounts_and_a_bad_file_keeps_them() {
         accounts_of(&exporter.scrape().await),
         ["second".to_owned()].into(),
         "a removed account's series go at once"
+    );
+    let text = reqwest::get(exporter.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let left: Vec<&str> = text.lines().filter(|line| line.contains("account=\"first\"")).collect();
+    assert!(
+        left.is_empty(),
+        "no series of the removed account, its API calls' and counters' included: {left:?}"
     );
 
     std::fs::write(dir.path().join("accounts.yml"), "accounts:\n  - name: broken\n").unwrap();

@@ -164,6 +164,7 @@ fn demo_mode_serves_metrics_with_no_account_and_stops_on_sigterm() {
         std::thread::sleep(Duration::from_millis(200));
     };
     assert!(body.contains("tencentcloud_partner_credit_usd "));
+    assert_process_metrics(&body, child.0.id());
     let took = terminate(&mut child.0);
     assert!(took < Duration::from_secs(5), "took {took:?} to stop");
     let log = log.join().unwrap();
@@ -173,6 +174,46 @@ fn demo_mode_serves_metrics_with_no_account_and_stops_on_sigterm() {
             .lines()
             .all(|l| !l.unwrap().contains("panicked"))
     );
+}
+
+/// The process metrics in `body` are those of the process `pid`, as `/proc` shows it.
+fn assert_process_metrics(body: &str, pid: u32) {
+    let value = |name: &str| -> f64 {
+        let line = body.lines().find(|l| l.starts_with(&format!("{name} ")));
+        let line = line.unwrap_or_else(|| panic!("no {name}"));
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let field = |name: &str| -> f64 {
+        let line = status.lines().find(|l| l.starts_with(name)).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    };
+    let (rss, proc_rss) = (value("process_resident_memory_bytes"), field("VmRSS:") * 1024.0);
+    assert!(
+        (rss - proc_rss).abs() < proc_rss / 2.0,
+        "RSS {rss} served, {proc_rss} in /proc"
+    );
+    // Blocking threads come and go between the scrape and the look at /proc.
+    let (threads, proc_threads) = (value("process_threads"), field("Threads:"));
+    assert!(
+        threads >= 2.0 && (threads - proc_threads).abs() <= proc_threads / 2.0,
+        "{threads} threads, {proc_threads}"
+    );
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap().count() as f64;
+    assert!(
+        (value("process_open_fds") - fds).abs() <= 4.0,
+        "{} fds served, {fds} open",
+        value("process_open_fds")
+    );
+    assert!(value("process_max_fds") >= fds);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let started = value("process_start_time_seconds");
+    assert!(started <= now && started > now - 60.0, "started {started}, now {now}");
+    assert!(value("process_cpu_seconds_total") > 0.0);
+    assert!(value("process_virtual_memory_bytes") > rss);
 }
 
 #[test]

@@ -12,6 +12,7 @@ pub mod allocations;
 pub mod batches;
 pub mod bills;
 pub mod customers;
+pub mod error;
 pub mod health;
 pub mod items;
 pub mod pages;
@@ -24,8 +25,10 @@ pub mod status;
 pub mod subagents;
 pub mod sweep;
 pub mod task;
+pub mod voucher_list;
 pub mod vouchers;
 
+pub use error::Error;
 pub use health::{Phase, Progress, Status, StatusView};
 pub use items::{Items, read_each};
 pub use pages::{Page, walk_checked, walk_pages};
@@ -109,6 +112,8 @@ pub struct Defaults {
     pub needs_customers: bool,
     /// Within how long everything is read again, for a collector that reads only what changed.
     pub full_sweep: Option<Duration>,
+    /// What that does, for `--help`.
+    pub full_sweep_help: &'static str,
 }
 
 /// The counters every collector declares, registered whether it runs or not.
@@ -145,40 +150,7 @@ impl<R: Collected> VisitKind<R> for GetDefaults {
             about: R::By::ABOUT,
             needs_customers: R::By::NEEDS_CUSTOMERS,
             full_sweep: R::By::FULL_SWEEP,
-        }
-    }
-}
-
-/// Why a refresh failed; the previous snapshot stays published.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error(transparent)]
-    Api(#[from] api::Error),
-    #[error("{listing} kept changing while it was read ({attempts} walks); trying again next refresh")]
-    Unsettled { listing: &'static str, attempts: u32 },
-    #[error("no current customer list: the customers collector has not refreshed within --cache.max-age")]
-    NoCustomers,
-    #[error("the exporter is stopping")]
-    Stopping,
-    #[error(
-        "the API refused {count} items of this refresh with {code}, and answered only {read}: it refuses the \
-         request, not the items"
-    )]
-    Refused { code: String, count: u64, read: u64 },
-    /// An answer about one item that leaves out what makes it true (a history
-    /// without `Total`): that item's read failed, not the refresh.
-    #[error("{0}")]
-    Incomplete(String),
-}
-
-impl Error {
-    /// The code one item's failure is counted under, when it is that item's
-    /// alone: the API refused the item, or answered it incompletely.
-    pub fn item_refusal(&self) -> Option<std::borrow::Cow<'_, str>> {
-        match self {
-            Error::Api(error) if refusals::is_the_items(error) => Some(error.code()),
-            Error::Incomplete(_) => Some("IncompleteAnswer".into()),
-            _ => None,
+            full_sweep_help: R::By::FULL_SWEEP_HELP,
         }
     }
 }
@@ -195,6 +167,8 @@ pub struct Inputs {
     pub timezone: FixedOffset,
     /// `--customers.uins`: only these customers, read with QueryCreditByUinList.
     pub customer_uins: Option<Arc<[u64]>>,
+    /// `--vouchers.ended-retention`: how long an ended voucher is still exported.
+    pub ended_retention: Duration,
     /// `--cache.snapshot-dir`: where each published snapshot is also written.
     pub store: Option<crate::store::Store>,
     /// Snapshot files that could not be written.
@@ -370,6 +344,11 @@ impl Context {
         self.inputs.customer_uins.as_ref()
     }
 
+    /// `--vouchers.ended-retention`: how long an ended voucher is still exported.
+    pub fn ended_retention(&self) -> Duration {
+        self.inputs.ended_retention
+    }
+
     /// What the collector of `R` serves now, if anything: the rows of its
     /// last refresh, or those restored from disk.
     pub fn served<R: Rows>(&self) -> Option<Arc<crate::metrics::exposition::Published>> {
@@ -412,6 +391,8 @@ pub trait Collector: Sized + Send + 'static {
     /// Its default `--refresh.<name>-full-interval`, for a collector that
     /// reads only what changed: within it, everything is read again.
     const FULL_SWEEP: Option<Duration> = None;
+    /// What a full sweep does, for `--help`.
+    const FULL_SWEEP_HELP: &'static str = "reads everything again, changed or not, spread over its refreshes";
     /// The counters it keeps, per account, of what it notices and survives.
     const COUNTERS: &'static [&'static CounterDef] = &[];
     /// The collector, given the snapshot last served (from disk after a restart).

@@ -60,9 +60,15 @@ async fn save(
     published: &Arc<Published>,
     errors: &prometheus_client::metrics::counter::Counter,
 ) {
-    let (store, published) = (store.clone(), published.clone());
-    let saved =
-        tokio::task::spawn_blocking(move || store.save(&published.snapshot, published.at, published.complete)).await;
+    // The snapshot alone, not the publication: its encoded text (tens of
+    // megabytes) is not needed to write it and may be replaced meanwhile.
+    let (store, snapshot, at, complete) = (
+        store.clone(),
+        published.snapshot.clone(),
+        published.at,
+        published.complete,
+    );
+    let saved = tokio::task::spawn_blocking(move || store.save(&snapshot, at, complete)).await;
     match saved {
         Ok(Ok(())) => {}
         Ok(Err(error)) => {

@@ -9,17 +9,15 @@
 //! read (see [`super::items`]). Every other voucher keeps what was last read,
 //! also across a restart with `--cache.snapshot-dir`.
 
-use super::{Collected, Collector, Context, Error, Items, Page, read_each, walk_checked, walk_pages};
-use crate::api::Action;
-use crate::api::actions::{
-    DescribeCustomerVoucherList, DescribeCustomerVoucherUsageDetails, VoucherListRequest, VoucherUsageRequest,
-};
+use super::voucher_list::{self, LIST_RECHECKS};
+use super::{Collected, Collector, Context, Error, Items, read_each};
+use crate::api::actions::{DescribeCustomerVoucherUsageDetails, VoucherUsageRequest};
 use crate::metrics::counters::CounterDef;
 use crate::metrics::table::{Labels, Metric, Options, Table, Unit};
-use crate::snapshot::{Rows, VoucherRow, VouchersSnapshot};
+use crate::snapshot::{CustomersSnapshot, Rows, VoucherRow, VouchersSnapshot};
 use std::borrow::Cow;
-use std::collections::HashSet;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::time::Instant;
 
 /// What the vouchers collector exports, per voucher.
 pub const METRICS: Table<VouchersSnapshot, VoucherRow> = Table {
@@ -74,16 +72,14 @@ fn voucher(v: &VoucherRow, _: Options) -> Labels<'_> {
 fn voucher_info(v: &VoucherRow, options: Options) -> Labels<'_> {
     let mut labels = voucher(v, options);
     labels.extend([
-        ("status", Cow::Borrowed(v.status.as_str())),
-        ("usage", Cow::Borrowed(v.usage.as_str())),
-        ("payment_mode", Cow::Borrowed(v.payment_mode.as_str())),
-        ("product_scope", Cow::Borrowed(v.product_scope.as_str())),
+        ("status", Cow::Borrowed(&*v.status)),
+        ("usage", Cow::Borrowed(&*v.usage)),
+        ("payment_mode", Cow::Borrowed(&*v.payment_mode)),
+        ("product_scope", Cow::Borrowed(&*v.product_scope)),
     ]);
     labels
 }
 
-/// Vouchers per DescribeCustomerVoucherList page (the documented maximum).
-const PAGE_SIZE: u64 = 100;
 /// Usage-detail calls at once; the rate limiter (20/s) paces them.
 const VOUCHERS_IN_FLIGHT: usize = 16;
 
@@ -94,17 +90,39 @@ pub static AMOUNT_MISMATCHES: CounterDef = CounterDef {
            the one in DescribeCustomerVoucherList (RemainingAmount)",
 };
 
-/// Counted when a voucher list came back empty or much shorter than the last.
-pub static LIST_RECHECKS: CounterDef = CounterDef {
-    name: "voucher_list_rechecks",
-    help: "Voucher lists read again before publishing, because one came back empty or under half as long as the \
-           last: the second read is published",
-};
-
 /// Refreshes [`VouchersSnapshot`]. What it last read is what it serves: it
-/// keeps no copy of its own.
+/// keeps no copy of its own, only when it last walked every voucher.
 #[derive(Debug, Default)]
-pub struct Vouchers;
+pub struct Vouchers {
+    walked_all: Option<Instant>,
+    /// The customer list's UINs, sorted, when the vouchers were last listed.
+    customers: Option<Vec<u64>>,
+}
+
+impl Vouchers {
+    /// Whether this refresh walks every voucher, ended ones included: the
+    /// first after a start, then once per `--refresh.vouchers-full-interval`,
+    /// and when a customer left the customer list (`customers`, now) since
+    /// the last: only such a walk removes its ended vouchers.
+    fn walks_all(&self, ctx: &Context, customers: Option<&[u64]>) -> bool {
+        let every = ctx.full_sweep().unwrap_or(Duration::ZERO);
+        let due = self.walked_all.is_none_or(|at| at.elapsed() >= every);
+        let one_left = match (&self.customers, customers) {
+            (Some(before), Some(now)) => before.iter().any(|uin| now.binary_search(uin).is_err()),
+            _ => false,
+        };
+        due || one_left
+    }
+}
+
+/// The UINs of the customer list served, sorted; `None` without one.
+fn customer_uins(ctx: &Context) -> Option<Vec<u64>> {
+    let published = ctx.customers().ok()?;
+    let list = CustomersSnapshot::of(&published.snapshot)?;
+    let mut uins: Vec<u64> = list.customers.iter().map(|c| c.uin).collect();
+    uins.sort_unstable();
+    Some(uins)
+}
 
 impl Collector for Vouchers {
     type Rows = VouchersSnapshot;
@@ -112,10 +130,12 @@ impl Collector for Vouchers {
     const METRICS: Table<VouchersSnapshot, VoucherRow> = METRICS;
     const ABOUT: &'static str = "the customers' vouchers";
     const INTERVAL: Duration = Duration::from_secs(5 * 60);
+    const FULL_SWEEP: Option<Duration> = Some(Duration::from_secs(24 * 60 * 60));
+    const FULL_SWEEP_HELP: &'static str = "walks every voucher, ended ones included; between, it walks those in use and reads by its id each that left them";
     const COUNTERS: &'static [&'static CounterDef] = &[&AMOUNT_MISMATCHES, &LIST_RECHECKS];
 
     fn start(_: Option<&VouchersSnapshot>) -> Self {
-        Vouchers
+        Vouchers::default()
     }
 
     async fn refresh(&mut self, ctx: &Context) -> Result<VouchersSnapshot, Error> {
@@ -123,7 +143,19 @@ impl Collector for Vouchers {
         // after a restart) needs no usage-details call.
         let served = ctx.served::<VouchersSnapshot>();
         let last_rows = served.as_deref().and_then(|p| VouchersSnapshot::of(&p.snapshot));
-        let listed = walk_checked(ctx, &LIST_RECHECKS, last_rows.map(|s| s.rows.len()), || wanted(ctx)).await?;
+        let customers = customer_uins(ctx);
+        let walks_all = self.walks_all(ctx, customers.as_deref());
+        let listed = voucher_list::read(ctx, last_rows, walks_all).await?;
+        if listed.walked_all {
+            self.walked_all = Some(Instant::now());
+        }
+        if customers.is_some() {
+            self.customers = customers;
+        }
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs_f64();
         let last = |row: &VoucherRow| {
             let rows = &last_rows?.rows;
             let key = (row.customer_uin, row.voucher_id);
@@ -131,10 +163,15 @@ impl Collector for Vouchers {
                 .ok()
                 .map(|i| &rows[i])
         };
-        let mut rows = Vec::with_capacity(listed.len());
+        let mut rows = Vec::with_capacity(listed.rows.len());
         let mut changed = Vec::new();
-        for row in listed {
-            match last(&row) {
+        for mut row in listed.rows {
+            let last = last(&row);
+            row.ended = voucher_list::ended_at(&row, last, now);
+            if !voucher_list::retained(&row, now, ctx.ended_retention()) {
+                continue;
+            }
+            match last {
                 Some(last) if same_balance(last, &row) => rows.push(carried(last, row)),
                 last => {
                     rows.push(pending(last, &row));
@@ -211,48 +248,6 @@ impl Collected for VouchersSnapshot {
     type By = Vouchers;
 }
 
-/// The vouchers listed, of the customers of `--customers.uins` when it is set.
-async fn wanted(ctx: &Context) -> Result<Vec<VoucherRow>, Error> {
-    let mut listed = list(ctx).await?;
-    if let Some(uins) = ctx.customer_uins() {
-        let wanted: HashSet<u64> = uins.iter().copied().collect();
-        listed.retain(|v| wanted.contains(&v.customer_uin));
-    }
-    Ok(listed)
-}
-
-async fn list(ctx: &Context) -> Result<Vec<VoucherRow>, Error> {
-    walk_pages(
-        DescribeCustomerVoucherList::NAME,
-        PAGE_SIZE,
-        |row: &VoucherRow| row.voucher_id,
-        |page, page_size| async move {
-            let request = VoucherListRequest {
-                page,
-                page_size,
-                ..Default::default()
-            };
-            let answer = ctx.call::<DescribeCustomerVoucherList>(&request).await?;
-            Ok(Page::of(answer.total_count, answer.data, |v| {
-                Some(VoucherRow {
-                    customer_uin: v.customer_uin?,
-                    voucher_id: v.voucher_id?,
-                    status: v.voucher_status.unwrap_or_default(),
-                    usage: v.usage.unwrap_or_default(),
-                    payment_mode: v.payment_mode.unwrap_or_default(),
-                    product_scope: v.product_scope.unwrap_or_default(),
-                    amount: v.total_amount,
-                    remaining: v.remaining_amount,
-                    usage_records: None,
-                    expiry: ctx.timestamp(v.expire_time.as_deref()),
-                    listed_remaining: None,
-                })
-            }))
-        },
-    )
-    .await
-}
-
 /// Fills in the amounts from the usage details; the list's values stand where
 /// the details leave a field out. Where the two disagree on the balance, the
 /// details win, and the disagreement is counted.
@@ -312,6 +307,7 @@ mod tests {
                     usage_records: Some(4),
                     expiry: Some(1_700_000_000.0),
                     listed_remaining: Some(12.5),
+                    ended: None,
                 },
                 // Every value the API may leave out, left out.
                 VoucherRow {

@@ -134,7 +134,8 @@ fn collector_args(kind: Kind, defaults: Defaults) -> Vec<Arg> {
             .value_parser(parse_duration)
             .value_name("DURATION")
             .help(format!(
-                "Within how long the {kind} collector reads everything again, changed or not, spread over its refreshes."
+                "Within how long the {kind} collector {}.",
+                defaults.full_sweep_help
             ))
     });
     let args = [

@@ -121,6 +121,10 @@ pub struct Flags {
     #[arg(long = "refresh.publish-interval", env = "TENCENTCLOUD_PARTNER_EXPORTER_REFRESH_PUBLISH_INTERVAL", default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
     pub publish_every: Duration,
 
+    /// How long a used, expired or withdrawn voucher is still exported after it ended; then it is left out.
+    #[arg(long = "vouchers.ended-retention", env = "TENCENTCLOUD_PARTNER_EXPORTER_VOUCHERS_ENDED_RETENTION", default_value = "30d", value_parser = parse_duration, value_name = "DURATION")]
+    pub ended_retention: Duration,
+
     /// Only these customers (comma-separated UINs), read with QueryCreditByUinList.
     #[arg(long = "customers.uins", env = "TENCENTCLOUD_PARTNER_EXPORTER_CUSTOMERS_UINS", value_delimiter = ',', value_parser = parse_uin, value_name = "UIN,...")]
     pub customer_uins: Option<Vec<u64>>,

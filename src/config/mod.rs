@@ -62,6 +62,8 @@ pub struct Config {
     pub full_sweeps: FullSweeps,
     /// `--refresh.publish-interval`.
     pub publish_every: Duration,
+    /// `--vouchers.ended-retention`.
+    pub ended_retention: Duration,
     pub customer_uins: Option<Vec<u64>>,
     pub export_names: bool,
     pub max_age: Duration,
@@ -97,6 +99,8 @@ pub struct Common {
     pub full_sweeps: FullSweeps,
     /// How often a long refresh publishes what it has read so far.
     pub publish_every: Duration,
+    /// How long an ended voucher is still exported.
+    pub ended_retention: Duration,
     pub export_names: bool,
     pub max_age: Duration,
     pub snapshot_dir: Option<PathBuf>,
@@ -110,6 +114,7 @@ impl Config {
             collectors: self.collectors,
             full_sweeps: self.full_sweeps,
             publish_every: self.publish_every,
+            ended_retention: self.ended_retention,
             export_names: self.export_names,
             max_age: self.max_age,
             snapshot_dir: self.snapshot_dir.clone(),
@@ -204,6 +209,7 @@ impl Config {
             collectors: flags.collectors.enabled,
             full_sweeps: flags.collectors.full_sweeps,
             publish_every: flags.publish_every,
+            ended_retention: flags.ended_retention,
             customer_uins: flags.customer_uins,
             export_names: flags.export_names,
             max_age: flags.max_age,
@@ -251,7 +257,12 @@ mod tests {
             config.full_sweeps.get(Kind::Allocations),
             Some(Duration::from_secs(24 * 3600))
         );
-        assert_eq!(config.full_sweeps.get(Kind::Vouchers), None);
+        assert_eq!(
+            config.full_sweeps.get(Kind::Vouchers),
+            Some(Duration::from_secs(24 * 3600))
+        );
+        assert_eq!(config.full_sweeps.get(Kind::Partner), None);
+        assert_eq!(config.ended_retention, Duration::from_secs(30 * 24 * 3600));
         assert_eq!(config.max_age, Duration::from_secs(3600));
         assert_eq!(config.timezone.local_minus_utc(), 8 * 3600);
         // Every collector runs but bills, whose 1 call a second is too slow

@@ -52,6 +52,19 @@ impl Counters {
     }
 }
 
+impl Counters {
+    /// Removes the counters of `account`, which a reload removed. A task of
+    /// its still stopping counts on its own handles, never exported again.
+    pub fn remove(&self, account: &str) {
+        let labels = AccountLabels {
+            account: account.to_owned(),
+        };
+        for family in self.0.values() {
+            family.remove(&labels);
+        }
+    }
+}
+
 /// The declared counters of one account.
 #[derive(Debug, Clone, Default)]
 pub struct AccountCounters(Arc<BTreeMap<&'static str, Counter>>);

@@ -9,7 +9,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::{Registry, Unit};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -51,8 +51,21 @@ pub struct ApiMetrics {
     durations: Family<ActionLabels, Histogram>,
     decode_errors: Family<FieldLabels, Counter>,
     rate_limits: Family<ActionLabels, Gauge<f64, AtomicU64>>,
-    /// The same calls summed per account and action: the Family cannot be read back.
-    counts: Arc<Mutex<BTreeMap<(String, &'static str), CallCounts>>>,
+    ledger: Arc<Mutex<Ledger>>,
+}
+
+/// What the families cannot tell: they can be neither read back nor listed.
+#[derive(Debug, Default)]
+struct Ledger {
+    /// The calls summed per account and action.
+    counts: BTreeMap<(String, &'static str), CallCounts>,
+    /// The label sets created in `requests` and `decode_errors`, so that a
+    /// removed account's can be removed.
+    codes: BTreeSet<(String, &'static str, String)>,
+    fields: BTreeSet<(String, &'static str, String)>,
+    /// Accounts removed by a reload: a call of theirs still under way when
+    /// they stopped must not bring their series back.
+    removed: BTreeSet<String>,
 }
 
 /// [`ApiMetrics`] for the client of one account.
@@ -99,19 +112,48 @@ impl ApiMetrics {
             durations,
             decode_errors,
             rate_limits,
-            counts: Arc::default(),
+            ledger: Arc::default(),
         }
+    }
+
+    fn ledger(&self) -> std::sync::MutexGuard<'_, Ledger> {
+        self.ledger.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Calls so far, by account and action.
     pub fn counts(&self) -> BTreeMap<(String, &'static str), CallCounts> {
-        self.counts.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.ledger().counts.clone()
+    }
+
+    /// Removes every series of `account`, which a reload removed: a
+    /// dashboard or alert must not see the calls of an account that is gone.
+    pub fn remove(&self, account: &str) {
+        let mut ledger = self.ledger();
+        ledger.removed.insert(account.to_owned());
+        ledger.counts.retain(|(a, _), _| a != account);
+        let of_account = |(a, _, _): &(String, &'static str, String)| a == account;
+        for (account, action, code) in ledger.codes.extract_if(.., of_account) {
+            self.requests.remove(&ActionCodeLabels { account, action, code });
+        }
+        for (account, action, field) in ledger.fields.extract_if(.., of_account) {
+            self.decode_errors.remove(&FieldLabels { account, action, field });
+        }
+        for &(action, _) in api::actions::ALL {
+            let labels = ActionLabels {
+                account: account.to_owned(),
+                action,
+            };
+            self.rate_limits.remove(&labels);
+            self.durations.remove(&labels);
+        }
     }
 
     /// The observer of `account`'s client, with a zero `Success` series for
     /// every action so that rates start at 0 rather than from nothing, and
     /// the rate each action is paced at with `rate_limit_fraction`.
     pub fn for_account(&self, account: &str, rate_limit_fraction: f64) -> AccountApiMetrics {
+        let mut ledger = self.ledger();
+        ledger.removed.remove(account);
         for &(action, limit) in api::actions::ALL {
             self.rate_limits
                 .get_or_create(&ActionLabels {
@@ -126,7 +168,9 @@ impl ApiMetrics {
                     code: "Success".into(),
                 })
                 .get();
+            ledger.codes.insert((account.to_owned(), action, "Success".into()));
         }
+        drop(ledger);
         AccountApiMetrics {
             metrics: self.clone(),
             account: account.to_owned(),
@@ -137,6 +181,11 @@ impl ApiMetrics {
 impl Observer for AccountApiMetrics {
     fn observe(&self, action: &'static str, code: &str, elapsed: Duration) {
         let metrics = &self.metrics;
+        let mut ledger = metrics.ledger();
+        if ledger.removed.contains(&self.account) {
+            return;
+        }
+        ledger.codes.insert((self.account.clone(), action, code.to_owned()));
         metrics
             .requests
             .get_or_create(&ActionCodeLabels {
@@ -152,8 +201,7 @@ impl Observer for AccountApiMetrics {
                 action,
             })
             .observe(elapsed.as_secs_f64());
-        let mut counts = metrics.counts.lock().unwrap_or_else(|p| p.into_inner());
-        let entry = counts.entry((self.account.clone(), action)).or_default();
+        let entry = ledger.counts.entry((self.account.clone(), action)).or_default();
         entry.calls += 1;
         if code.starts_with("RequestLimitExceeded") {
             entry.throttled += 1;
@@ -163,6 +211,11 @@ impl Observer for AccountApiMetrics {
     }
 
     fn decode_error(&self, action: &'static str, field: &str) {
+        let mut ledger = self.metrics.ledger();
+        if ledger.removed.contains(&self.account) {
+            return;
+        }
+        ledger.fields.insert((self.account.clone(), action, field.to_owned()));
         self.metrics
             .decode_errors
             .get_or_create(&FieldLabels {

@@ -1,7 +1,8 @@
 //! Everything `/metrics` serves: the blocks each collector's snapshot was
 //! encoded into when it was published ([`exposition::Renderer`]), then the
 //! exporter's own metrics, encoded per scrape: API calls
-//! ([`instrumentation::ApiMetrics`]), refresh status and build information.
+//! ([`instrumentation::ApiMetrics`]), refresh status, build information and
+//! the process metrics ([`process`]).
 //! A scrape copies no cached block: it hands out reference-counted buffers.
 
 pub mod block;
@@ -9,6 +10,7 @@ pub mod counters;
 pub mod exposition;
 pub mod families;
 pub mod instrumentation;
+pub mod process;
 pub mod table;
 
 use crate::snapshot::Kind;
@@ -78,7 +80,11 @@ impl Metrics {
         refresh: Box<dyn prometheus_client::collector::Collector>,
         counters: impl IntoIterator<Item = &'static counters::CounterDef>,
     ) -> Self {
-        let mut registry = Registry::with_prefix(PREFIX);
+        // The process metrics are named as every client library names them,
+        // without the exporter's prefix; everything else carries it.
+        let mut root = Registry::default();
+        root.register_collector(Box::new(process::ProcessMetrics));
+        let registry = root.sub_registry_with_prefix(PREFIX);
         let build = Family::<BuildLabels, Gauge>::default();
         build
             .get_or_create(&BuildLabels {
@@ -91,18 +97,18 @@ impl Metrics {
             "Version and revision of the exporter, value 1",
             build,
         );
-        let api = instrumentation::ApiMetrics::register(&mut registry);
-        let reload = instrumentation::ReloadMetrics::register(&mut registry);
+        let api = instrumentation::ApiMetrics::register(registry);
+        let reload = instrumentation::ReloadMetrics::register(registry);
         let store_errors = prometheus_client::metrics::counter::Counter::default();
         registry.register(
             "snapshot_write_errors",
             "Snapshots that could not be written to --cache.snapshot-dir",
             store_errors.clone(),
         );
-        let counters = counters::Counters::register(&mut registry, counters);
+        let counters = counters::Counters::register(registry, counters);
         registry.register_collector(refresh);
         Self {
-            registry,
+            registry: root,
             source,
             api,
             reload,

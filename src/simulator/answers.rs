@@ -139,11 +139,13 @@ fn describe_customer_voucher_list(call: &Call<'_>) -> Result<Value, ApiError> {
     let paging = paging(body, 100, None, 20)?;
     let customer = param_u64(body, "CustomerUin")?;
     let status = body.get("VoucherStatus").and_then(Value::as_str);
+    let id = param_u64(body, "VoucherId")?;
     let list: Vec<&dataset::Voucher> = data
         .vouchers
         .values()
         .filter(|v| customer.is_none_or(|c| v.customer_uin == c))
         .filter(|v| status.is_none_or(|s| v.status == s))
+        .filter(|v| id.is_none_or(|id| v.id == id))
         .collect();
     let rows: Vec<Value> = page_of(&list, paging)
         .into_iter()

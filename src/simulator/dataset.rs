@@ -357,6 +357,12 @@ fn generate_voucher(rng: &mut StdRng, id: u64, customer_uin: u64) -> Voucher {
         _ => rng.random_range(0..=total_cents / 2),
     };
     let effective_time = base_time() - Days::days(rng.random_range(0..200));
+    // An ended one expired 20 days ago at most: within the default `--vouchers.ended-retention` (30 days).
+    let earliest_expiry = if status == "Issued" {
+        NaiveDateTime::MIN
+    } else {
+        base_time() - Days::days(20)
+    };
     Voucher {
         id,
         customer_uin,
@@ -367,7 +373,7 @@ fn generate_voucher(rng: &mut StdRng, id: u64, customer_uin: u64) -> Voucher {
         payment_mode: ["AllPayment", "Prepaid", "Postpaid"][rng.random_range(0..3)].into(),
         product_scope: ["AllProducts", "SpecifyProducts", "SpecifyProductsBlacklist"][rng.random_range(0..3)].into(),
         effective_time,
-        expire_time: effective_time + Days::days(rng.random_range(30..400)),
+        expire_time: (effective_time + Days::days(rng.random_range(30..400))).max(earliest_expiry),
         usage_records: rng.random_range(0..40),
     }
 }
@@ -378,16 +384,12 @@ mod tests {
 
     #[test]
     fn generation_is_deterministic_and_shaped() {
-        let a = Dataset::generate(Shape {
+        let shape = Shape {
             customers: 120,
             vouchers_per_customer: 2.0,
             seed: 1,
-        });
-        let b = Dataset::generate(Shape {
-            customers: 120,
-            vouchers_per_customer: 2.0,
-            seed: 1,
-        });
+        };
+        let (a, b) = (Dataset::generate(shape), Dataset::generate(shape));
         assert_eq!(a.customers, b.customers);
         assert_eq!(a.customers.len(), 120);
         assert!(a.customers.values().any(|c| c.allocations.len() > 100));

@@ -115,6 +115,7 @@ actions! {
         page_size: 100,
         customer_uin: Some(100000000001),
         voucher_status: Some("Issued".into()),
+        voucher_id: Some(42),
     };
     /// One voucher's amounts and usage records.
     DescribeCustomerVoucherUsageDetails: 20, VoucherUsageRequest => VoucherUsage, VoucherUsageRequest {

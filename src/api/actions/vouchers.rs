@@ -14,6 +14,8 @@ pub struct VoucherListRequest {
     pub customer_uin: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub voucher_status: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub voucher_id: Option<u64>,
 }
 
 /// DescribeCustomerVoucherList's answer: `TotalCount` and `Data` are its envelope.

@@ -1,0 +1,39 @@
+//! Why a refresh fails, and which failures are one item's alone: those cost
+//! that item's value, not the refresh.
+
+use super::refusals;
+use crate::api;
+
+/// Why a refresh failed; the previous snapshot stays published.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Api(#[from] api::Error),
+    #[error("{listing} kept changing while it was read ({attempts} walks); trying again next refresh")]
+    Unsettled { listing: &'static str, attempts: u32 },
+    #[error("no current customer list: the customers collector has not refreshed within --cache.max-age")]
+    NoCustomers,
+    #[error("the exporter is stopping")]
+    Stopping,
+    #[error(
+        "the API refused {count} items of this refresh with {code}, and answered only {read}: it refuses the \
+         request, not the items"
+    )]
+    Refused { code: String, count: u64, read: u64 },
+    /// An answer about one item that leaves out what makes it true (a history
+    /// without `Total`): that item's read failed, not the refresh.
+    #[error("{0}")]
+    Incomplete(String),
+}
+
+impl Error {
+    /// The code one item's failure is counted under, when it is that item's
+    /// alone: the API refused the item, or answered it incompletely.
+    pub fn item_refusal(&self) -> Option<std::borrow::Cow<'_, str>> {
+        match self {
+            Error::Api(error) if refusals::is_the_items(error) => Some(error.code()),
+            Error::Incomplete(_) => Some("IncompleteAnswer".into()),
+            _ => None,
+        }
+    }
+}

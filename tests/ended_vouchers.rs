@@ -1,0 +1,196 @@
+//! Ended vouchers age out: on the exporter against the simulator, a voucher
+//! used up, expired or withdrawn is exported for `--vouchers.ended-retention`
+//! after it ended and then left out, its usage details never read; a refresh
+//! walks the vouchers in use, and reads by its id one that left them.
+
+mod support;
+
+use chrono::Duration as Days;
+use std::time::Duration;
+use support::{Exporter, eventually, fast_settings, start_api};
+use tencentcloud_partner_exporter::simulator::{self, Shape};
+
+const INFO: &str = "tencentcloud_partner_voucher_info";
+const REMAINING: &str = "tencentcloud_partner_voucher_remaining_usd";
+
+/// The status label of `id`'s `voucher_info` series, if it is exported.
+fn status_of(scrape: &support::Exposition, id: u64) -> Option<String> {
+    let needle = format!("voucher_id=\"{id}\"");
+    scrape
+        .series(INFO)
+        .into_iter()
+        .find(|(series, _)| series.contains(&needle))
+        .map(|(series, _)| {
+            let start = series.find("status=\"").expect("voucher_info has a status") + 8;
+            series[start..].split('"').next().unwrap_or_default().to_string()
+        })
+}
+
+/// A partner with one voucher that expired 40 days ago, one used up whose
+/// expiry was 10 days ago, and the rest as generated; their ids, in that order.
+async fn partner_with_ended_vouchers() -> (support::Api, u64, u64) {
+    let api = start_api(
+        Shape {
+            customers: 40,
+            vouchers_per_customer: 2.0,
+            seed: 4040,
+        },
+        simulator::Settings {
+            record_requests: true,
+            ..fast_settings()
+        },
+    )
+    .await;
+    let now = api.sim.china_now();
+    let (expired, used) = api.sim.with_data(|d| {
+        let mut ids = d.vouchers.keys().copied();
+        let (expired, used) = (ids.next().unwrap(), ids.next().unwrap());
+        let v = d.vouchers.get_mut(&expired).unwrap();
+        v.status = "Expired".into();
+        v.expire_time = now - Days::days(40);
+        let v = d.vouchers.get_mut(&used).unwrap();
+        v.status = "Used".into();
+        v.remaining_cents = 0;
+        v.expire_time = now - Days::days(10);
+        (expired, used)
+    });
+    (api, expired, used)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_voucher_ended_beyond_the_retention_is_left_out_and_its_details_never_read() {
+    let (api, expired, used) = partner_with_ended_vouchers().await;
+    let exporter = Exporter::start(&api, Exporter::FAST).await;
+    exporter.wait_refreshed(Duration::from_secs(60)).await;
+
+    let scrape = exporter.scrape().await;
+    let listed = api.sim.with_data(|d| d.vouchers.len());
+    assert_eq!(
+        scrape.series(REMAINING).len(),
+        listed - 1,
+        "every voucher but the one expired 40 days ago"
+    );
+    assert_eq!(status_of(&scrape, expired), None);
+    assert_eq!(
+        status_of(&scrape, used).as_deref(),
+        Some("Used"),
+        "ended 10 days ago, within 30"
+    );
+    let details_of = |id: u64| {
+        api.sim
+            .requests("DescribeCustomerVoucherUsageDetails")
+            .iter()
+            .filter(|body| body["VoucherId"] == id)
+            .count()
+    };
+    assert_eq!(details_of(expired), 0, "no usage details read for a voucher aged out");
+    assert_eq!(details_of(used), 1);
+    exporter.stop().await;
+
+    // A shorter retention, about 5 days, leaves out the one used up 10 days
+    // ago too, and every other voucher that ended before. It ends at 21:00 in
+    // China, half a day from the generated expiries (09:00).
+    let now = support::china_unix(&api.sim.china_now());
+    let day = 86_400.0;
+    let boundary = ((now - 5.0 * day - 13.0 * 3600.0) / day).round() * day + 13.0 * 3600.0;
+    let retention = format!("--vouchers.ended-retention={}s", (now - boundary).round());
+    let exporter = Exporter::start(&api, &[Exporter::FAST[0], retention.as_str()]).await;
+    exporter.wait_refreshed(Duration::from_secs(60)).await;
+    let scrape = exporter.scrape().await;
+    let kept = api.sim.with_data(|d| {
+        let in_use = |v: &&simulator::dataset::Voucher| v.status == "Issued";
+        let recent = |v: &&simulator::dataset::Voucher| support::china_unix(&v.expire_time) > boundary;
+        d.vouchers.values().filter(|v| in_use(v) || recent(v)).count()
+    });
+    assert!(
+        kept < listed - 2,
+        "the shorter retention leaves out more than the two set up"
+    );
+    assert_eq!(scrape.series(REMAINING).len(), kept, "{retention}");
+    assert_eq!(status_of(&scrape, used), None);
+    exporter.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_vouchers_in_use_are_walked_and_one_that_ended_is_read_by_its_id() {
+    let (api, _, _) = partner_with_ended_vouchers().await;
+    let args: Vec<&str> = Exporter::FAST
+        .iter()
+        .copied()
+        .chain(["--refresh.vouchers-interval=1s"])
+        .collect();
+    let exporter = Exporter::start(&api, &args).await;
+    exporter.wait_refreshed(Duration::from_secs(60)).await;
+    let in_use = api.sim.with_data(|d| {
+        let v = d
+            .vouchers
+            .values()
+            .find(|v| v.status == "Issued" && v.remaining_cents > 0)
+            .unwrap();
+        v.id
+    });
+    assert_eq!(status_of(&exporter.scrape().await, in_use).as_deref(), Some("Issued"));
+
+    // Used up between two refreshes: it leaves the vouchers in use.
+    api.sim.with_data(|d| {
+        let v = d.vouchers.get_mut(&in_use).unwrap();
+        v.status = "Used".into();
+        v.remaining_cents = 0;
+    });
+    eventually(Duration::from_secs(30), || async {
+        status_of(&exporter.scrape().await, in_use).as_deref() == Some("Used")
+    })
+    .await;
+    let scrape = exporter.scrape().await;
+    let uin = api.sim.with_data(|d| d.vouchers[&in_use].customer_uin);
+    assert_eq!(scrape.voucher(REMAINING, uin, in_use), Some(0.0));
+
+    let listings = api.sim.requests("DescribeCustomerVoucherList");
+    let walks_of = |status: Option<&str>| {
+        listings
+            .iter()
+            .filter(|body| body["Page"] == 1 && body.get("VoucherId").is_none())
+            .filter(|body| body.get("VoucherStatus").and_then(|s| s.as_str()) == status)
+            .count()
+    };
+    assert_eq!(walks_of(None), 1, "every voucher walked once, at the start");
+    assert!(walks_of(Some("Issued")) >= 1, "then the vouchers in use");
+    let by_id = listings
+        .iter()
+        .filter(|body| body.get("VoucherId").is_some_and(|id| *id == in_use));
+    assert_eq!(by_id.count(), 1, "the voucher that left them read once by its id");
+    // Still exported the next refreshes, carried as it was.
+    let walks = walks_of(Some("Issued"));
+    eventually(Duration::from_secs(30), || async {
+        let listings = api.sim.requests("DescribeCustomerVoucherList");
+        let issued = listings
+            .iter()
+            .filter(|body| body["Page"] == 1 && body.get("VoucherStatus").is_some_and(|s| s == "Issued"))
+            .count();
+        issued > walks + 1
+    })
+    .await;
+    let scrape = exporter.scrape().await;
+    assert_eq!(status_of(&scrape, in_use).as_deref(), Some("Used"));
+    let listed = api.sim.with_data(|d| d.vouchers.len());
+    assert_eq!(scrape.series(REMAINING).len(), listed - 1);
+    exporter.stop().await;
+}
+
+#[test]
+fn the_generated_partner_has_no_voucher_near_the_default_retention() {
+    let data = simulator::Dataset::generate(Shape {
+        customers: 200,
+        vouchers_per_customer: 5.0,
+        seed: 1,
+    });
+    let now = simulator::china_now();
+    for v in data.vouchers.values().filter(|v| v.status != "Issued") {
+        assert!(
+            v.expire_time >= now - Days::days(21),
+            "voucher {} expired {}",
+            v.id,
+            v.expire_time
+        );
+    }
+}

@@ -1,0 +1,261 @@
+//! The Helm chart (deploy/helm/tencentcloud-partner-exporter) and the
+//! kustomize base, proven as a user installs them: `helm lint --strict` with
+//! the default values and every example; what `helm template` renders passes
+//! `kubernetes-validate --strict`, and its ServiceMonitor and PrometheusRule
+//! their CRD schemas; the rules and dashboards it renders are the project's
+//! files, byte for byte; a misspelt or mistyped value fails; `appVersion` is
+//! the crate's version. helm and kubectl are installed by `scripts/test`;
+//! without them these tests fail.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const CHART: &str = "deploy/helm/tencentcloud-partner-exporter";
+
+fn project(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+/// Runs `tool` in the project: whether it succeeded, and what it wrote.
+fn run(tool: &str, args: &[&str]) -> (bool, String) {
+    let output = Command::new(tool)
+        .args(args)
+        .current_dir(project(""))
+        .output()
+        .unwrap_or_else(|e| panic!("{tool} must be installed (scripts/test installs it): {e}"));
+    let text = String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);
+    (output.status.success(), text)
+}
+
+/// The chart rendered with `args`; panics with helm's message if it fails.
+fn template(args: &[&str]) -> String {
+    let mut all = vec!["template", "t", CHART, "--namespace", "monitoring"];
+    all.extend_from_slice(args);
+    let output = Command::new("helm")
+        .args(&all)
+        .current_dir(project(""))
+        .output()
+        .expect("helm must be installed (scripts/test installs it)");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "helm {all:?}:\n{stderr}");
+    String::from_utf8(output.stdout).unwrap()
+}
+
+fn documents(rendered: &str) -> Vec<serde_yaml_ng::Value> {
+    serde_yaml_ng::Deserializer::from_str(rendered)
+        .map(|d| serde::Deserialize::deserialize(d).unwrap())
+        .filter(|d: &serde_yaml_ng::Value| !d.is_null())
+        .collect()
+}
+
+fn kinds(rendered: &str) -> Vec<String> {
+    let mut kinds: Vec<String> = documents(rendered)
+        .iter()
+        .map(|d| d["kind"].as_str().unwrap().to_owned())
+        .collect();
+    kinds.sort();
+    kinds
+}
+
+fn examples() -> Vec<String> {
+    let mut files: Vec<String> = std::fs::read_dir(project("deploy/helm/examples"))
+        .unwrap()
+        .map(|e| format!("deploy/helm/examples/{}", e.unwrap().file_name().to_string_lossy()))
+        .filter(|f| f.ends_with(".yaml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 4, "{files:?}");
+    files
+}
+
+/// Writes `rendered` to a file and checks it as the cluster would: every
+/// built-in kind with kubernetes-validate, the Operator's kinds with their CRD schemas.
+fn assert_valid(rendered: &str, name: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join(format!("{name}.yaml"));
+    std::fs::write(&file, rendered).unwrap();
+    let file = file.to_str().unwrap();
+    let (ok, text) = run("kubernetes-validate", &["--strict", file]);
+    assert!(ok, "kubernetes-validate {name}:\n{text}");
+    let operator = ["ServiceMonitor", "PrometheusRule"];
+    let kinds = kinds(rendered);
+    let builtin = kinds.iter().filter(|k| !operator.contains(&k.as_str())).count();
+    assert_eq!(
+        text.matches(" passed for resource ").count(),
+        builtin,
+        "{name}:\n{text}"
+    );
+    let (ok, text) = run("python3", &["scripts/check-crds", file]);
+    assert!(ok, "CRD schemas, {name}:\n{text}");
+    let custom = kinds.iter().filter(|k| operator.contains(&k.as_str())).count();
+    assert_eq!(text.matches(": valid ").count(), custom, "{name}:\n{text}");
+}
+
+#[test]
+fn the_chart_lints_strictly_with_the_defaults_and_every_example() {
+    let (ok, text) = run("helm", &["lint", "--strict", CHART]);
+    assert!(ok, "helm lint --strict:\n{text}");
+    for example in examples() {
+        let (ok, text) = run("helm", &["lint", "--strict", CHART, "-f", &example]);
+        assert!(ok, "helm lint --strict -f {example}:\n{text}");
+    }
+}
+
+#[test]
+fn the_defaults_install_without_the_operator_and_validate() {
+    let rendered = template(&[]);
+    assert_eq!(
+        kinds(&rendered),
+        ["Deployment", "NetworkPolicy", "PersistentVolumeClaim", "Service"],
+        "no CRD needed by default; the key's Secret is referenced, not created"
+    );
+    assert!(
+        rendered.contains("secretName: t-tencentcloud-partner-exporter\n"),
+        "{rendered}"
+    );
+    assert!(rendered.contains("type: Recreate"), "one pod on one volume");
+    assert!(rendered.contains("--cache.snapshot-dir=/var/lib/tencentcloud-partner-exporter"));
+    assert!(rendered.contains("claimName: t-tencentcloud-partner-exporter"));
+    assert_valid(&rendered, "defaults");
+}
+
+#[test]
+fn every_example_renders_objects_that_validate() {
+    for example in examples() {
+        let rendered = template(&["-f", &example]);
+        let name = Path::new(&example).file_stem().unwrap().to_str().unwrap().to_owned();
+        assert_valid(&rendered, &name);
+    }
+}
+
+#[test]
+fn the_operator_objects_and_dashboards_are_the_projects_files() {
+    let rendered = template(&[
+        "--set",
+        "serviceMonitor.enabled=true,prometheusRule.enabled=true,dashboards.enabled=true",
+        "--set",
+        "credentials.secretId=AKIDEXAMPLE,credentials.secretKey=example",
+    ]);
+    assert_eq!(
+        kinds(&rendered),
+        [
+            "ConfigMap",
+            "ConfigMap",
+            "Deployment",
+            "NetworkPolicy",
+            "PersistentVolumeClaim",
+            "PrometheusRule",
+            "Secret",
+            "Service",
+            "ServiceMonitor"
+        ]
+    );
+    assert_valid(&rendered, "everything");
+    let docs = documents(&rendered);
+    let rule = docs.iter().find(|d| d["kind"] == "PrometheusRule").unwrap();
+    let rules: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(&std::fs::read_to_string(project("deploy/prometheus/rules.yml")).unwrap()).unwrap();
+    assert_eq!(
+        rule["spec"], rules,
+        "the PrometheusRule's spec is deploy/prometheus/rules.yml"
+    );
+    for dashboard in [
+        "tencentcloud-partner-overview.json",
+        "tencentcloud-partner-customer.json",
+    ] {
+        let map = docs
+            .iter()
+            .find(|d| d["kind"] == "ConfigMap" && !d["data"][dashboard].is_null())
+            .unwrap_or_else(|| panic!("no ConfigMap holds {dashboard}"));
+        assert_eq!(map["metadata"]["labels"]["grafana_dashboard"], "1");
+        let file = std::fs::read_to_string(project(&format!("dashboards/{dashboard}"))).unwrap();
+        assert_eq!(
+            map["data"][dashboard].as_str().unwrap(),
+            file.trim_end(),
+            "{dashboard} as it is"
+        );
+    }
+    let monitor = docs.iter().find(|d| d["kind"] == "ServiceMonitor").unwrap();
+    let relabel = &monitor["spec"]["endpoints"][0]["relabelings"][0];
+    assert_eq!(
+        relabel["replacement"], "tencentcloud-partner",
+        "the job the alerts expect"
+    );
+}
+
+#[test]
+fn a_misspelt_or_mistyped_value_fails() {
+    for (set, complaint) in [
+        ("servicemonitor.enabled=true", "servicemonitor"),
+        ("persistence.enable=false", "enable"),
+        ("service.port=metrics", "/service/port"),
+        ("collectors.voucher=true", "voucher"),
+        ("intervals.vouchers=often", "/intervals/vouchers"),
+    ] {
+        let output = Command::new("helm")
+            .args(["template", "t", CHART, "--set", set])
+            .current_dir(project(""))
+            .output()
+            .expect("helm must be installed (scripts/test installs it)");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "--set {set} was accepted");
+        assert!(stderr.contains(complaint), "--set {set}: {stderr}");
+    }
+}
+
+#[test]
+fn the_charts_app_version_is_the_crates_version() {
+    let chart: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(&std::fs::read_to_string(project(&format!("{CHART}/Chart.yaml"))).unwrap()).unwrap();
+    assert_eq!(chart["appVersion"].as_str(), Some(env!("CARGO_PKG_VERSION")));
+    let rendered = template(&[]);
+    assert!(rendered.contains(&format!(
+        "image: \"tencentcloud-partner-exporter:{}\"",
+        env!("CARGO_PKG_VERSION")
+    )));
+}
+
+#[test]
+fn the_flags_the_chart_writes_are_the_binarys() {
+    let rendered = template(&[
+        "-f",
+        "deploy/helm/examples/tls-basic-auth.yaml",
+        "-f",
+        "deploy/helm/examples/one-account.yaml",
+    ]);
+    let help = Command::new(env!("CARGO_BIN_EXE_tencentcloud-partner-exporter"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8(help.stdout).unwrap();
+    let flags: Vec<&str> = rendered
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("- ")?.trim_matches('"').strip_prefix("--"))
+        .map(|flag| flag.split('=').next().unwrap())
+        .collect();
+    assert!(flags.len() >= 6, "{flags:?}");
+    for flag in flags {
+        assert!(
+            help.contains(&format!("--{flag}")),
+            "the chart writes --{flag}, which --help does not list"
+        );
+    }
+}
+
+#[test]
+fn the_kustomize_base_renders_and_validates() {
+    let (ok, rendered) = run("kubectl", &["kustomize", "deploy/kubernetes"]);
+    assert!(ok, "kubectl kustomize:\n{rendered}");
+    assert_eq!(
+        kinds(&rendered),
+        [
+            "Deployment",
+            "NetworkPolicy",
+            "PrometheusRule",
+            "Secret",
+            "Service",
+            "ServiceMonitor"
+        ]
+    );
+    assert_valid(&rendered, "kustomize");
+}
