@@ -319,19 +319,28 @@ impl InstanceRole {
         Ok(response)
     }
 
+    /// The body of a metadata answer, within [`super::bounded::MAX_METADATA`].
+    async fn read(http: &reqwest::Client, url: &str) -> Result<Vec<u8>, Error> {
+        let response = Self::get(http, url).await?;
+        let cut_short = |e: reqwest::Error| Error::Credentials(format!("metadata service: {}", e.without_url()));
+        super::bounded::read(response, super::bounded::MAX_METADATA, cut_short)
+            .await
+            .map_err(|e| match e {
+                Error::TooLarge { limit } => Error::Credentials(format!("metadata service: answer over {limit} bytes")),
+                other => other,
+            })
+    }
+
     async fn fetch(&self, http: &reqwest::Client) -> Result<(Credentials, SystemTime), Error> {
         let base = format!("{}/meta-data/cam/security-credentials/", self.base_url);
-        let roles = Self::get(http, &base).await?.text().await.unwrap_or_default();
+        let roles = Self::read(http, &base).await?;
+        let roles = String::from_utf8_lossy(&roles);
         let role = roles
             .lines()
             .map(str::trim)
             .find(|l| !l.is_empty())
             .ok_or_else(|| Error::Credentials("no CAM role is bound to this instance".into()))?;
-        let body = Self::get(http, &format!("{base}{role}"))
-            .await?
-            .bytes()
-            .await
-            .unwrap_or_default();
+        let body = Self::read(http, &format!("{base}{role}")).await?;
         let answer: RoleCredentials = serde_json::from_slice(&body)
             // The classification and position only: serde's message could quote a value.
             .map_err(|e| {

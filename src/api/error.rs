@@ -26,6 +26,9 @@ pub enum Error {
     /// The body was not the JSON the action promises (malformed or truncated).
     #[error("malformed response: {0}")]
     Decode(String),
+    /// The body was longer than any answer of the API: cut off, not read.
+    #[error("answer larger than {limit} bytes: cut off unread")]
+    TooLarge { limit: usize },
     /// No key could be had from the configured source (a file unreadable, the
     /// metadata service down). The message names the source, never a secret.
     #[error("credentials unavailable: {0}")]
@@ -47,6 +50,7 @@ impl Error {
             Error::Network(_) => Cow::Borrowed("NetworkError"),
             Error::Status(status) => Cow::Owned(format!("HTTP{status}")),
             Error::Decode(_) => Cow::Borrowed("MalformedResponse"),
+            Error::TooLarge { .. } => Cow::Borrowed("ResponseTooLarge"),
             Error::ClockSkew { .. } => Cow::Borrowed("AuthFailure.SignatureExpire"),
             Error::Credentials(_) => Cow::Borrowed("CredentialsUnavailable"),
         }
@@ -73,6 +77,7 @@ impl Error {
             Error::Timeout(_)
             | Error::Network(_)
             | Error::Decode(_)
+            | Error::TooLarge { .. }
             | Error::ClockSkew { .. }
             | Error::Credentials(_) => true,
             Error::Status(status) => *status >= 500 || *status == 429,

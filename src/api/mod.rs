@@ -3,6 +3,7 @@
 //! attempt to an [`Observer`]. It knows nothing of Prometheus or of collectors.
 
 pub mod actions;
+mod bounded;
 pub mod credentials;
 pub mod decode;
 mod envelope;
@@ -129,6 +130,15 @@ impl Client {
         };
         let http = reqwest::Client::builder()
             .timeout(settings.timeout)
+            // A signed call is answered where it was sent, or fails as the
+            // redirect it got: a signature is never sent to another host.
+            .redirect(reqwest::redirect::Policy::none())
+            // Never asked for nor inflated: a compressed answer is malformed,
+            // and a small body cannot become gigabytes.
+            .no_gzip()
+            .no_brotli()
+            .no_deflate()
+            .no_zstd()
             .user_agent(concat!("tencentcloud-partner-exporter/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| Error::Network(e.to_string()))?;
@@ -282,10 +292,14 @@ impl Client {
         if !status.is_success() {
             return Err(Error::Status(status.as_u16()));
         }
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| Error::Decode(format!("body cut short: {}", e.without_url())))?;
+        let cut_short = |e: reqwest::Error| {
+            if e.is_timeout() {
+                self.transport_error(e)
+            } else {
+                Error::Decode(format!("body cut short: {}", e.without_url()))
+            }
+        };
+        let bytes = bounded::read(response, bounded::MAX_ANSWER, cut_short).await?;
         match decode_envelope(&bytes) {
             Err(Error::Api { code, .. }) if code == "AuthFailure.SignatureExpire" && server_time.is_some() => {
                 Err(self.correct_clock(server_time.expect("checked above"), timestamp))
