@@ -6,22 +6,11 @@
 //! binary that needs no shared library. The tools are installed by
 //! `scripts/test`; without them these tests fail.
 
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::path::PathBuf;
 use std::process::Command;
-
-fn project(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
-}
-
-fn run(tool: &str, args: &[&str]) -> (bool, String) {
-    let output = Command::new(tool)
-        .args(args)
-        .current_dir(project(""))
-        .output()
-        .unwrap_or_else(|e| panic!("{tool} must be installed (scripts/test installs it): {e}"));
-    let text = String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);
-    (output.status.success(), text)
-}
+use support::tools::{project, run};
 
 #[test]
 fn dockerfile_passes_hadolint() {

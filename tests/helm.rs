@@ -7,25 +7,13 @@
 //! the crate's version. helm and kubectl are installed by `scripts/test`;
 //! without them these tests fail.
 
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::path::Path;
 use std::process::Command;
+use support::tools::{project, run};
 
 const CHART: &str = "deploy/helm/tencentcloud-partner-exporter";
-
-fn project(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
-}
-
-/// Runs `tool` in the project: whether it succeeded, and what it wrote.
-fn run(tool: &str, args: &[&str]) -> (bool, String) {
-    let output = Command::new(tool)
-        .args(args)
-        .current_dir(project(""))
-        .output()
-        .unwrap_or_else(|e| panic!("{tool} must be installed (scripts/test installs it): {e}"));
-    let text = String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);
-    (output.status.success(), text)
-}
 
 /// The chart rendered with `args`; panics with helm's message if it fails.
 fn template(args: &[&str]) -> String {

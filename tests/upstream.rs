@@ -149,33 +149,32 @@ fn healthy_peak() -> f64 {
     peak_mib(&exporter)
 }
 
-#[test]
-fn an_endless_answer_is_cut_off_and_counted_and_memory_stays_flat() {
+/// An exporter against `answer` once `n` of its calls ended with `code`,
+/// its peak RSS checked against one's against a healthy upstream.
+fn with_flat_memory(answer: fn() -> Response, code: &str, n: f64) -> Binary {
     let healthy = healthy_peak();
-    let (addr, _) = upstream(endless);
+    let (addr, _) = upstream(answer);
     let exporter = exporter(addr);
-    wait_for_calls(&exporter, "ResponseTooLarge", 4.0, Duration::from_secs(30));
+    wait_for_calls(&exporter, code, n, Duration::from_secs(30));
     let peak = peak_mib(&exporter);
     assert!(
         peak < healthy + 50.0,
         "peak RSS {peak:.1} MiB, {healthy:.1} against a healthy upstream"
     );
+    exporter
+}
+
+#[test]
+fn an_endless_answer_is_cut_off_and_counted_and_memory_stays_flat() {
+    let exporter = with_flat_memory(endless, "ResponseTooLarge", 4.0);
     exporter.wait_for_log("larger than", Duration::from_secs(10));
     assert_eq!(calls(&exporter, "Success"), 0.0);
 }
 
 #[test]
 fn a_compression_bomb_is_read_as_sent_and_refused() {
-    let healthy = healthy_peak();
     bomb(); // compressed before the exporter asks, within its timeout
-    let (addr, _) = upstream(bomb);
-    let exporter = exporter(addr);
-    wait_for_calls(&exporter, "MalformedResponse", 2.0, Duration::from_secs(30));
-    let peak = peak_mib(&exporter);
-    assert!(
-        peak < healthy + 50.0,
-        "peak RSS {peak:.1} MiB, {healthy:.1} against a healthy upstream"
-    );
+    let exporter = with_flat_memory(bomb, "MalformedResponse", 2.0);
     exporter.wait_for_log("malformed response", Duration::from_secs(10));
 }
 

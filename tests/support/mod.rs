@@ -4,6 +4,7 @@
 
 pub mod binary;
 pub mod pki;
+pub mod tools;
 
 use chrono::NaiveDateTime;
 use std::collections::BTreeMap;
