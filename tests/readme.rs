@@ -1,12 +1,27 @@
-//! The README stays true: every flag it mentions exists, every file it points
-//! to is in the repository, and the two front-door commands are the ones the
-//! project runs.
+//! The README and the documents in `docs/` stay true: every flag they mention
+//! exists, every file they point to is in the repository, every link
+//! resolves, every metric they name is served, and the README keeps the two
+//! front-door commands the project runs and fits on a screen or two.
 
 use std::path::Path;
 use std::process::Command;
 
 fn readme() -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap()
+    project_file("README.md")
+}
+
+/// The README and every document in `docs/`, by path.
+fn documents() -> Vec<(String, String)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut paths = vec!["README.md".to_owned(), "CHANGELOG.md".to_owned()];
+    for entry in std::fs::read_dir(root.join("docs")).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        if name.ends_with(".md") {
+            paths.push(format!("docs/{name}"));
+        }
+    }
+    paths.sort();
+    paths.into_iter().map(|p| (p.clone(), project_file(&p))).collect()
 }
 
 /// Tokens of `text` made of the characters of flags and paths.
@@ -25,71 +40,71 @@ fn help() -> String {
 }
 
 #[test]
-fn every_flag_in_the_readme_exists() {
+fn every_flag_in_the_documents_exists() {
     let help = help();
-    let readme = readme();
     let mut checked = 0;
     let is_flag = |t: &&str| {
         t.strip_prefix("--")
             .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_lowercase()))
     };
-    for token in tokens(&readme).filter(is_flag) {
-        let flag = token.trim_end_matches('.');
-        if [
-            "--locked",
-            "--build-arg",
-            "--from-literal",
-            "--release",
-            "--bench",
-            "--short",
-            "--validate",
-            "--now",
-        ]
-        .iter()
-        .any(|other| flag.starts_with(other))
-        {
-            continue; // flags of cargo, docker, git, kubectl and systemctl in the snippets
-        }
-        assert!(
-            help.contains(&format!("{flag} "))
-                || help.contains(&format!("{flag}="))
-                || help.contains(&format!("{flag}\n"))
-                || help.contains(&format!("{flag}[")),
-            "README mentions {flag}, which --help does not list"
-        );
-        checked += 1;
-    }
-    assert!(checked > 20, "only {checked} flags found in the README");
-}
-
-#[test]
-fn every_file_the_readme_points_to_exists() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let readme = readme();
-    let mut checked = 0;
-    for token in tokens(&readme) {
-        let path = token.trim_end_matches(['.', ',']);
-        let in_repo = [
-            "src/",
-            "tests/",
-            "deploy/",
-            "docs/",
-            "dashboards/",
-            "scripts/",
-            "benches/",
-            ".ci/",
-        ]
-        .iter()
-        .any(|dir| path.starts_with(dir));
-        if in_repo && !path.contains("...") {
+    for (doc, text) in documents() {
+        for token in tokens(&text).filter(is_flag) {
+            let flag = token.trim_end_matches('.');
+            if [
+                "--locked",
+                "--build-arg",
+                "--from-literal",
+                "--release",
+                "--bench",
+                "--short",
+                "--validate",
+                "--now",
+                "--set",
+            ]
+            .iter()
+            .any(|other| flag.starts_with(other))
+            {
+                continue; // flags of cargo, docker, git, helm, kubectl and systemctl in the snippets
+            }
             assert!(
-                root.join(path).exists(),
-                "README points to {path}, which does not exist"
+                help.contains(&format!("{flag} "))
+                    || help.contains(&format!("{flag}="))
+                    || help.contains(&format!("{flag}\n"))
+                    || help.contains(&format!("{flag}[")),
+                "{doc} mentions {flag}, which --help does not list"
             );
             checked += 1;
         }
     }
-    assert!(checked > 10, "only {checked} paths found in the README");
+    assert!(checked > 20, "only {checked} flags found in the documents");
+}
+
+#[test]
+fn every_file_the_documents_point_to_exists() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut checked = 0;
+    for (doc, text) in documents() {
+        for token in tokens(&text) {
+            let path = token.trim_end_matches(['.', ',']);
+            let in_repo = [
+                "src/",
+                "tests/",
+                "deploy/",
+                "docs/",
+                "dashboards/",
+                "scripts/",
+                "benches/",
+                ".ci/",
+            ]
+            .iter()
+            .any(|dir| path.starts_with(dir));
+            if in_repo && !path.contains("...") {
+                assert!(root.join(path).exists(), "{doc} points to {path}, which does not exist");
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 10, "only {checked} paths found in the documents");
 }
 
 #[test]
@@ -109,32 +124,117 @@ fn the_front_door_commands_are_the_ones_the_project_runs() {
 }
 
 #[test]
-fn every_flag_of_the_binary_is_in_the_readme() {
-    let help = help();
-    let readme = readme();
-    let flags: Vec<&str> = tokens(&help)
-        .filter(|t| t.starts_with("--") && t.len() > 3)
-        .map(|t| t.trim_end_matches('.'))
-        .filter(|t| !["--help"].contains(t))
-        .collect();
-    assert!(flags.len() > 20, "only {} flags in --help", flags.len());
-    for flag in flags {
-        assert!(
-            readme.contains(&format!("`{flag}`"))
-                || readme.contains(&format!("`{flag} "))
-                || readme.contains(&format!("/ `{flag}")),
-            "--help lists {flag}, which the README's Flags table does not"
-        );
-    }
+fn the_readme_fits_on_a_screen_or_two() {
+    let size = readme().len();
+    assert!(
+        size <= 12 * 1024,
+        "the README is {size} bytes: move reference into docs/"
+    );
 }
 
-/// The fenced code blocks of the README's section `heading`.
-fn code_blocks(readme: &str, heading: &str) -> Vec<String> {
-    let start = readme.find(&format!("\n## {heading}\n")).expect("the section exists");
-    let rest = &readme[start + 1..];
-    let section = &rest[..rest[3..].find("\n## ").map_or(rest.len(), |end| end + 3)];
-    section
-        .split("```")
+/// The anchor GitHub gives a heading.
+fn anchor(heading: &str) -> String {
+    heading
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_alphanumeric() || *c == ' ' || *c == '-' || *c == '_')
+        .map(|c| if c == ' ' { '-' } else { c })
+        .collect()
+}
+
+/// The anchors of the headings of `text`.
+fn anchors(text: &str) -> Vec<String> {
+    let mut in_code = false;
+    let mut anchors = Vec::new();
+    for line in text.lines() {
+        if line.starts_with("```") {
+            in_code = !in_code;
+        } else if !in_code && line.starts_with('#') {
+            anchors.push(anchor(line.trim_start_matches('#')));
+        }
+    }
+    anchors
+}
+
+/// The targets of the Markdown links `[text](target)` of `text`.
+fn links(text: &str) -> Vec<&str> {
+    text.match_indices("](")
+        .filter_map(|(at, _)| {
+            let rest = &text[at + 2..];
+            rest.find(')').map(|end| &rest[..end])
+        })
+        .collect()
+}
+
+#[test]
+fn every_link_of_the_documents_resolves() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut checked = 0;
+    for (doc, text) in documents() {
+        let dir = Path::new(&doc).parent().unwrap();
+        for target in links(&text) {
+            if target.starts_with("http://") || target.starts_with("https://") {
+                continue;
+            }
+            let (file, fragment) = target.split_once('#').unwrap_or((target, ""));
+            let path = if file.is_empty() {
+                Path::new(&doc).to_path_buf()
+            } else {
+                dir.join(file)
+            };
+            assert!(
+                root.join(&path).exists(),
+                "{doc} links to {target}, which does not exist"
+            );
+            if !fragment.is_empty() {
+                let linked = project_file(path.to_str().unwrap());
+                assert!(
+                    anchors(&linked).iter().any(|a| a == fragment),
+                    "{doc} links to {target}, a heading {} does not have",
+                    path.display()
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 15, "only {checked} links found in the documents");
+}
+
+#[test]
+fn every_metric_the_documents_name_is_in_the_reference() {
+    let reference = project_file("docs/metrics.md");
+    let generated = &reference[reference.find("<!-- BEGIN GENERATED").expect("the generated table")..];
+    let served: Vec<&str> = generated
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `"))
+        .filter_map(|l| l.split('`').next())
+        .collect();
+    assert!(served.len() > 50, "only {} families in docs/metrics.md", served.len());
+    let mut checked = 0;
+    for (doc, text) in documents() {
+        for token in tokens(&text).filter(|t| t.starts_with("tencentcloud_partner_") && !t.contains('/')) {
+            let name = token.trim_end_matches('.');
+            if name.ends_with('_') || name.starts_with("tencentcloud_partner_exporter") && !name.contains("_info") {
+                continue; // a prefix, or the project's own name
+            }
+            let family = ["_bucket", "_sum", "_count"]
+                .iter()
+                .find_map(|suffix| name.strip_suffix(suffix).filter(|f| served.iter().any(|s| s == f)))
+                .unwrap_or(name);
+            assert!(
+                served.contains(&family),
+                "{doc} names {name}, which the exporter does not serve"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 50, "only {checked} metric names found in the documents");
+}
+
+/// The fenced code blocks of `text`.
+fn code_blocks(text: &str) -> Vec<String> {
+    text.split("```")
         .skip(1)
         .step_by(2)
         .map(|block| block.split_once('\n').map_or("", |(_, body)| body).to_owned())
@@ -147,7 +247,7 @@ fn project_file(path: &str) -> String {
 
 #[test]
 fn deploy_excerpts_are_word_for_word_in_their_files() {
-    let blocks = code_blocks(&readme(), "Deploy");
+    let blocks = code_blocks(&project_file("docs/deployment.md"));
     let mut excerpts = 0;
     for block in &blocks {
         let Some((first, body)) = block.split_once('\n') else {
@@ -158,23 +258,23 @@ fn deploy_excerpts_are_word_for_word_in_their_files() {
         };
         assert!(
             project_file(path.trim()).contains(body.trim_end()),
-            "the README's excerpt of {path} is not in the file:\n{body}"
+            "docs/deployment.md's excerpt of {path} is not in the file:\n{body}"
         );
         excerpts += 1;
     }
-    assert!(excerpts >= 2, "the Deploy section should quote the files it describes");
+    assert!(excerpts >= 2, "docs/deployment.md should quote the files it describes");
 }
 
 #[test]
 fn deploy_commands_name_what_the_files_use() {
-    let commands = code_blocks(&readme(), "Deploy").join("\n");
+    let commands = code_blocks(&project_file("docs/deployment.md")).join("\n");
     // Every build argument of the Dockerfile is shown.
     let dockerfile = project_file("Dockerfile");
     for line in dockerfile.lines().filter(|l| l.starts_with("ARG ")) {
         let name = line[4..].split('=').next().unwrap();
         assert!(
             commands.contains(&format!("--build-arg {name}=")),
-            "the README's docker build lacks {name}"
+            "docs/deployment.md's docker build lacks {name}"
         );
     }
     // The Secret created is the one the Deployment mounts, with the keys it reads.
@@ -185,13 +285,13 @@ fn deploy_commands_name_what_the_files_use() {
         .expect("the Deployment mounts a Secret");
     assert!(
         commands.contains(&format!("create secret generic {secret} ")),
-        "the README creates another Secret than {secret}"
+        "docs/deployment.md creates another Secret than {secret}"
     );
     for key in ["secret-id", "secret-key"] {
         assert!(deployment.contains(&format!("/{key}")), "the Deployment reads {key}");
         assert!(
             commands.contains(&format!("--from-literal={key}=")),
-            "the README's Secret lacks {key}"
+            "docs/deployment.md's Secret lacks {key}"
         );
     }
     // The systemd commands install the unit the repository has, where it reads the key.
@@ -204,7 +304,7 @@ fn deploy_commands_name_what_the_files_use() {
         let file = credential.split_once(':').unwrap().1;
         assert!(
             commands.contains(&format!("> {file}")),
-            "the README does not write {file}"
+            "docs/deployment.md does not write {file}"
         );
     }
 }

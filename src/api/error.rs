@@ -115,7 +115,7 @@ impl Error {
                 "a UIN asked about is not, or no longer, a customer of this partner: remove it from --customers.uins"
             }
             c if c.starts_with("UnauthorizedOperation") => {
-                "the key lacks a CAM permission for this action: grant it (see README, Security)"
+                "the key lacks a CAM permission for this action: grant it (see docs/security.md)"
             }
             "FailedOperation.UinNotAgent" => "the account of this key is not a partner (reseller or distributor)",
             c if c.starts_with("InvalidParameter") => {

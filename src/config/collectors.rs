@@ -125,12 +125,21 @@ fn env_var(flag: &str) -> String {
     format!("TENCENTCLOUD_PARTNER_EXPORTER_{name}")
 }
 
+/// A default duration as an operator writes it: `24h` rather than `1day`.
+fn flag_duration(duration: Duration) -> String {
+    match duration.as_secs() {
+        s if s >= 3600 && s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s >= 60 && s % 60 == 0 => format!("{}m", s / 60),
+        _ => humantime::format_duration(duration).to_string(),
+    }
+}
+
 fn collector_args(kind: Kind, defaults: Defaults) -> Vec<Arg> {
     let full_sweep = defaults.full_sweep.map(|every| {
         Arg::new(full_sweep_id(kind))
             .long(full_sweep_id(kind))
             .env(env_var(&full_sweep_id(kind)))
-            .default_value(humantime::format_duration(every).to_string())
+            .default_value(flag_duration(every))
             .value_parser(parse_duration)
             .value_name("DURATION")
             .help(format!(
@@ -142,7 +151,7 @@ fn collector_args(kind: Kind, defaults: Defaults) -> Vec<Arg> {
         Arg::new(interval_id(kind))
             .long(interval_id(kind))
             .env(env_var(&interval_id(kind)))
-            .default_value(humantime::format_duration(defaults.interval).to_string())
+            .default_value(flag_duration(defaults.interval))
             .value_parser(parse_duration)
             .value_name("DURATION")
             .help(format!("Interval between refreshes of {}.", defaults.about)),
