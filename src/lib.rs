@@ -33,6 +33,8 @@
 //!   names a collector and what its refresh produces. It depends on
 //!   nothing else here.
 //! * [`simulator`] is an in-process fake of the API for `--demo` and the tests.
+//! * `fuzzing` feeds arbitrary bytes to each parser of outside input, for the
+//!   fuzz targets in `fuzz/`; the exporter does not use it.
 
 pub mod account;
 pub mod api;
@@ -40,6 +42,8 @@ pub mod app;
 pub mod cache;
 pub mod collectors;
 pub mod config;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod metrics;
 pub mod reload;

@@ -153,6 +153,34 @@ impl CredentialSource {
     }
 }
 
+/// The CAM role a metadata service's listing names: its first line.
+pub fn role_of(listing: &[u8]) -> Result<String, Error> {
+    String::from_utf8_lossy(listing)
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .map(str::to_owned)
+        .ok_or_else(|| Error::Credentials("no CAM role is bound to this instance".into()))
+}
+
+/// The temporary key in a metadata service's answer for a role, and when it expires.
+pub fn role_credentials(body: &[u8]) -> Result<(Credentials, SystemTime), Error> {
+    let answer: RoleCredentials = serde_json::from_slice(body)
+        // The classification and position only: serde's message could quote a value.
+        .map_err(|e| {
+            Error::Credentials(format!(
+                "metadata service: role credentials unreadable ({:?} at column {})",
+                e.classify(),
+                e.column()
+            ))
+        })?;
+    let expires = UNIX_EPOCH + Duration::from_secs(answer.expired_time.max(0) as u64);
+    Ok((
+        Credentials::new(answer.tmp_secret_id, answer.tmp_secret_key, Some(answer.token)),
+        expires,
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -333,25 +361,8 @@ impl InstanceRole {
 
     async fn fetch(&self, http: &reqwest::Client) -> Result<(Credentials, SystemTime), Error> {
         let base = format!("{}/meta-data/cam/security-credentials/", self.base_url);
-        let roles = Self::read(http, &base).await?;
-        let roles = String::from_utf8_lossy(&roles);
-        let role = roles
-            .lines()
-            .map(str::trim)
-            .find(|l| !l.is_empty())
-            .ok_or_else(|| Error::Credentials("no CAM role is bound to this instance".into()))?;
-        let body = Self::read(http, &format!("{base}{role}")).await?;
-        let answer: RoleCredentials = serde_json::from_slice(&body)
-            // The classification and position only: serde's message could quote a value.
-            .map_err(|e| {
-                Error::Credentials(format!(
-                    "metadata service: role credentials unreadable ({:?} at column {})",
-                    e.classify(),
-                    e.column()
-                ))
-            })?;
-        let expires = UNIX_EPOCH + Duration::from_secs(answer.expired_time.max(0) as u64);
-        let credentials = Credentials::new(answer.tmp_secret_id, answer.tmp_secret_key, Some(answer.token));
+        let role = role_of(&Self::read(http, &base).await?)?;
+        let (credentials, expires) = role_credentials(&Self::read(http, &format!("{base}{role}")).await?)?;
         tracing::info!(role, secret_id = %credentials.secret_id, "obtained temporary credentials of the instance role");
         Ok((credentials, expires))
     }

@@ -42,6 +42,13 @@ pub trait Observer: Send + Sync {
     fn decode_error(&self, action: &'static str, field: &str);
 }
 
+/// Reads `body` as the client reads an answer's bytes: the envelope, then
+/// each action's decoder in turn. The fuzz targets' way in; how many actions
+/// read it.
+pub fn read_as_every_answer(body: &[u8]) -> usize {
+    decode_envelope(body).map_or(0, |answer| actions::decode_as_every_action(&answer))
+}
+
 /// Makes ring the process's TLS crypto provider, for the API client and the
 /// HTTP server alike. reqwest and rustls are built without a default one so
 /// that the binary carries ring only; installing it again is harmless.

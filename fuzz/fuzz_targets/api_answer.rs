@@ -1,0 +1,3 @@
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| tencentcloud_partner_exporter::fuzzing::api_answer(data));
