@@ -187,12 +187,7 @@ async fn reloads_add_and_remove_accounts_and_a_bad_file_keeps_them() {
         ["second".to_owned()].into(),
         "a removed account's series go at once"
     );
-    let text = reqwest::get(exporter.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = exporter.scrape_text().await;
     let left: Vec<&str> = text.lines().filter(|line| line.contains("account=\"first\"")).collect();
     assert!(
         left.is_empty(),

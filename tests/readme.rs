@@ -95,7 +95,7 @@ fn every_file_the_documents_point_to_exists() {
                 "scripts/",
                 "benches/",
                 ".ci/",
-            "audit/",
+                "audit/",
             ]
             .iter()
             .any(|dir| path.starts_with(dir));

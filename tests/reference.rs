@@ -207,12 +207,7 @@ async fn the_metrics_reference_is_what_the_exporter_serves() {
     args.extend(Exporter::FAST);
     let exporter = Exporter::start(&api, &args).await;
     exporter.wait_refreshed(Duration::from_secs(60)).await;
-    let text = reqwest::get(exporter.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = exporter.scrape_text().await;
     exporter.stop().await;
     // A family without samples would show no labels: every one must have some.
     for family in families(&text) {

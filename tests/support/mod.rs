@@ -94,10 +94,14 @@ impl Exporter {
         format!("http://{}{}", self.addr, path)
     }
 
+    /// The exposition in the Prometheus text format, as served.
+    pub async fn scrape_text(&self) -> String {
+        reqwest::get(self.url("/metrics")).await.unwrap().text().await.unwrap()
+    }
+
     /// The exposition in the Prometheus text format.
     pub async fn scrape(&self) -> Exposition {
-        let body = reqwest::get(self.url("/metrics")).await.unwrap().text().await.unwrap();
-        Exposition::parse(&body)
+        Exposition::parse(&self.scrape_text().await)
     }
 
     /// Waits until `/-/ready` answers 200.
