@@ -75,6 +75,11 @@ pub fn snapshot_file(data: &[u8]) {
     }
 }
 
+/// Removes this process's scratch files, once it has fed every input.
+pub fn remove_scratch() {
+    let _ = std::fs::remove_dir_all(scratch_dir());
+}
+
 /// This process's scratch directory, made once.
 fn scratch_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();

@@ -3,7 +3,7 @@
 //! Rust: an input that once crashed a parser stays fixed.
 
 use std::path::Path;
-use tencentcloud_partner_exporter::fuzzing::TARGETS;
+use tencentcloud_partner_exporter::fuzzing::{TARGETS, remove_scratch};
 
 fn fuzz_dir() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz"))
@@ -38,4 +38,5 @@ fn every_corpus_input_parses_without_a_panic() {
             }
         }
     }
+    remove_scratch();
 }
