@@ -268,10 +268,20 @@ fn check(text: &str, data: &Dataset, missing: bool) -> usize {
             .get(format!("tencentcloud_partner_{name}{{account=\"default\",{labels}}}").as_str())
             .copied()
     };
-    // A series not exported yet is wrong only when `missing` says so.
-    let differs = |name: &str, labels: String, truth: f64| match get(name, labels) {
-        None => usize::from(missing),
-        Some(value) => usize::from(value != truth),
+    // A series not exported yet is wrong only when `missing` says so. The
+    // first few wrong values are shown, to tell a stale one from a wrong one.
+    let shown = std::cell::Cell::new(0);
+    let differs = |name: &str, labels: String, truth: f64| {
+        let value = get(name, labels.clone());
+        let wrong = match value {
+            None => missing,
+            Some(value) => value != truth,
+        };
+        if wrong && shown.get() < 5 {
+            shown.set(shown.get() + 1);
+            eprintln!("wrong value: {name}{{{labels}}} is {value:?}, the simulator holds {truth}");
+        }
+        usize::from(wrong)
     };
     let mut wrong = 0;
     for c in data.customers.values() {
@@ -280,7 +290,8 @@ fn check(text: &str, data: &Dataset, missing: bool) -> usize {
         wrong += differs("customer_credit_remaining_usd", labels(), usd(c.remaining_cents));
         wrong += differs("customer_credit_allocations", labels(), c.allocations.len() as f64);
     }
-    for v in data.vouchers.values() {
+    let exported = exported_vouchers(data);
+    for v in exported.iter() {
         let labels = || format!("customer_uin=\"{}\",voucher_id=\"{}\"", v.customer_uin, v.id);
         wrong += differs("voucher_amount_usd", labels(), usd(v.total_cents));
         wrong += differs("voucher_remaining_usd", labels(), usd(v.remaining_cents));
@@ -306,8 +317,20 @@ fn check(text: &str, data: &Dataset, missing: bool) -> usize {
     let count = |prefix: &str| samples.keys().filter(|k| k.starts_with(prefix)).count();
     wrong += count("tencentcloud_partner_customer_credit_usd{").abs_diff(data.customers.len());
     wrong += count("tencentcloud_partner_customer_credit_allocations{").abs_diff(data.customers.len());
-    wrong += count("tencentcloud_partner_voucher_remaining_usd{").abs_diff(data.vouchers.len());
+    wrong += count("tencentcloud_partner_voucher_remaining_usd{").abs_diff(exported.len());
     wrong
+}
+
+/// The vouchers the exporter is to export: not those that ended (used up,
+/// expired or withdrawn) longer than `--vouchers.ended-retention` (30 days by
+/// default) ago. A voucher ends no later than its expiry, so one the churn
+/// used up after its expiry date ended then, and is left out.
+fn exported_vouchers(data: &Dataset) -> Vec<&tencentcloud_partner_exporter::simulator::dataset::Voucher> {
+    let retained_since = tencentcloud_partner_exporter::simulator::china_now() - chrono::Days::new(30);
+    data.vouchers
+        .values()
+        .filter(|v| !matches!(v.status.as_str(), "Used" | "Expired" | "Invalidated") || v.expire_time >= retained_since)
+        .collect()
 }
 
 /// Seconds as `42 s`, `7.5 min` or `1.1 h`.

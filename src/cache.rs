@@ -172,7 +172,7 @@ mod tests {
             latest
                 .families
                 .iter()
-                .any(|f| f.samples.text.to_vec() == b"tencentcloud_partner_credit_usd{account=\"default\"} 2.0\n")
+                .any(|f| f.samples.to_vec() == b"tencentcloud_partner_credit_usd{account=\"default\"} 2.0\n")
         );
         match &*latest.snapshot {
             Snapshot::Partner(p) => assert_eq!(p.total, Some(2.0)),

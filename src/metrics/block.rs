@@ -2,18 +2,18 @@
 //! one response — plain, or gzip without compressing again what was
 //! compressed when the snapshot was published.
 //!
-//! Text is held in pieces of about [`PIECE`] bytes ([`Text`]), never in one
-//! buffer: at 50,000 vouchers a snapshot is tens of megabytes, and a long
-//! refresh publishes it every 30 seconds. Buffers of one size, well under the
-//! allocator's threshold for mapping memory of its own, are reused from one
-//! publication to the next, where buffers of tens of megabytes of a size
-//! that grows with each part left the heap in fragments (peak RSS at 10,000
-//! customers went from 99.5 MiB to 224.5 MiB with parts before this).
+//! A block of text is held in [`Piece`]s of at most [`PIECE`] bytes of whole
+//! lines, never in one buffer: at 50,000 vouchers a snapshot is tens of
+//! megabytes, and a long refresh publishes it every 30 seconds. Each piece is
+//! compressed on its own, so that a piece unchanged since the last
+//! publication is shared with it, text and deflate alike, and a publication
+//! holds anew only the pieces that changed (see [`super::families`]).
 //!
-//! Each cached block is kept as text and as a raw deflate stream ended by a
-//! sync flush (byte-aligned, not final). Deflate streams ended that way can be
-//! concatenated; the small per-scrape part is compressed last with a final
-//! block, and the gzip trailer's CRC-32 is combined from the parts' CRCs. The
+//! Each piece's deflate stream is ended by a sync flush (byte-aligned, not
+//! final). Deflate streams ended that way can be concatenated: a block joins
+//! its pieces' streams and combines their CRCs once, when published. A
+//! scrape sends the blocks' streams, compresses its small own part last with
+//! a final block, and combines the blocks' CRCs for the gzip trailer. The
 //! result is one ordinary single-member gzip stream that every client reads.
 
 use bytes::Bytes;
@@ -21,152 +21,110 @@ use flate2::Compression;
 use flate2::write::DeflateEncoder;
 use std::io::Write;
 
-/// The size text and deflate streams are held in pieces of.
+/// The most bytes a piece of text holds, but for a single longer line.
 pub const PIECE: usize = 64 * 1024;
 
-/// Text held in pieces; a piece of exposition text holds whole lines.
-#[derive(Debug, Clone, Default)]
-pub struct Text(Vec<Bytes>);
+/// Text and its deflate form, compressed once.
+#[derive(Debug, Clone)]
+pub struct Piece {
+    text: Bytes,
+    deflate: Bytes,
+    crc: crc32fast::Hasher,
+}
 
-impl Text {
-    pub fn pieces(&self) -> &[Bytes] {
-        &self.0
+impl Piece {
+    /// Compresses `text`; its deflate form is reused by every gzip scrape.
+    pub fn new(text: Bytes) -> Self {
+        let mut crc = crc32fast::Hasher::new();
+        crc.update(&text);
+        let mut encoder = DeflateEncoder::new(Vec::with_capacity(text.len() / 8 + 64), Compression::default());
+        encoder.write_all(&text).expect("compressing into memory cannot fail");
+        encoder.flush().expect("compressing into memory cannot fail");
+        // Take the stream as it stands after the sync flush: not finished, so
+        // that more deflate data may follow it.
+        let deflate = Bytes::from(std::mem::take(encoder.get_mut()));
+        Self { text, deflate, crc }
     }
 
-    pub fn len(&self) -> usize {
-        self.0.iter().map(Bytes::len).sum()
+    pub fn text(&self) -> &Bytes {
+        &self.text
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.0.iter().all(Bytes::is_empty)
+    /// The CRC-32 of the text.
+    pub fn checksum(&self) -> u32 {
+        self.crc.clone().finalize()
     }
 
-    /// Whether `self` and `other` hold the same bytes, however cut: compared
-    /// a run of both pieces at a time, not byte by byte (a part of the
-    /// vouchers compares tens of megabytes).
-    pub fn same_as(&self, other: &Text) -> bool {
-        if self.len() != other.len() {
-            return false;
-        }
-        let (mut ours, mut theirs) = (self.0.iter().map(|p| &p[..]), other.0.iter().map(|p| &p[..]));
-        let (mut a, mut b): (&[u8], &[u8]) = (&[], &[]);
-        loop {
-            if a.is_empty() {
-                match ours.next() {
-                    Some(piece) => a = piece,
-                    None => return b.is_empty() && theirs.all(<[u8]>::is_empty),
-                }
-                continue;
-            }
-            if b.is_empty() {
-                match theirs.next() {
-                    Some(piece) => b = piece,
-                    None => return false,
-                }
-                continue;
-            }
-            let run = a.len().min(b.len());
-            if a[..run] != b[..run] {
-                return false;
-            }
-            (a, b) = (&a[run..], &b[run..]);
-        }
-    }
-
-    /// The text in one buffer, for tests and small texts.
-    pub fn to_vec(&self) -> Vec<u8> {
-        self.0.concat()
-    }
-
-    /// Whether the two texts share their first piece: the same text, not a copy.
-    pub fn shares(&self, other: &Text) -> bool {
-        match (self.0.first(), other.0.first()) {
-            (Some(a), Some(b)) => a.as_ptr() == b.as_ptr(),
-            _ => false,
-        }
+    /// Whether the two pieces are one, not equal copies.
+    pub fn shares(&self, other: &Piece) -> bool {
+        self.text.as_ptr() == other.text.as_ptr() && self.text.len() == other.text.len()
     }
 }
 
-impl From<Vec<Bytes>> for Text {
-    fn from(pieces: Vec<Bytes>) -> Self {
-        Text(pieces)
-    }
-}
-
-impl From<String> for Text {
-    fn from(text: String) -> Self {
-        Text(vec![Bytes::from(text)])
-    }
-}
-
-/// Writes a byte stream (deflate) into pieces of [`PIECE`] bytes.
-#[derive(Debug, Default)]
-pub struct Pieces {
-    done: Vec<Bytes>,
-    current: Vec<u8>,
-}
-
-impl Pieces {
-    fn push(&mut self, mut data: &[u8]) {
-        while !data.is_empty() {
-            // Grown as written, not reserved whole: the deflate stream of a
-            // family's descriptor is a few dozen bytes.
-            let take = data.len().min(PIECE - self.current.len());
-            self.current.extend_from_slice(&data[..take]);
-            data = &data[take..];
-            if self.current.len() >= PIECE {
-                self.done.push(Bytes::from(std::mem::take(&mut self.current)));
-            }
-        }
-    }
-
-    /// The pieces written.
-    pub fn finish(mut self) -> Text {
-        if !self.current.is_empty() {
-            self.done.push(Bytes::from(self.current));
-        }
-        Text(self.done)
-    }
-}
-
-impl Write for Pieces {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.push(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// One block of exposition text, with its deflate form.
+/// One block of exposition text (a family's descriptor, or its samples), in
+/// pieces, with its deflate form in one buffer: a gzip scrape sends it as
+/// one chunk and combines one CRC, not one of each per piece.
 #[derive(Debug, Clone, Default)]
 pub struct Block {
-    pub text: Text,
-    deflate: Text,
+    /// Each piece's deflate stream is a slice of `deflate`.
+    pieces: Vec<Piece>,
+    deflate: Bytes,
+    /// The CRC-32 of the whole text.
     crc: crc32fast::Hasher,
 }
 
 impl Block {
-    /// Encodes `text` once; its deflate form is reused by every gzip scrape.
-    pub fn new(text: impl Into<Text>) -> Self {
+    /// `text` as one piece, compressed once.
+    pub fn new(text: impl Into<Bytes>) -> Self {
         let text = text.into();
-        let mut crc = crc32fast::Hasher::new();
-        let mut encoder = DeflateEncoder::new(Pieces::default(), Compression::default());
-        for piece in text.pieces() {
-            crc.update(piece);
-            encoder.write_all(piece).expect("compressing into memory cannot fail");
+        if text.is_empty() {
+            return Self::default();
         }
-        encoder.flush().expect("compressing into memory cannot fail");
-        // Take the stream as it stands after the sync flush: not finished, so
-        // that more deflate data may follow it.
-        let deflate = std::mem::take(encoder.get_mut()).finish();
-        Self { text, deflate, crc }
+        Self::from(vec![Piece::new(text)])
+    }
+
+    pub fn pieces(&self) -> &[Piece] {
+        &self.pieces
+    }
+
+    /// The text, piece by piece.
+    pub fn text(&self) -> impl Iterator<Item = &Bytes> {
+        self.pieces.iter().map(Piece::text)
+    }
+
+    pub fn len(&self) -> usize {
+        self.text().map(Bytes::len).sum()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.text.is_empty()
+        self.text().all(Bytes::is_empty)
+    }
+
+    /// The text in one buffer, for tests and small texts.
+    pub fn to_vec(&self) -> Vec<u8> {
+        self.text().flat_map(|t| t.iter().copied()).collect()
+    }
+}
+
+impl From<Vec<Piece>> for Block {
+    /// Joins the pieces' deflate streams, each piece then pointing into the
+    /// joined buffer: the buffers of the pieces written anew are freed, and a
+    /// piece shared with the block before no longer holds that one's.
+    fn from(mut pieces: Vec<Piece>) -> Self {
+        let mut joined = Vec::with_capacity(pieces.iter().map(|p| p.deflate.len()).sum());
+        let mut crc = crc32fast::Hasher::new();
+        for piece in &pieces {
+            joined.extend_from_slice(&piece.deflate);
+            crc.combine(&piece.crc);
+        }
+        let deflate = Bytes::from(joined);
+        let mut at = 0;
+        for piece in &mut pieces {
+            let len = piece.deflate.len();
+            piece.deflate = deflate.slice(at..at + len);
+            at += len;
+        }
+        Self { pieces, deflate, crc }
     }
 }
 
@@ -178,9 +136,9 @@ pub fn gzip(blocks: &[&Block], tail: &[u8]) -> Vec<Bytes> {
     let mut crc = crc32fast::Hasher::new();
     let mut len: u64 = 0;
     for block in blocks {
-        chunks.extend(block.deflate.pieces().iter().cloned());
+        chunks.push(block.deflate.clone());
         crc.combine(&block.crc);
-        len += block.text.len() as u64;
+        len += block.len() as u64;
     }
     let mut encoder = DeflateEncoder::new(Vec::with_capacity(tail.len() / 4 + 16), Compression::fast());
     encoder.write_all(tail).expect("compressing into memory cannot fail");
@@ -232,20 +190,17 @@ mod tests {
     }
 
     #[test]
-    fn texts_are_the_same_however_they_are_cut() {
-        let cut = |parts: &[&str]| {
-            Text::from(
-                parts
-                    .iter()
-                    .map(|p| Bytes::copy_from_slice(p.as_bytes()))
-                    .collect::<Vec<_>>(),
-            )
-        };
-        let whole = cut(&["abcdef"]);
-        assert!(whole.same_as(&cut(&["ab", "", "cde", "f"])));
-        assert!(cut(&["", "abc", "def", ""]).same_as(&whole));
-        assert!(!whole.same_as(&cut(&["ab", "cdeg"])));
-        assert!(!whole.same_as(&cut(&["abcde"])));
-        assert!(Text::default().same_as(&cut(&["", ""])));
+    fn a_block_of_many_pieces_stitches_into_one_stream() {
+        let pieces: Vec<Piece> = (0..5)
+            .map(|i| Piece::new(Bytes::from(format!("piece {i}\n").repeat(100 + i))))
+            .collect();
+        let block = Block::from(pieces);
+        let body: Vec<u8> = gzip(&[&block], b"# EOF\n").concat();
+        let mut decoded = Vec::new();
+        GzDecoder::new(&body[..]).read_to_end(&mut decoded).unwrap();
+        let mut expected = block.to_vec();
+        expected.extend_from_slice(b"# EOF\n");
+        assert_eq!(decoded, expected);
+        assert_eq!(block.pieces()[2].checksum(), crc32fast::hash(block.pieces()[2].text()));
     }
 }

@@ -1,18 +1,23 @@
 //! Cutting the text a snapshot renders into its metric families as it is
-//! written ([`Families`], a `fmt::Write`), each held in pieces of about
-//! [`PIECE`] bytes and compressed once.
+//! written ([`Families`], a `fmt::Write`), each held in pieces of whole
+//! lines, each piece compressed once.
 //!
-//! A family whose text is as in the families served until now is theirs,
-//! shared: a part of a long refresh changes a family or two (the usage
-//! records read since the last part), and the unchanged ones are then
-//! neither compressed again nor held twice. Each family is compared as soon
-//! as the next one starts, so that a publication holds at most one family
-//! that turns out unchanged, never a second copy of the whole text: at 50,000
-//! vouchers that text is tens of megabytes, published every 30 seconds while
-//! a first refresh runs.
+//! A piece written as it is in the family served until now is that one,
+//! shared: a part of a long refresh changes a family or two here and there
+//! (the usage records read since the last part), and the rest is neither
+//! compressed again nor held twice. A piece is compared as soon as it is
+//! written, so a publication holds anew only the pieces that changed, never
+//! a second copy of a whole family: at 50,000 vouchers the text is tens of
+//! megabytes, published every 30 seconds while a first refresh runs.
+//!
+//! Where a piece ends depends on its lines, not on where it starts: after a
+//! line whose series hashes to a boundary, once the piece holds half of
+//! [`PIECE`]. So a line that changed, came or went moves the cuts of its own
+//! piece only, and the pieces after it are cut as before, and shared.
 
-use super::block::{Block, PIECE, Text};
-use bytes::{Bytes, BytesMut};
+use super::block::{Block, PIECE, Piece};
+use bytes::Bytes;
+use std::collections::HashMap;
 
 /// One metric family of a snapshot, encoded: its descriptor (`# HELP`,
 /// `# TYPE`, `# UNIT`) apart from its samples, so a scrape can write the
@@ -26,10 +31,30 @@ pub struct Family {
     pub samples: Block,
 }
 
-/// A piece of text ends at the first line end after this many bytes, so
-/// that a line (under 4 KiB, as every line of ours is) seldom grows it past
-/// [`PIECE`].
+/// A piece may end after a line once it holds this many bytes.
+const AT_LEAST: usize = PIECE / 2;
+/// It ends at the first line end after this many bytes, so that a line
+/// (under 4 KiB, as every line of ours is) seldom grows it past [`PIECE`].
 const LINES_UP_TO: usize = PIECE - 4 * 1024;
+/// One series in this many ends a piece (past [`AT_LEAST`]): pieces of about
+/// 40 KB for lines of 120 bytes.
+const ONE_IN: u32 = 64;
+
+/// Whether the piece, `len` bytes long with `line` its last, ends there.
+fn ends_piece(line: &[u8], len: usize) -> bool {
+    if len >= LINES_UP_TO {
+        return true;
+    }
+    if len < AT_LEAST {
+        return false;
+    }
+    // The series, not its value: a value that changed moves no cut.
+    let series = line.rsplitn(2, |&b| b == b' ').nth(1).unwrap_or(line);
+    crc32fast::hash(series).is_multiple_of(ONE_IN)
+}
+
+/// The pieces of a family served until now, by checksum and length.
+type Served<'l> = HashMap<(u32, usize), &'l Piece>;
 
 /// Receives OpenMetrics text and keeps it as families.
 pub struct Families<'l> {
@@ -40,10 +65,14 @@ pub struct Families<'l> {
     header: Option<Vec<u8>>,
     /// Whether the family being written is still in its descriptor lines.
     in_header: bool,
+    /// The pieces of the family of the same name served until now.
+    served: Served<'l>,
     /// Its samples, in finished pieces.
-    samples: Vec<Bytes>,
-    /// The piece being written; its last line may be unfinished.
-    current: BytesMut,
+    samples: Vec<Piece>,
+    /// The piece being written; its last line may be unfinished. One buffer
+    /// for every piece: a piece is copied out of it at its own size, or not
+    /// at all when it is the one served.
+    current: Vec<u8>,
     /// Where, in `current`, the line being written starts.
     line_start: usize,
 }
@@ -55,8 +84,9 @@ impl<'l> Families<'l> {
             done: Vec::new(),
             header: None,
             in_header: false,
+            served: HashMap::new(),
             samples: Vec::new(),
-            current: BytesMut::new(),
+            current: Vec::with_capacity(PIECE),
             line_start: 0,
         }
     }
@@ -74,6 +104,7 @@ impl<'l> Families<'l> {
             let line = line.to_vec();
             self.current.truncate(self.line_start);
             self.end_family();
+            self.served = self.last_named(name_of(&line)).map(served_pieces).unwrap_or_default();
             self.header = Some(line);
             self.in_header = true;
         } else if self.in_header && line.starts_with(b"# ") {
@@ -83,38 +114,52 @@ impl<'l> Families<'l> {
             self.header.get_or_insert_default().extend_from_slice(&line);
         } else {
             self.in_header = false;
-            if self.current.len() >= LINES_UP_TO {
-                self.samples.push(self.current.split().freeze());
+            if ends_piece(line, self.current.len()) {
+                self.end_piece();
             }
         }
         self.line_start = self.current.len();
     }
 
-    /// Ends the family being written: `last`'s if its text is the same.
-    fn end_family(&mut self) {
-        if !self.current.is_empty() {
-            self.samples.push(self.current.split().freeze());
+    /// Ends the piece being written: the one served until now if its text is the same.
+    fn end_piece(&mut self) {
+        if self.current.is_empty() {
+            return;
         }
+        let text = &self.current[..];
+        let piece = match self.served.get(&(crc32fast::hash(text), text.len())) {
+            Some(served) if served.text() == text => (*served).clone(),
+            _ => Piece::new(Bytes::copy_from_slice(text)),
+        };
+        self.current.clear();
+        self.samples.push(piece);
+    }
+
+    /// The family named `name` among those served until now.
+    fn last_named(&self, name: &str) -> Option<&'l Family> {
+        self.last.iter().find(|f| f.name == name)
+    }
+
+    /// Ends the family being written; its descriptor is the one served until
+    /// now if its text is the same.
+    fn end_family(&mut self) {
+        self.end_piece();
         self.line_start = 0;
-        let samples = Text::from(std::mem::take(&mut self.samples));
+        let samples = Block::from(std::mem::take(&mut self.samples));
+        self.served.clear();
         let Some(header) = self.header.take() else {
             return;
         };
-        let name = std::str::from_utf8(&header)
-            .ok()
-            .and_then(|h| h.strip_prefix("# HELP ")?.split(' ').next())
-            .unwrap_or_default()
-            .to_owned();
-        let header = Text::from(vec![Bytes::from(header)]);
-        let unchanged = self
-            .last
-            .iter()
-            .find(|f| f.name == name && f.header.text.same_as(&header) && f.samples.text.same_as(&samples));
-        let family = match unchanged {
-            Some(family) => family.clone(),
-            None => {
+        let name = name_of(&header).to_owned();
+        let family = match self.last_named(&name) {
+            Some(last) if last.header.to_vec() == header => Family {
+                name,
+                header: last.header.clone(),
+                classic_header: last.classic_header.clone(),
+                samples,
+            },
+            _ => {
                 let classic: Vec<u8> = header
-                    .to_vec()
                     .split_inclusive(|&b| b == b'\n')
                     .filter(|l| !l.starts_with(b"# UNIT "))
                     .flatten()
@@ -124,7 +169,7 @@ impl<'l> Families<'l> {
                     name,
                     header: Block::new(header),
                     classic_header: Bytes::from(classic),
-                    samples: Block::new(samples),
+                    samples,
                 }
             }
         };
@@ -132,12 +177,26 @@ impl<'l> Families<'l> {
     }
 }
 
+/// The family name a `# HELP` line is about.
+fn name_of(help: &[u8]) -> &str {
+    std::str::from_utf8(help)
+        .ok()
+        .and_then(|h| h.strip_prefix("# HELP ")?.split(' ').next())
+        .unwrap_or_default()
+}
+
+fn served_pieces(family: &Family) -> Served<'_> {
+    family
+        .samples
+        .pieces()
+        .iter()
+        .map(|piece| ((piece.checksum(), piece.text().len()), piece))
+        .collect()
+}
+
 impl std::fmt::Write for Families<'_> {
     fn write_str(&mut self, s: &str) -> std::fmt::Result {
         for segment in s.as_bytes().split_inclusive(|&b| b == b'\n') {
-            if self.current.capacity() - self.current.len() < segment.len() {
-                self.current.reserve(PIECE.max(segment.len()));
-            }
             self.current.extend_from_slice(segment);
             if segment.ends_with(b"\n") {
                 self.line_ended();
@@ -178,17 +237,17 @@ mod tests {
             assert_eq!(names, ["a_usd", "b"], "writes of {at_most} bytes");
             let rejoined: Vec<u8> = families
                 .iter()
-                .flat_map(|f| [f.header.text.to_vec(), f.samples.text.to_vec()])
+                .flat_map(|f| [f.header.to_vec(), f.samples.to_vec()])
                 .flatten()
                 .collect();
             assert_eq!(String::from_utf8(rejoined).unwrap(), TEXT);
-            assert_eq!(families[0].samples.text.to_vec(), b"a_usd{account=\"x\"} 1.0\n");
+            assert_eq!(families[0].samples.to_vec(), b"a_usd{account=\"x\"} 1.0\n");
             assert_eq!(
                 &families[0].classic_header[..],
                 b"# HELP a_usd First.\n# TYPE a_usd gauge\n"
             );
             assert_eq!(
-                families[1].samples.text.to_vec(),
+                families[1].samples.to_vec(),
                 b"b{account=\"x\",k=\"v\"} 2.0\nb{account=\"x\",k=\"w\"} 3.0\n"
             );
         }
@@ -200,30 +259,73 @@ mod tests {
         let next = families(&TEXT.replace("2.0", "4.0"), 1000, &last);
         assert_eq!(next.len(), 2);
         // The same bytes, not an equal copy: compressed once, held once.
-        assert!(next[0].samples.text.shares(&last[0].samples.text));
+        assert!(shared(&next[0].samples, &last[0].samples));
         assert_eq!(
-            next[1].samples.text.to_vec(),
+            next[1].samples.to_vec(),
             b"b{account=\"x\",k=\"v\"} 4.0\nb{account=\"x\",k=\"w\"} 3.0\n"
         );
-        assert!(!next[1].samples.text.shares(&last[1].samples.text));
+        assert!(!shared(&next[1].samples, &last[1].samples));
         let unchanged = families(&TEXT.replace("2.0", "4.0"), 3, &next);
-        assert!(unchanged[1].samples.text.shares(&next[1].samples.text));
+        assert!(shared(&unchanged[1].samples, &next[1].samples));
+        assert!(unchanged[1].header.pieces()[0].shares(&next[1].header.pieces()[0]));
+    }
+
+    /// Whether every piece of `a` is the piece of `b` at its place.
+    fn shared(a: &Block, b: &Block) -> bool {
+        a.pieces().len() == b.pieces().len() && a.pieces().iter().zip(b.pieces()).all(|(a, b)| a.shares(b))
+    }
+
+    /// A family of `lines` samples, written in one go; `value` gives each.
+    fn big(lines: impl Iterator<Item = usize>, value: impl Fn(usize) -> f64, last: &[Family]) -> Vec<Family> {
+        let mut families = Families::new(last);
+        families.write_str("# HELP a A.\n# TYPE a gauge\n").unwrap();
+        for i in lines {
+            writeln!(families, "a{{account=\"x\",customer_uin=\"{i}\"}} {:?}", value(i)).unwrap();
+        }
+        families.finish()
     }
 
     #[test]
     fn a_text_of_megabytes_is_held_in_pieces_of_whole_lines() {
-        let mut families = Families::new(&[]);
-        families.write_str("# HELP a A.\n# TYPE a gauge\n").unwrap();
-        for i in 0..100_000 {
-            writeln!(families, "a{{account=\"x\",i=\"{i}\"}} 1.0").unwrap();
+        let families = big(0..100_000, |_| 1.0, &[]);
+        let samples = &families[0].samples;
+        assert!(samples.len() > 3_500_000, "{}", samples.len());
+        assert!(samples.pieces().len() > 60, "{} pieces", samples.pieces().len());
+        for text in samples.text() {
+            assert!(text.len() <= PIECE, "{}", text.len());
+            assert_eq!(text.last(), Some(&b'\n'));
         }
-        let families = families.finish();
-        let text = &families[0].samples.text;
-        assert!(text.len() > 2_000_000);
-        assert!(text.pieces().len() > 30);
-        for piece in text.pieces() {
-            assert!(piece.len() <= PIECE, "{}", piece.len());
-            assert_eq!(piece.last(), Some(&b'\n'));
+    }
+
+    #[test]
+    fn a_line_that_changed_came_or_went_costs_its_own_piece_only() {
+        let last = big(0..100_000, |_| 1.0, &[]);
+        let count = last[0].samples.pieces().len();
+        for (what, next) in [
+            (
+                "a value",
+                big(0..100_000, |i| if i == 50_000 { 12.25 } else { 1.0 }, &last),
+            ),
+            (
+                "a line gone",
+                big((0..100_000).filter(|&i| i != 50_000), |_| 1.0, &last),
+            ),
+            ("a line more", big((0..100_000).chain([100_000]), |_| 1.0, &last)),
+            (
+                "a longer value",
+                big(0..100_000, |i| if i == 20 { 1234567.5 } else { 1.0 }, &last),
+            ),
+        ] {
+            let old = last[0].samples.pieces();
+            let new = next[0].samples.pieces();
+            let anew = new.iter().filter(|p| !old.iter().any(|o| o.shares(p))).count();
+            assert!(anew <= 2, "{what}: {anew} of {} pieces written anew", new.len());
+            assert!(
+                new.len().abs_diff(count) <= 1,
+                "{what}: {} pieces, {count} before",
+                new.len()
+            );
+            assert!(next[0].header.pieces()[0].shares(&last[0].header.pieces()[0]));
         }
     }
 }

@@ -167,7 +167,7 @@ impl Metrics {
                 .iter()
                 .flat_map(|(f, header)| {
                     let block = if *header { &f.header } else { &f.samples };
-                    block.text.pieces().iter().cloned()
+                    block.text().cloned()
                 })
                 .chain(std::iter::once(Bytes::from(own)))
                 .collect(),
@@ -179,7 +179,7 @@ impl Metrics {
                     if *header {
                         vec![f.classic_header.clone()]
                     } else {
-                        f.samples.text.pieces().to_vec()
+                        f.samples.text().cloned().collect()
                     }
                 })
                 .chain(std::iter::once(Bytes::from(own)))
