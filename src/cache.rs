@@ -101,10 +101,10 @@ impl Snapshots {
     /// half of a publication (tens of megabytes of text at 50,000 vouchers),
     /// which touches nothing shared. `complete` is false for what a refresh
     /// still under way has read so far.
-    pub fn render(&self, snapshot: Snapshot, at: SystemTime, complete: bool) -> Published {
+    pub fn render(&self, snapshot: impl Into<Arc<Snapshot>>, at: SystemTime, complete: bool) -> Published {
+        let snapshot = snapshot.into();
         let last = self.cache.get(&snapshot.kind()).map(|entry| entry.published());
         let last = last.as_ref().map_or(&[][..], |published| &published.families[..]);
-        let snapshot = Arc::new(snapshot);
         let families = self.renderer.render(&snapshot, last);
         Published {
             snapshot,

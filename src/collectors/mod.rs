@@ -30,7 +30,7 @@ pub mod vouchers;
 
 pub use error::Error;
 pub use health::{Phase, Progress, Status, StatusView};
-pub use items::{Items, read_each};
+pub use items::{HandOver, Items, read_each};
 pub use pages::{Page, walk_checked, walk_pages};
 pub use task::{Schedule, run};
 
@@ -277,15 +277,14 @@ impl Context {
     /// Publishes what this refresh has read so far, merged with what was
     /// known: served, and kept on disk, until the refresh completes.
     pub async fn publish_part(&self, rows: impl Into<Snapshot>) {
-        let _ = self.spawn_part(rows).await;
+        let _ = self.spawn_part(Arc::new(rows.into())).await;
     }
 
     /// [`Context::publish_part`] on a task of its own, so that the refresh
     /// reads on meanwhile; await the handle before publishing anything after it.
-    pub fn spawn_part(&self, rows: impl Into<Snapshot>) -> tokio::task::JoinHandle<()> {
+    pub fn spawn_part(&self, snapshot: Arc<Snapshot>) -> tokio::task::JoinHandle<()> {
         self.restart_part_clock();
         let (inputs, status, max_age) = (self.inputs.clone(), self.status.clone(), self.schedule.max_age);
-        let snapshot = rows.into();
         tokio::spawn(async move {
             publish::publish(&inputs, &status, snapshot, max_age, false).await;
         })

@@ -18,7 +18,7 @@ use std::time::{Duration, SystemTime};
 pub async fn publish(
     inputs: &Inputs,
     status: &Status,
-    snapshot: Snapshot,
+    snapshot: Arc<Snapshot>,
     max_age: Duration,
     complete: bool,
 ) -> Option<Arc<Published>> {
@@ -34,7 +34,7 @@ pub async fn publish(
 pub async fn serve(
     snapshots: &Snapshots,
     status: &Status,
-    snapshot: Snapshot,
+    snapshot: Arc<Snapshot>,
     max_age: Duration,
     complete: bool,
 ) -> Option<Arc<Published>> {

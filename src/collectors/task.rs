@@ -80,7 +80,7 @@ pub async fn run<C: Collector>(
         let kind = <C::Rows as Rows>::KIND;
         match result {
             Ok(rows) => {
-                publish(&inputs, &status, rows.into(), schedule.max_age, true).await;
+                publish(&inputs, &status, Arc::new(rows.into()), schedule.max_age, true).await;
                 status.refresh_ended(None, elapsed, schedule.interval);
                 tracing::debug!(collector = %kind, duration = ?elapsed, "refresh complete");
             }

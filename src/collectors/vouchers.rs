@@ -10,7 +10,7 @@
 //! also across a restart with `--cache.snapshot-dir`.
 
 use super::voucher_list::{self, LIST_RECHECKS};
-use super::{Collected, Collector, Context, Error, Items, read_each};
+use super::{Collected, Collector, Context, Error, HandOver, Items, read_each};
 use crate::api::actions::{DescribeCustomerVoucherUsageDetails, VoucherUsageRequest};
 use crate::metrics::counters::CounterDef;
 use crate::metrics::table::{Labels, Metric, Options, Table, Unit};
@@ -211,7 +211,7 @@ impl Collector for Vouchers {
                     read.apply(&mut rows[i]);
                 }
             },
-            VouchersSnapshot::clone,
+            HandOver,
         )
         .await?;
         Ok(snapshot)

@@ -254,7 +254,8 @@ async fn scrapes_and_probes_answer_while_a_snapshot_is_being_encoded() {
                 total: Some(42.0),
                 ..Default::default()
             });
-            crate::collectors::publish::serve(&snapshots, &partner, snapshot, Duration::from_secs(60), false).await
+            crate::collectors::publish::serve(&snapshots, &partner, Arc::new(snapshot), Duration::from_secs(60), false)
+                .await
         }
     });
     while !held_encoder::STARTED.load(Ordering::SeqCst) {
