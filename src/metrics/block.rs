@@ -21,8 +21,10 @@ use flate2::Compression;
 use flate2::write::DeflateEncoder;
 use std::io::Write;
 
-/// The most bytes a piece of text holds, but for a single longer line.
-pub const PIECE: usize = 64 * 1024;
+/// The most bytes a piece of text holds, but for a single longer line. A
+/// scrape writes a piece at a time: smaller pieces cost it more writes (at
+/// 40 KB, a plain scrape of 46 MB took 20 ms of CPU, not 14).
+pub const PIECE: usize = 128 * 1024;
 
 /// Text and its deflate form, compressed once.
 #[derive(Debug, Clone)]

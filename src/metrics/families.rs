@@ -37,7 +37,7 @@ const AT_LEAST: usize = PIECE / 2;
 /// (under 4 KiB, as every line of ours is) seldom grows it past [`PIECE`].
 const LINES_UP_TO: usize = PIECE - 4 * 1024;
 /// One series in this many ends a piece (past [`AT_LEAST`]): pieces of about
-/// 40 KB for lines of 120 bytes.
+/// 72 KB for lines of 120 bytes.
 const ONE_IN: u32 = 64;
 
 /// Whether the piece, `len` bytes long with `line` its last, ends there.
@@ -290,7 +290,7 @@ mod tests {
         let families = big(0..100_000, |_| 1.0, &[]);
         let samples = &families[0].samples;
         assert!(samples.len() > 3_500_000, "{}", samples.len());
-        assert!(samples.pieces().len() > 60, "{} pieces", samples.pieces().len());
+        assert!(samples.pieces().len() > 30, "{} pieces", samples.pieces().len());
         for text in samples.text() {
             assert!(text.len() <= PIECE, "{}", text.len());
             assert_eq!(text.last(), Some(&b'\n'));
