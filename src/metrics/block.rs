@@ -21,10 +21,12 @@ use flate2::Compression;
 use flate2::write::DeflateEncoder;
 use std::io::Write;
 
-/// The most bytes a piece of text holds, but for a single longer line: a
-/// scrape hands out a piece at a time, and a part re-holds a changed piece
-/// whole.
-pub const PIECE: usize = 128 * 1024;
+/// The most bytes a piece of text holds, but for a single longer line. A
+/// scrape writes a piece at a time, and pieces of 56 to 64 KB are what it
+/// writes fastest: at 2,000 customers, pieces of 32 to 64 KB or of 64 to 128
+/// KB took a plain scrape from 2.6 to 3.9 ms of CPU and its p99 from 11 to
+/// 130 ms.
+pub const PIECE: usize = 64 * 1024;
 
 /// Text and its deflate form, compressed once.
 #[derive(Debug, Clone)]

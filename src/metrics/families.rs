@@ -11,9 +11,10 @@
 //! megabytes, published every 30 seconds while a first refresh runs.
 //!
 //! Where a piece ends depends on its lines, not on where it starts: after a
-//! line whose series hashes to a boundary, once the piece holds half of
-//! [`PIECE`]. So a line that changed, came or went moves the cuts of its own
-//! piece only, and the pieces after it are cut as before, and shared.
+//! line whose series hashes to a boundary, once the piece holds all but the
+//! last 8 KB of [`PIECE`]. So a line that changed, came or went moves the
+//! cuts of its own piece only, and the pieces after it are cut as before,
+//! and shared.
 
 use super::block::{Block, PIECE, Piece};
 use bytes::Bytes;
@@ -32,13 +33,14 @@ pub struct Family {
 }
 
 /// A piece may end after a line once it holds this many bytes.
-const AT_LEAST: usize = PIECE / 2;
+const AT_LEAST: usize = PIECE - 8 * 1024;
 /// It ends at the first line end after this many bytes, so that a line
 /// (under 4 KiB, as every line of ours is) seldom grows it past [`PIECE`].
 const LINES_UP_TO: usize = PIECE - 4 * 1024;
-/// One series in this many ends a piece (past [`AT_LEAST`]): pieces of about
-/// 72 KB for lines of 120 bytes.
-const ONE_IN: u32 = 64;
+/// One series in this many ends a piece (past [`AT_LEAST`]): for lines of
+/// 120 bytes, nearly every piece ends where its lines say, not at
+/// [`LINES_UP_TO`].
+const ONE_IN: u32 = 16;
 
 /// Whether the piece, `len` bytes long with `line` its last, ends there.
 fn ends_piece(line: &[u8], len: usize) -> bool {
