@@ -8,7 +8,7 @@ mod support;
 use chrono::Duration as Days;
 use std::time::Duration;
 use support::{Exporter, eventually, fast_settings, start_api};
-use tencentcloud_partner_exporter::simulator::{self, Shape};
+use tencentcloud_partner_exporter::simulator::{self, Fault, Rule, Shape};
 
 const INFO: &str = "tencentcloud_partner_voucher_info";
 const REMAINING: &str = "tencentcloud_partner_voucher_remaining_usd";
@@ -174,6 +174,79 @@ async fn the_vouchers_in_use_are_walked_and_one_that_ended_is_read_by_its_id() {
     assert_eq!(status_of(&scrape, in_use).as_deref(), Some("Used"));
     let listed = api.sim.with_data(|d| d.vouchers.len());
     assert_eq!(scrape.series(REMAINING).len(), listed - 1);
+    exporter.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vouchers_by_their_id_refused_more_than_a_few_times_fail_the_refresh_and_keep_what_was_served() {
+    // Eight pages of vouchers: seven that leave those in use are read by
+    // their ids, cheaper than a walk of every page.
+    let shape = Shape {
+        customers: 200,
+        vouchers_per_customer: 4.0,
+        seed: 4141,
+    };
+    let settings = simulator::Settings {
+        record_requests: true,
+        ..fast_settings()
+    };
+    let api = start_api(shape, settings).await;
+    assert!(api.sim.with_data(|d| d.vouchers.len()) > 700);
+    let args: Vec<&str> = Exporter::FAST
+        .iter()
+        .copied()
+        .chain(["--refresh.vouchers-interval=1s"])
+        .collect();
+    let exporter = Exporter::start(&api, &args).await;
+    exporter.wait_refreshed(Duration::from_secs(60)).await;
+    let success = |scrape: &support::Exposition| {
+        scrape.get("tencentcloud_partner_refresh_success{account=\"default\",collector=\"vouchers\"}")
+    };
+    assert_eq!(success(&exporter.scrape().await), Some(1.0));
+
+    // Seven vouchers leave those in use, and every read by an id is refused
+    // the same way: the request's refusal, not seven vouchers' each.
+    let code = "InvalidParameterValue.VoucherId";
+    api.sim.inject(
+        Rule::always(Fault::Error(code.into()))
+            .on("DescribeCustomerVoucherList")
+            .asking("VoucherId"),
+    );
+    let used: Vec<u64> = api.sim.with_data(|d| {
+        let in_use = d
+            .vouchers
+            .values()
+            .filter(|v| v.status == "Issued" && v.remaining_cents > 0);
+        let ids: Vec<u64> = in_use.map(|v| v.id).take(7).collect();
+        for id in &ids {
+            let v = d.vouchers.get_mut(id).unwrap();
+            v.status = "Used".into();
+            v.remaining_cents = 0;
+        }
+        ids
+    });
+    assert_eq!(used.len(), 7);
+    eventually(Duration::from_secs(30), || async {
+        success(&exporter.scrape().await) == Some(0.0)
+    })
+    .await;
+    let scrape = exporter.scrape().await;
+    let refused = scrape
+        .get(&format!(
+            "tencentcloud_partner_refused_items_total{{account=\"default\",collector=\"vouchers\",code=\"{code}\"}}"
+        ))
+        .unwrap_or(0.0);
+    assert!(refused >= 6.0, "{refused}");
+    let by_id = api.sim.requests("DescribeCustomerVoucherList");
+    let by_id = by_id.iter().filter(|body| body.get("VoucherId").is_some()).count();
+    assert!(by_id >= 6, "read by their ids: {by_id}");
+    for id in used {
+        assert_eq!(
+            status_of(&scrape, id).as_deref(),
+            Some("Issued"),
+            "voucher {id} as served"
+        );
+    }
     exporter.stop().await;
 }
 

@@ -7,6 +7,7 @@
 //! `--vouchers.ended-retention` after it ended, then left out, and its usage
 //! details are not read again. Nothing here reads usage details.
 
+use super::refusals::Refusals;
 use super::{Context, Error, Page, walk_checked, walk_pages};
 use crate::api::Action;
 use crate::api::actions::{DescribeCustomerVoucherList, Voucher, VoucherListRequest};
@@ -82,8 +83,11 @@ pub async fn read(ctx: &Context, last: Option<&VouchersSnapshot>, all: bool) -> 
     if left.len() as u64 > pages(last_rows.len()) {
         return walk_all(ctx, Some(last_rows.len())).await;
     }
+    // The rule of every read of items one by one: a few refusals are the
+    // vouchers' own, more than a few and more than were read the request's.
+    let refusals = Mutex::new(Refusals::default());
     let found: Vec<Option<VoucherRow>> = futures::stream::iter(left)
-        .map(|row| one(ctx, row))
+        .map(|row| one(ctx, row, &refusals))
         .buffer_unordered(IN_FLIGHT)
         .try_collect()
         .await?;
@@ -137,8 +141,9 @@ async fn wanted(ctx: &Context, status: Option<&str>) -> Result<Vec<VoucherRow>, 
 
 /// A voucher that left those in use, as the listing now shows it: `None`
 /// when the listing no longer holds it. One the API refuses alone keeps its
-/// last row, and is asked again next refresh.
-async fn one(ctx: &Context, last: VoucherRow) -> Result<Option<VoucherRow>, Error> {
+/// last row, and is asked again next refresh; `refusals` says when the
+/// refusal is the request's, not the voucher's.
+async fn one(ctx: &Context, last: VoucherRow, refusals: &Mutex<Refusals>) -> Result<Option<VoucherRow>, Error> {
     let request = VoucherListRequest {
         page: 1,
         page_size: PAGE_SIZE,
@@ -146,18 +151,23 @@ async fn one(ctx: &Context, last: VoucherRow) -> Result<Option<VoucherRow>, Erro
         voucher_id: Some(last.voucher_id),
         ..Default::default()
     };
+    let refusals = || refusals.lock().unwrap_or_else(PoisonError::into_inner);
     match ctx.call::<DescribeCustomerVoucherList>(&request).await {
-        Ok(answer) => Ok(answer
-            .data
-            .into_iter()
-            .filter_map(|v| row_of(ctx, v))
-            .find(|row| (row.customer_uin, row.voucher_id) == (last.customer_uin, last.voucher_id))),
+        Ok(answer) => {
+            refusals().read(1);
+            Ok(answer
+                .data
+                .into_iter()
+                .filter_map(|v| row_of(ctx, v))
+                .find(|row| (row.customer_uin, row.voucher_id) == (last.customer_uin, last.voucher_id)))
+        }
         Err(error) => {
             let error = Error::from(error);
             let Some(code) = error.item_refusal() else {
                 return Err(error);
             };
             ctx.refused(last.voucher_id, &code, &error);
+            refusals().refused(&code)?;
             Ok(Some(as_listed(&last)))
         }
     }

@@ -85,6 +85,9 @@ pub struct Rule {
     pub remaining: Option<u64>,
     /// Matching calls to let through untouched before the rule starts applying.
     pub skip: u64,
+    /// A field the request must set, as `VoucherId` does for a voucher
+    /// listed by its id; `None` for any request of the action.
+    pub asking: Option<String>,
 }
 
 impl Rule {
@@ -96,6 +99,7 @@ impl Rule {
             probability: 1.0,
             remaining: None,
             skip: 0,
+            asking: None,
         }
     }
 
@@ -123,7 +127,17 @@ impl Rule {
         self
     }
 
-    pub(crate) fn matches(&self, action: &str) -> bool {
-        self.remaining != Some(0) && self.action.as_deref().is_none_or(|a| a == action)
+    /// Restricts the rule to requests that set `field`.
+    pub fn asking(mut self, field: &str) -> Self {
+        self.asking = Some(field.into());
+        self
+    }
+
+    pub(crate) fn matches(&self, action: &str, body: &[u8]) -> bool {
+        let asks = || {
+            let field = |name: &str| serde_json::from_slice::<Value>(body).is_ok_and(|b| !b[name].is_null());
+            self.asking.as_deref().is_none_or(field)
+        };
+        self.remaining != Some(0) && self.action.as_deref().is_none_or(|a| a == action) && asks()
     }
 }

@@ -370,15 +370,15 @@ fn throttle(shared: &Backend, action: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn pick_fault(shared: &Backend, action: &str) -> Option<Fault> {
+fn pick_fault(shared: &Backend, action: &str, body: &[u8]) -> Option<Fault> {
     let mut rules = lock(&shared.faults);
     let mut rng = rand::rng();
     for rule in rules.iter_mut() {
-        if rule.matches(action) && rule.skip > 0 {
+        if rule.matches(action, body) && rule.skip > 0 {
             rule.skip -= 1;
             continue;
         }
-        if rule.matches(action) && rng.random_bool(rule.probability.clamp(0.0, 1.0)) {
+        if rule.matches(action, body) && rng.random_bool(rule.probability.clamp(0.0, 1.0)) {
             if let Some(n) = rule.remaining.as_mut() {
                 *n -= 1;
             }
@@ -389,7 +389,7 @@ fn pick_fault(shared: &Backend, action: &str) -> Option<Fault> {
 }
 
 async fn answer_with_faults(shared: &Backend, action: &str, body: &[u8], request_id: String) -> Response {
-    let fault = pick_fault(shared, action);
+    let fault = pick_fault(shared, action, body);
     if let Some(Fault::Latency(delay)) = fault {
         tokio::time::sleep(delay).await;
     }
