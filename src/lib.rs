@@ -32,6 +32,7 @@
 //! * [`snapshot`] is the data model and the list of collectors: one line each
 //!   names a collector and what its refresh produces. It depends on
 //!   nothing else here.
+//! * [`local_file`] reads the operator's files with a cap on their size.
 //! * [`simulator`] is an in-process fake of the API for `--demo` and the tests.
 //! * `fuzzing` feeds arbitrary bytes to each parser of outside input, for the
 //!   fuzz targets in `fuzz/`; the exporter does not use it.
@@ -45,6 +46,7 @@ pub mod config;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod http;
+pub mod local_file;
 pub mod metrics;
 pub mod reload;
 pub mod simulator;

@@ -21,6 +21,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub const FORMAT: &str = "tencentcloud-partner-exporter/snapshot";
 /// The version written, and the only one read.
 pub const VERSION: u32 = 1;
+/// The most a snapshot file may hold: at 50,000 vouchers the largest is
+/// tens of megabytes, so this is a partner a hundred times larger, and a
+/// file that is not a snapshot is refused rather than read whole.
+const MOST: u64 = 2 << 30;
 /// How far ahead of this host's clock a file's time may be before it is
 /// refused as from the future (clocks of two hosts in a cluster differ a little).
 const CLOCK_TOLERANCE: Duration = Duration::from_secs(60);
@@ -164,7 +168,7 @@ impl Store {
     /// this account's, or not younger than `max_age` at `now`.
     pub fn load(&self, kind: Kind, max_age: Duration, now: SystemTime) -> Result<Option<Restored>, Error> {
         let path = self.path(kind);
-        let bytes = match std::fs::read(&path) {
+        let bytes = match crate::local_file::read(&path, MOST) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(cause) => return Err(Error::Read { path, cause }),

@@ -238,6 +238,28 @@ fn an_unreadable_key_file_is_one_line_and_exit_code_1() {
 }
 
 #[test]
+fn a_file_without_end_is_refused_in_one_line_not_read_into_memory() {
+    let listen = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let listen = format!("--web.listen-address={listen}");
+    for args in [
+        vec!["--config.file=/dev/zero"],
+        vec!["--demo", "--web.config.file=/dev/zero"],
+        vec!["--api.secret-id-file=/dev/zero", "--api.secret-key-file=/dev/zero"],
+    ] {
+        let output = exporter(&[&args[..], &[listen.as_str()]].concat()).output().unwrap();
+        assert_eq!(output.status.code(), Some(1), "{args:?}");
+        let line = single_error_line(&output);
+        assert!(
+            line.contains("/dev/zero") && line.contains("more than 4 MiB"),
+            "{args:?}: {line}"
+        );
+    }
+}
+
+#[test]
 fn a_bad_web_config_file_is_one_line_and_exit_code_1() {
     let dir = tempfile::tempdir().unwrap();
     let listen = std::net::TcpListener::bind("127.0.0.1:0")

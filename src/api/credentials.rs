@@ -255,7 +255,7 @@ impl Files {
     }
 
     fn read(path: &Path) -> Result<String, Error> {
-        let text = std::fs::read_to_string(path)
+        let text = crate::local_file::read_to_string(path, crate::local_file::SETTINGS)
             .map_err(|e| Error::Credentials(format!("cannot read {}: {e}", path.display())))?;
         let text = text.trim();
         if text.is_empty() {
@@ -285,7 +285,7 @@ impl Files {
 /// Reads `[profile]` of a Tencent Cloud INI credentials file (`secret_id`,
 /// `secret_key`, optional `token`). `Ok(None)` when the file does not exist.
 pub fn from_profile(path: &Path, profile: &str) -> Result<Option<Credentials>, Error> {
-    let text = match std::fs::read_to_string(path) {
+    let text = match crate::local_file::read_to_string(path, crate::local_file::SETTINGS) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(Error::Credentials(format!("cannot read {}: {e}", path.display()))),

@@ -20,7 +20,7 @@ pub enum Error {
 
 /// Reads the YAML file at `path`, a `what`; an empty file reads as `T::default()`.
 pub fn read_yaml<T: DeserializeOwned + Default>(path: &Path, what: &'static str) -> Result<T, Error> {
-    let text = std::fs::read_to_string(path).map_err(|cause| Error::Read {
+    let text = crate::local_file::read_to_string(path, crate::local_file::SETTINGS).map_err(|cause| Error::Read {
         path: path.to_owned(),
         cause,
     })?;

@@ -92,10 +92,12 @@ enum Pem<'a> {
 impl Pem<'_> {
     fn bytes(&self) -> Result<Vec<u8>, Error> {
         match self {
-            Pem::File(path) => std::fs::read(path).map_err(|cause| Error::Read {
-                path: path.to_path_buf(),
-                cause,
-            }),
+            Pem::File(path) => {
+                crate::local_file::read(path, crate::local_file::SETTINGS).map_err(|cause| Error::Read {
+                    path: path.to_path_buf(),
+                    cause,
+                })
+            }
             Pem::Inline(text, _) => Ok(text.as_bytes().to_vec()),
         }
     }
