@@ -176,3 +176,45 @@ impl Publishing {
         part.take_back(state, &snapshot);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::snapshot::{VoucherRow, VouchersSnapshot};
+
+    #[test]
+    fn rows_handed_over_to_a_part_are_moved_and_come_back_as_served() {
+        let rows = VouchersSnapshot {
+            rows: vec![VoucherRow {
+                customer_uin: 100,
+                voucher_id: 7,
+                remaining: Some(12.5),
+                ..Default::default()
+            }],
+        };
+        let mut state = rows.clone();
+        let published = HandOver.publish(&mut state);
+        assert_eq!(state, VouchersSnapshot::default(), "moved into the part, not copied");
+        assert_eq!(*published, Snapshot::from(rows.clone()));
+        HandOver.take_back(&mut state, &published);
+        assert_eq!(state, rows);
+    }
+
+    #[test]
+    fn a_part_made_by_a_closure_leaves_the_state_as_it_is() {
+        let mut state = vec![1_u64, 2];
+        let part = |uins: &Vec<u64>| VouchersSnapshot {
+            rows: uins
+                .iter()
+                .map(|&uin| VoucherRow {
+                    customer_uin: uin,
+                    ..Default::default()
+                })
+                .collect(),
+        };
+        let published = part.publish(&mut state);
+        assert_eq!(state, [1, 2]);
+        let rows = VouchersSnapshot::of(&published).map(|s| s.rows.len());
+        assert_eq!(rows, Some(2));
+    }
+}

@@ -104,6 +104,12 @@ impl Block {
         self.text().all(Bytes::is_empty)
     }
 
+    /// Whether the two blocks are one, joined deflate and all, not equal copies.
+    #[cfg(test)]
+    pub fn shares(&self, other: &Block) -> bool {
+        self.deflate.as_ptr() == other.deflate.as_ptr() && self.deflate.len() == other.deflate.len()
+    }
+
     /// The text in one buffer, for tests and small texts.
     pub fn to_vec(&self) -> Vec<u8> {
         self.text().flat_map(|t| t.iter().copied()).collect()

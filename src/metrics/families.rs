@@ -147,13 +147,20 @@ impl<'l> Families<'l> {
     fn end_family(&mut self) {
         self.end_piece();
         self.line_start = 0;
-        let samples = Block::from(std::mem::take(&mut self.samples));
+        let pieces = std::mem::take(&mut self.samples);
         self.served.clear();
         let Some(header) = self.header.take() else {
             return;
         };
         let name = name_of(&header).to_owned();
-        let family = match self.last_named(&name) {
+        let last = self.last_named(&name);
+        // Every piece shared, in order: the block served, its joined deflate
+        // included, rather than a copy of it.
+        let samples = match last {
+            Some(last) if same_pieces(last.samples.pieces(), &pieces) => last.samples.clone(),
+            _ => Block::from(pieces),
+        };
+        let family = match last {
             Some(last) if last.header.to_vec() == header => Family {
                 name,
                 header: last.header.clone(),
@@ -185,6 +192,11 @@ fn name_of(help: &[u8]) -> &str {
         .ok()
         .and_then(|h| h.strip_prefix("# HELP ")?.split(' ').next())
         .unwrap_or_default()
+}
+
+/// Whether `pieces` are `served`'s, in the same order.
+fn same_pieces(served: &[Piece], pieces: &[Piece]) -> bool {
+    served.len() == pieces.len() && served.iter().zip(pieces).all(|(a, b)| a.shares(b))
 }
 
 fn served_pieces(family: &Family) -> Served<'_> {
@@ -262,6 +274,7 @@ mod tests {
         assert_eq!(next.len(), 2);
         // The same bytes, not an equal copy: compressed once, held once.
         assert!(shared(&next[0].samples, &last[0].samples));
+        assert!(next[0].samples.shares(&last[0].samples), "its joined deflate too");
         assert_eq!(
             next[1].samples.to_vec(),
             b"b{account=\"x\",k=\"v\"} 4.0\nb{account=\"x\",k=\"w\"} 3.0\n"
@@ -269,6 +282,7 @@ mod tests {
         assert!(!shared(&next[1].samples, &last[1].samples));
         let unchanged = families(&TEXT.replace("2.0", "4.0"), 3, &next);
         assert!(shared(&unchanged[1].samples, &next[1].samples));
+        assert!(unchanged[1].samples.shares(&next[1].samples));
         assert!(unchanged[1].header.pieces()[0].shares(&next[1].header.pieces()[0]));
     }
 
