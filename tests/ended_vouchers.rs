@@ -111,16 +111,23 @@ async fn a_voucher_ended_beyond_the_retention_is_left_out_and_its_details_never_
     exporter.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_vouchers_in_use_are_walked_and_one_that_ended_is_read_by_its_id() {
-    let (api, _, _) = partner_with_ended_vouchers().await;
+/// The exporter against `api`, refreshing the vouchers every second, once
+/// it has refreshed everything.
+async fn refreshing_every_second(api: &support::Api) -> Exporter {
     let args: Vec<&str> = Exporter::FAST
         .iter()
         .copied()
         .chain(["--refresh.vouchers-interval=1s"])
         .collect();
-    let exporter = Exporter::start(&api, &args).await;
+    let exporter = Exporter::start(api, &args).await;
     exporter.wait_refreshed(Duration::from_secs(60)).await;
+    exporter
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_vouchers_in_use_are_walked_and_one_that_ended_is_read_by_its_id() {
+    let (api, _, _) = partner_with_ended_vouchers().await;
+    let exporter = refreshing_every_second(&api).await;
     let in_use = api.sim.with_data(|d| {
         let v = d
             .vouchers
@@ -192,13 +199,7 @@ async fn vouchers_by_their_id_refused_more_than_a_few_times_fail_the_refresh_and
     };
     let api = start_api(shape, settings).await;
     assert!(api.sim.with_data(|d| d.vouchers.len()) > 700);
-    let args: Vec<&str> = Exporter::FAST
-        .iter()
-        .copied()
-        .chain(["--refresh.vouchers-interval=1s"])
-        .collect();
-    let exporter = Exporter::start(&api, &args).await;
-    exporter.wait_refreshed(Duration::from_secs(60)).await;
+    let exporter = refreshing_every_second(&api).await;
     let success = |scrape: &support::Exposition| {
         scrape.get("tencentcloud_partner_refresh_success{account=\"default\",collector=\"vouchers\"}")
     };
