@@ -7,8 +7,9 @@
 use std::io::{self, Read};
 use std::path::Path;
 
-/// The most a configuration, credentials or PEM file may hold: a thousand
-/// times the largest one seen in use (a CA bundle of about 200 KB).
+/// The most a configuration, credentials or PEM file may hold: twenty times
+/// the largest such file in common use, a system's bundle of CA certificates
+/// (about 200 KB).
 pub const SETTINGS: u64 = 4 << 20;
 
 /// Reads the file at `path`, refusing one of more than `limit` bytes.

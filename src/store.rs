@@ -21,9 +21,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub const FORMAT: &str = "tencentcloud-partner-exporter/snapshot";
 /// The version written, and the only one read.
 pub const VERSION: u32 = 1;
-/// The most a snapshot file may hold: at 50,000 vouchers the largest is
-/// tens of megabytes, so this is a partner a hundred times larger, and a
-/// file that is not a snapshot is refused rather than read whole.
+/// The most a snapshot file may hold: room for a partner a hundred times
+/// the 50,000 vouchers of the scale benchmark (a voucher is a few hundred
+/// bytes of JSON), while a file that is not a snapshot is refused rather
+/// than read whole.
 const MOST: u64 = 2 << 30;
 /// How far ahead of this host's clock a file's time may be before it is
 /// refused as from the future (clocks of two hosts in a cluster differ a little).
