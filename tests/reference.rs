@@ -152,7 +152,10 @@ fn families(exposition: &str) -> Vec<Family> {
 fn metrics_reference(exposition: &str) -> String {
     let mut table = String::from("| metric | type | labels | collector | meaning |\n|---|---|---|---|---|\n");
     for family in families(exposition) {
-        let (help, collector) = match family.help.rsplit_once(" (cached; refreshed by the ") {
+        let by_a_collector = [" (cached; refreshed by the ", " (counted by the "]
+            .iter()
+            .find_map(|said| family.help.rsplit_once(said));
+        let (help, collector) = match by_a_collector {
             Some((help, by)) => (help.to_owned(), by.trim_end_matches(" collector).").to_owned()),
             None => (family.help.clone(), String::new()),
         };

@@ -116,12 +116,12 @@ pub struct Defaults {
     pub full_sweep_help: &'static str,
 }
 
-/// The counters every collector declares, registered whether it runs or not.
-pub fn counters() -> Vec<&'static CounterDef> {
+/// The counters every collector declares, registered whether it runs or
+/// not, each with the name of the collector that counts it.
+pub fn counters() -> Vec<(&'static str, &'static CounterDef)> {
     Kind::ALL
         .into_iter()
-        .flat_map(|kind| kind.visit(GetCounters))
-        .copied()
+        .flat_map(|kind| kind.visit(GetCounters).iter().map(move |def| (kind.name(), *def)))
         .collect()
 }
 

@@ -27,12 +27,17 @@ struct AccountLabels {
 pub struct Counters(Arc<BTreeMap<&'static str, Family<AccountLabels, Counter>>>);
 
 impl Counters {
-    /// Registers the counters of `defs`.
-    pub fn register(registry: &mut Registry, defs: impl IntoIterator<Item = &'static CounterDef>) -> Self {
+    /// Registers the counters of `defs`, each with the collector that counts
+    /// it, which its HELP names as a gauge's names the collector refreshing it.
+    pub fn register(
+        registry: &mut Registry,
+        defs: impl IntoIterator<Item = (&'static str, &'static CounterDef)>,
+    ) -> Self {
         let mut families = BTreeMap::new();
-        for def in defs {
+        for (collector, def) in defs {
             let family = Family::<AccountLabels, Counter>::default();
-            registry.register(def.name, def.help, family.clone());
+            let help = format!("{} (counted by the {collector} collector)", def.help);
+            registry.register(def.name, help, family.clone());
             families.insert(def.name, family);
         }
         Self(Arc::new(families))
@@ -94,7 +99,7 @@ mod tests {
     #[test]
     fn counters_start_at_zero_per_account_and_count_separately() {
         let mut registry = Registry::with_prefix("tencentcloud_partner");
-        let counters = Counters::register(&mut registry, [&MISMATCHES]);
+        let counters = Counters::register(&mut registry, [("vouchers", &MISMATCHES)]);
         let a = counters.for_account("a");
         let _b = counters.for_account("b");
         a.inc(&MISMATCHES);
@@ -102,7 +107,9 @@ mod tests {
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
         assert!(
-            text.contains("# HELP tencentcloud_partner_test_mismatches Mismatches seen.\n"),
+            text.contains(
+                "# HELP tencentcloud_partner_test_mismatches Mismatches seen (counted by the vouchers collector).\n"
+            ),
             "{text}"
         );
         assert!(

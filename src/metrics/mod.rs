@@ -78,7 +78,7 @@ impl Metrics {
     pub fn new(
         source: Arc<dyn Source>,
         refresh: Box<dyn prometheus_client::collector::Collector>,
-        counters: impl IntoIterator<Item = &'static counters::CounterDef>,
+        counters: impl IntoIterator<Item = (&'static str, &'static counters::CounterDef)>,
     ) -> Self {
         // The process metrics are named as every client library names them,
         // without the exporter's prefix; everything else carries it.
