@@ -184,8 +184,12 @@ async fn the_vouchers_in_use_are_walked_and_one_that_ended_is_read_by_its_id() {
     exporter.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn vouchers_by_their_id_refused_more_than_a_few_times_fail_the_refresh_and_keep_what_was_served() {
+const REFUSED: &str = "InvalidParameterValue.VoucherId";
+
+/// Refreshes of the vouchers as they go once seven vouchers in use are used
+/// up, all of one customer (`one_customer`) or of seven, and the API refuses
+/// every read by an id: the exporter, what it served, the seven vouchers.
+async fn seven_refused_by_their_ids(one_customer: bool) -> (support::Api, Exporter, Vec<u64>) {
     // Eight pages of vouchers: seven that leave those in use are read by
     // their ids, cheaper than a walk of every page.
     let shape = Shape {
@@ -198,56 +202,92 @@ async fn vouchers_by_their_id_refused_more_than_a_few_times_fail_the_refresh_and
         ..fast_settings()
     };
     let api = start_api(shape, settings).await;
-    assert!(api.sim.with_data(|d| d.vouchers.len()) > 700);
-    let exporter = refreshing_every_second(&api).await;
-    let success = |scrape: &support::Exposition| {
-        scrape.get("tencentcloud_partner_refresh_success{account=\"default\",collector=\"vouchers\"}")
-    };
-    assert_eq!(success(&exporter.scrape().await), Some(1.0));
-
-    // Seven vouchers leave those in use, and every read by an id is refused
-    // the same way: the request's refusal, not seven vouchers' each.
-    let code = "InvalidParameterValue.VoucherId";
-    api.sim.inject(
-        Rule::always(Fault::Error(code.into()))
-            .on("DescribeCustomerVoucherList")
-            .asking("VoucherId"),
-    );
-    let used: Vec<u64> = api.sim.with_data(|d| {
+    let seven: Vec<u64> = api.sim.with_data(|d| {
+        // One voucher of each of seven customers, then moved to the first.
+        let mut customers = std::collections::HashSet::new();
         let in_use = d
             .vouchers
             .values()
             .filter(|v| v.status == "Issued" && v.remaining_cents > 0);
-        let ids: Vec<u64> = in_use.map(|v| v.id).take(7).collect();
-        for id in &ids {
+        let ids: Vec<u64> = in_use
+            .filter(|v| customers.insert(v.customer_uin))
+            .map(|v| v.id)
+            .take(7)
+            .collect();
+        let uin = d.vouchers[&ids[0]].customer_uin;
+        for id in ids.iter().filter(|_| one_customer) {
+            d.vouchers.get_mut(id).unwrap().customer_uin = uin;
+        }
+        ids
+    });
+    assert!(api.sim.with_data(|d| d.vouchers.len()) > 700);
+    let exporter = refreshing_every_second(&api).await;
+    assert_eq!(vouchers_success(&exporter.scrape().await), Some(1.0));
+
+    api.sim.inject(
+        Rule::always(Fault::Error(REFUSED.into()))
+            .on("DescribeCustomerVoucherList")
+            .asking("VoucherId"),
+    );
+    api.sim.with_data(|d| {
+        for id in &seven {
             let v = d.vouchers.get_mut(id).unwrap();
             v.status = "Used".into();
             v.remaining_cents = 0;
         }
-        ids
     });
-    assert_eq!(used.len(), 7);
+    (api, exporter, seven)
+}
+
+fn vouchers_success(scrape: &support::Exposition) -> Option<f64> {
+    scrape.get("tencentcloud_partner_refresh_success{account=\"default\",collector=\"vouchers\"}")
+}
+
+fn refused(scrape: &support::Exposition) -> f64 {
+    scrape
+        .get(&format!(
+            "tencentcloud_partner_refused_items_total{{account=\"default\",collector=\"vouchers\",code=\"{REFUSED}\"}}"
+        ))
+        .unwrap_or(0.0)
+}
+
+/// Each of `seven` is exported as it was served, in use.
+fn as_served(scrape: &support::Exposition, seven: Vec<u64>) {
+    for id in seven {
+        assert_eq!(status_of(scrape, id).as_deref(), Some("Issued"), "voucher {id}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vouchers_of_seven_customers_refused_by_their_ids_fail_the_refresh_and_keep_what_was_served() {
+    let (api, exporter, seven) = seven_refused_by_their_ids(false).await;
+    // More than a few customers' vouchers refused the same way, and none
+    // read: the request's refusal, not seven vouchers' each.
     eventually(Duration::from_secs(30), || async {
-        success(&exporter.scrape().await) == Some(0.0)
+        vouchers_success(&exporter.scrape().await) == Some(0.0)
     })
     .await;
     let scrape = exporter.scrape().await;
-    let refused = scrape
-        .get(&format!(
-            "tencentcloud_partner_refused_items_total{{account=\"default\",collector=\"vouchers\",code=\"{code}\"}}"
-        ))
-        .unwrap_or(0.0);
-    assert!(refused >= 6.0, "{refused}");
+    assert!(refused(&scrape) >= 6.0, "{}", refused(&scrape));
     let by_id = api.sim.requests("DescribeCustomerVoucherList");
     let by_id = by_id.iter().filter(|body| body.get("VoucherId").is_some()).count();
     assert!(by_id >= 6, "read by their ids: {by_id}");
-    for id in used {
-        assert_eq!(
-            status_of(&scrape, id).as_deref(),
-            Some("Issued"),
-            "voucher {id} as served"
-        );
-    }
+    as_served(&scrape, seven);
+    exporter.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seven_vouchers_of_one_customer_refused_by_their_ids_cost_their_own_values_only() {
+    let (_api, exporter, seven) = seven_refused_by_their_ids(true).await;
+    // One customer unbound since the listing: its seven vouchers are refused
+    // at every refresh, which goes on.
+    eventually(Duration::from_secs(30), || async {
+        refused(&exporter.scrape().await) >= 14.0
+    })
+    .await;
+    let scrape = exporter.scrape().await;
+    assert_eq!(vouchers_success(&scrape), Some(1.0));
+    as_served(&scrape, seven);
     exporter.stop().await;
 }
 

@@ -83,9 +83,7 @@ pub async fn read(ctx: &Context, last: Option<&VouchersSnapshot>, all: bool) -> 
     if left.len() as u64 > pages(last_rows.len()) {
         return walk_all(ctx, Some(last_rows.len())).await;
     }
-    // The rule of every read of items one by one: a few refusals are the
-    // vouchers' own, more than a few and more than were read the request's.
-    let refusals = Mutex::new(Refusals::default());
+    let refusals = Mutex::new(ByIdRefusals::default());
     let found: Vec<Option<VoucherRow>> = futures::stream::iter(left)
         .map(|row| one(ctx, row, &refusals))
         .buffer_unordered(IN_FLIGHT)
@@ -139,11 +137,21 @@ async fn wanted(ctx: &Context, status: Option<&str>) -> Result<Vec<VoucherRow>, 
     Ok(listed)
 }
 
+/// The refusals of the reads by id of one refresh, under the rule of every
+/// read of items one by one (see [`Refusals`]), counted once per customer: a
+/// customer unbound since the listing has each of its vouchers refused, and
+/// that is one unbinding, not a refused request.
+#[derive(Debug, Default)]
+struct ByIdRefusals {
+    refusals: Refusals,
+    customers: HashSet<u64>,
+}
+
 /// A voucher that left those in use, as the listing now shows it: `None`
 /// when the listing no longer holds it. One the API refuses alone keeps its
 /// last row, and is asked again next refresh; `refusals` says when the
 /// refusal is the request's, not the voucher's.
-async fn one(ctx: &Context, last: VoucherRow, refusals: &Mutex<Refusals>) -> Result<Option<VoucherRow>, Error> {
+async fn one(ctx: &Context, last: VoucherRow, refusals: &Mutex<ByIdRefusals>) -> Result<Option<VoucherRow>, Error> {
     let request = VoucherListRequest {
         page: 1,
         page_size: PAGE_SIZE,
@@ -154,7 +162,7 @@ async fn one(ctx: &Context, last: VoucherRow, refusals: &Mutex<Refusals>) -> Res
     let refusals = || refusals.lock().unwrap_or_else(PoisonError::into_inner);
     match ctx.call::<DescribeCustomerVoucherList>(&request).await {
         Ok(answer) => {
-            refusals().read(1);
+            refusals().refusals.read(1);
             Ok(answer
                 .data
                 .into_iter()
@@ -167,7 +175,10 @@ async fn one(ctx: &Context, last: VoucherRow, refusals: &Mutex<Refusals>) -> Res
                 return Err(error);
             };
             ctx.refused(last.voucher_id, &code, &error);
-            refusals().refused(&code)?;
+            let mut refusals = refusals();
+            if refusals.customers.insert(last.customer_uin) {
+                refusals.refusals.refused(&code)?;
+            }
             Ok(Some(as_listed(&last)))
         }
     }
