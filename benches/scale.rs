@@ -476,11 +476,6 @@ fn python_available() -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// Follows a cold start until every collector has completed a refresh:
-/// each family's first and complete series and `/-/ready` at every scrape,
-/// every value of a scrape every few seconds, and how far the allocation
-/// series shown trail the quota. Returns those, the scrapes whose values were
-/// checked, and the worst lag.
 /// What one scrape of a cold start shows.
 struct Scraped {
     text: String,
@@ -518,6 +513,11 @@ impl Scraped {
     }
 }
 
+/// Follows a cold start until every collector has completed a refresh:
+/// each family's first and complete series and `/-/ready` at every scrape,
+/// every value of a scrape every few seconds, and how far the allocation
+/// series shown trail the quota. Returns those, the scrapes whose values were
+/// checked, and the worst lag.
 async fn cold_start(
     sim: &Simulator,
     client: &reqwest::Client,

@@ -288,7 +288,7 @@ mod tests {
 
     /// Whether every piece of `a` is the piece of `b` at its place.
     fn shared(a: &Block, b: &Block) -> bool {
-        a.pieces().len() == b.pieces().len() && a.pieces().iter().zip(b.pieces()).all(|(a, b)| a.shares(b))
+        same_pieces(b.pieces(), a.pieces())
     }
 
     /// A family of `lines` samples, written in one go; `value` gives each.
