@@ -8,10 +8,10 @@
 use crate::api::credentials::Unavailable;
 use crate::api::{self, Credentials};
 use crate::cache::Snapshots;
-use crate::collectors::{self, Schedule, Status};
 use crate::config::{AccountConfig, Common};
 use crate::metrics::exposition::Renderer;
 use crate::metrics::instrumentation::ApiMetrics;
+use crate::refresh::{self, Schedule, Status};
 use crate::snapshot::Kind;
 use crate::store::Store;
 use arc_swap::ArcSwap;
@@ -61,7 +61,7 @@ impl Account {
         Self::idle_with(
             name,
             statuses,
-            Snapshots::new(Renderer::new(name, false, collectors::encode)),
+            Snapshots::new(Renderer::new(name, false, refresh::encode)),
         )
     }
 
@@ -118,7 +118,7 @@ impl crate::metrics::Source for ArcSwap<Vec<Arc<Account>>> {
     }
 }
 
-impl collectors::refresh_metrics::Statuses for Accounts {
+impl refresh::metrics::Statuses for Accounts {
     fn statuses(&self) -> Vec<(Arc<str>, Arc<Status>)> {
         self.load()
             .iter()
@@ -232,7 +232,7 @@ impl Fleet {
         };
         let restoring = snapshots.is_none();
         let snapshots = snapshots
-            .unwrap_or_else(|| Snapshots::new(Renderer::new(&config.name, common.export_names, collectors::encode)));
+            .unwrap_or_else(|| Snapshots::new(Renderer::new(&config.name, common.export_names, refresh::encode)));
         let statuses: Vec<Arc<Status>> = common
             .collectors
             .kinds()
@@ -245,7 +245,7 @@ impl Fleet {
         let max_age = move |status: &Status| max_age_floor.max(status.interval * 2);
         if let (Some(store), true) = (&store, restoring) {
             for status in &statuses {
-                collectors::task::restore(&name, store, status, max_age(status), &snapshots);
+                refresh::task::restore(&name, store, status, max_age(status), &snapshots);
             }
         } else {
             // A restarted account keeps serving what it served; its statuses are new.
@@ -255,7 +255,7 @@ impl Fleet {
                 }
             }
         }
-        let shared = collectors::Inputs {
+        let shared = refresh::Inputs {
             account: name.clone(),
             api: client,
             snapshots: snapshots.clone(),
@@ -286,7 +286,7 @@ impl Fleet {
                     full_sweep: full_sweeps.get(status.kind),
                     publish_every,
                 };
-                collectors::spawn(tasks, status, shared.clone(), schedule, cancel.clone());
+                refresh::spawn(tasks, status, shared.clone(), schedule, cancel.clone());
             }
         };
         Ok((account, start))

@@ -84,8 +84,8 @@ pub async fn run(
     let accounts = Accounts::default();
     let metrics = Arc::new(Metrics::new(
         accounts.clone(),
-        Box::new(crate::collectors::refresh_metrics::RefreshMetrics(accounts.clone())),
-        crate::collectors::counters(),
+        Box::new(crate::refresh::metrics::RefreshMetrics(accounts.clone())),
+        crate::refresh::counters(),
     ));
     let fleet = Arc::new(Fleet::new(
         account::Setup {

@@ -163,7 +163,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn publish_replaces_and_expires_after_max_age() {
-        let snapshots = Snapshots::new(Renderer::new("default", false, crate::collectors::encode));
+        let snapshots = Snapshots::new(Renderer::new("default", false, crate::refresh::encode));
         assert!(snapshots.latest(Kind::Partner).is_none());
         snapshots.publish(partner(1.0), Duration::from_secs(3600));
         snapshots.publish(partner(2.0), Duration::from_secs(3600));
@@ -186,7 +186,7 @@ mod tests {
 
     #[test]
     fn a_replaced_publication_is_freed_at_once() {
-        let snapshots = Snapshots::new(Renderer::new("default", false, crate::collectors::encode));
+        let snapshots = Snapshots::new(Renderer::new("default", false, crate::refresh::encode));
         let first = Arc::downgrade(&snapshots.publish(partner(1.0), Duration::from_secs(60)));
         snapshots.publish(partner(2.0), Duration::from_secs(60));
         assert_eq!(first.strong_count(), 0, "the cache still holds a replaced publication");
@@ -194,7 +194,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_subscriber_learns_of_each_publish_of_its_kind() {
-        let snapshots = Snapshots::new(Renderer::new("default", false, crate::collectors::encode));
+        let snapshots = Snapshots::new(Renderer::new("default", false, crate::refresh::encode));
         let mut partner_updates = snapshots.subscribe(Kind::Partner);
         let customers_updates = snapshots.subscribe(Kind::Customers);
         assert!(!partner_updates.has_changed().unwrap());

@@ -16,10 +16,12 @@
 //!   (basic auth, headers, rate limit).
 //! * [`account`] runs each partner account: its own client, cache and
 //!   collectors.
-//! * [`collectors`] refresh snapshots in the background, one task per
-//!   collector and account, each on its own interval; a refresh publishes a
-//!   complete snapshot, and a long one what it has read so far (never a
-//!   wrong value), encoded off the async workers.
+//! * [`collectors`] say, one file each, what each collector reads and exports.
+//! * [`refresh`] runs them in the background, one task per collector and
+//!   account, each on its own interval; a refresh publishes a complete
+//!   snapshot, and a long one what it has read so far (never a wrong value),
+//!   encoded off the async workers. It owns the one rule for what the API
+//!   refuses and the bounds of every walk.
 //! * [`cache`] holds the last published snapshot of each collector (moka) and
 //!   drops it once it is older than `--cache.max-age`; [`store`] keeps them on
 //!   disk (`--cache.snapshot-dir`) so a restart starts warm.
@@ -48,6 +50,7 @@ pub mod fuzzing;
 pub mod http;
 pub mod local_file;
 pub mod metrics;
+pub mod refresh;
 pub mod reload;
 pub mod simulator;
 pub mod snapshot;

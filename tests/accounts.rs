@@ -36,10 +36,10 @@ fn write_accounts(dir: &Path, entries: &[String]) -> String {
 
 /// How many collectors run without flags (every one but `bills`).
 fn enabled_by_default() -> usize {
-    use tencentcloud_partner_exporter::{collectors, snapshot::Kind};
+    use tencentcloud_partner_exporter::{refresh, snapshot::Kind};
     Kind::ALL
         .into_iter()
-        .filter(|kind| collectors::defaults(*kind).enabled)
+        .filter(|kind| refresh::defaults(*kind).enabled)
         .count()
 }
 

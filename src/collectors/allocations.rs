@@ -10,7 +10,7 @@
 //! `--refresh.allocations-full-interval`, a share of them at each refresh.
 //!
 //! Customers are read closest to running out first, and what has been read
-//! is published as the refresh goes (see [`super::items`]): on a first start
+//! is published as the refresh goes (see [`crate::refresh::items`]): on a first start
 //! the customers that matter most show first.
 //!
 //! The API does not document the order of the records, so the newest is found
@@ -27,10 +27,10 @@
 //! than asked while more remain, the server serves fewer a page than asked:
 //! the size it serves is learnt from it, and kept for every later customer.
 
-use super::sweep::{Sweep, unix_now};
-use super::{Collected, Collector, Context, Error, Items, read_each};
 use crate::api::actions::{Allocation, AllocationHistoryRequest, QueryCreditAllocationHistory};
 use crate::metrics::table::{Labels, Metric, Options, Table, Unit};
+use crate::refresh::sweep::{Sweep, unix_now};
+use crate::refresh::{Collected, Collector, Context, Error, Items, read_each};
 use crate::snapshot::{AllocationRow, AllocationsSnapshot, CustomerRow, CustomersSnapshot, Rows};
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -265,7 +265,7 @@ async fn summarise(ctx: &Context, uin: u64, page_size: &AtomicU64) -> Result<All
 }
 
 /// A history's `Total`. Without it, the page's length would be a count made
-/// up: that customer's read fails, alone (see [`super::refusals`]).
+/// up: that customer's read fails, alone (see [`crate::refresh::refusals`]).
 fn total(page: &crate::api::actions::AllocationHistory) -> Result<u64, Error> {
     page.total.ok_or_else(|| {
         Error::Incomplete(

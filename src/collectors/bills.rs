@@ -17,12 +17,12 @@
 //! bill is read within the full interval however many balances move; the
 //! reads themselves go least credit first, so those closest to running out
 //! are never behind a sweep of everyone else. What has been read is published
-//! as the refresh goes (see [`super::items`]).
+//! as the refresh goes (see [`crate::refresh::items`]).
 
-use super::sweep::{Sweep, unix_now};
-use super::{Collected, Collector, Context, Error, Items, read_each};
 use crate::api::actions::{BillSummaryRequest, DescribeCustomerBillSummary};
 use crate::metrics::table::{Labels, Metric, Options, Table, Unit, no_labels};
+use crate::refresh::sweep::{Sweep, unix_now};
+use crate::refresh::{Collected, Collector, Context, Error, Items, read_each};
 use crate::snapshot::{BillRow, BillsSnapshot, CustomerRow, CustomersSnapshot, Rows, VouchersSnapshot};
 use chrono::{DateTime, Datelike, FixedOffset};
 use std::borrow::Cow;

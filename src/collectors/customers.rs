@@ -2,12 +2,12 @@
 //! of QueryCustomersCredit, or only the customers of `--customers.uins`, from
 //! QueryCreditByUinList in batches of 50.
 
-use super::batches::read_batches;
-use super::{Collected, Collector, Context, Error, Page, walk_checked, walk_pages};
 use crate::api::Action;
 use crate::api::actions::{CreditByUinListRequest, CustomersCreditRequest, QueryCreditByUinList, QueryCustomersCredit};
 use crate::metrics::counters::CounterDef;
 use crate::metrics::table::{Labels, Metric, Options, Table, Unit, no_labels};
+use crate::refresh::batches::read_batches;
+use crate::refresh::{Collected, Collector, Context, Error, Page, walk_checked, walk_pages};
 use crate::snapshot::Rows;
 use crate::snapshot::{CustomerRow, CustomersSnapshot};
 use std::borrow::Cow;

@@ -1,8 +1,8 @@
 //! `partner`: the partner's own credit, from QueryPartnerCredit.
 
-use super::{Collected, Collector, Context, Error};
 use crate::api::actions::{Empty, QueryPartnerCredit};
 use crate::metrics::table::{Metric, Table, Unit, no_labels};
+use crate::refresh::{Collected, Collector, Context, Error};
 use crate::snapshot::PartnerSnapshot;
 use std::time::Duration;
 

@@ -1,9 +1,9 @@
 //! `pool`: the partner's voucher quota, how many vouchers it has issued, its
 //! name and its role, from QueryVoucherPool (one call).
 
-use super::{Collected, Collector, Context, Error};
 use crate::api::actions::{Empty, QueryVoucherPool};
 use crate::metrics::table::{Labels, Metric, Options, Table, Unit, no_labels};
+use crate::refresh::{Collected, Collector, Context, Error};
 use crate::snapshot::PoolSnapshot;
 use std::borrow::Cow;
 use std::time::Duration;

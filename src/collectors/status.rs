@@ -3,11 +3,11 @@
 //! call. Its e-mail address and phone number are in the same answer and are
 //! never read.
 
-use super::batches::read_batches;
-use super::{Collected, Collector, Context, Error};
 use crate::api;
 use crate::api::actions::{CustomerInfoRequest, DescribeCustomerInfo};
 use crate::metrics::table::{Labels, Metric, Options, Table, Unit};
+use crate::refresh::batches::read_batches;
+use crate::refresh::{Collected, Collector, Context, Error};
 use crate::snapshot::{CustomersSnapshot, Rows, StatusRow, StatusSnapshot};
 use std::borrow::Cow;
 use std::collections::HashMap;

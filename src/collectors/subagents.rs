@@ -6,10 +6,10 @@
 //! publishes an empty snapshot marked not applicable, which counts as a
 //! success, and says so once in the log.
 
-use super::{Collected, Collector, Context, Error, Page, walk_pages};
 use crate::api::Action;
 use crate::api::actions::{Empty, QuerySubAgentsDetailV2, QueryVoucherPool, SubAgentsRequest};
 use crate::metrics::table::{Labels, Metric, Options, Table, Unit};
+use crate::refresh::{Collected, Collector, Context, Error, Page, walk_pages};
 use crate::snapshot::{PoolSnapshot, Rows, SubagentRow, SubagentsSnapshot};
 use std::borrow::Cow;
 use std::time::Duration;

@@ -6,15 +6,17 @@
 //! records, is called only for a voucher that is new or whose balance or
 //! status changed since it was last read: a voucher is used only by a
 //! charge, which lowers its balance. Its answers are published as they are
-//! read (see [`super::items`]). Every other voucher keeps what was last read,
+//! read (see [`crate::refresh::items`]). Every other voucher keeps what was last read,
 //! also across a restart with `--cache.snapshot-dir`.
 
-use super::voucher_list::{self, LIST_RECHECKS};
-use super::{Collected, Collector, Context, Error, HandOver, Items, read_each};
+mod list;
+
 use crate::api::actions::{DescribeCustomerVoucherUsageDetails, VoucherUsageRequest};
 use crate::metrics::counters::CounterDef;
 use crate::metrics::table::{Labels, Metric, Options, Table, Unit};
+use crate::refresh::{Collected, Collector, Context, Error, HandOver, Items, read_each};
 use crate::snapshot::{CustomersSnapshot, Rows, VoucherRow, VouchersSnapshot};
+use list::LIST_RECHECKS;
 use std::borrow::Cow;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::time::Instant;
@@ -145,7 +147,7 @@ impl Collector for Vouchers {
         let last_rows = served.as_deref().and_then(|p| VouchersSnapshot::of(&p.snapshot));
         let customers = customer_uins(ctx);
         let walks_all = self.walks_all(ctx, customers.as_deref());
-        let listed = voucher_list::read(ctx, last_rows, walks_all).await?;
+        let listed = list::read(ctx, last_rows, walks_all).await?;
         if listed.walked_all {
             self.walked_all = Some(Instant::now());
         }
@@ -167,8 +169,8 @@ impl Collector for Vouchers {
         let mut changed = Vec::new();
         for mut row in listed.rows {
             let last = last(&row);
-            row.ended = voucher_list::ended_at(&row, last, now);
-            if !voucher_list::retained(&row, now, ctx.ended_retention()) {
+            row.ended = list::ended_at(&row, last, now);
+            if !list::retained(&row, now, ctx.ended_retention()) {
                 continue;
             }
             match last {

@@ -5,7 +5,7 @@
 //! without a line of its own.
 
 use super::values::parse_duration;
-use crate::collectors::{self, Defaults};
+use crate::refresh::{self, Defaults};
 use crate::snapshot::Kind;
 use clap::builder::BoolishValueParser;
 use clap::parser::ValueSource;
@@ -29,7 +29,7 @@ impl Intervals {
 impl Default for Intervals {
     /// Each collector's own default.
     fn default() -> Self {
-        Self(Kind::ALL.map(|kind| collectors::defaults(kind).interval))
+        Self(Kind::ALL.map(|kind| refresh::defaults(kind).interval))
     }
 }
 
@@ -47,7 +47,7 @@ impl FullSweeps {
 impl Default for FullSweeps {
     /// Each collector's own default.
     fn default() -> Self {
-        Self(Kind::ALL.map(|kind| collectors::defaults(kind).full_sweep))
+        Self(Kind::ALL.map(|kind| refresh::defaults(kind).full_sweep))
     }
 }
 
@@ -69,7 +69,7 @@ impl Enabled {
 impl Default for Enabled {
     /// The collectors on by default.
     fn default() -> Self {
-        Self(Kind::ALL.map(|kind| collectors::defaults(kind).enabled))
+        Self(Kind::ALL.map(|kind| refresh::defaults(kind).enabled))
     }
 }
 
@@ -180,7 +180,7 @@ impl clap::Args for CollectorFlags {
     fn augment_args(command: Command) -> Command {
         Kind::ALL
             .into_iter()
-            .flat_map(|kind| collector_args(kind, collectors::defaults(kind)))
+            .flat_map(|kind| collector_args(kind, refresh::defaults(kind)))
             .fold(command, Command::arg)
     }
 

@@ -177,7 +177,7 @@ impl Config {
         let enabled = flags.collectors.enabled;
         if let Some(kind) = enabled
             .kinds()
-            .find(|kind| crate::collectors::defaults(*kind).needs_customers)
+            .find(|kind| crate::refresh::defaults(*kind).needs_customers)
             && !enabled.contains(Kind::Customers)
         {
             return Err(Error::NeedsCustomers(kind));

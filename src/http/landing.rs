@@ -4,7 +4,7 @@
 //! external assets, no JavaScript.
 
 use super::{AppState, escape};
-use crate::collectors::{Phase, StatusView};
+use crate::refresh::{Phase, StatusView};
 use crate::snapshot::CustomerRow;
 use crate::snapshot::{Kind, Snapshot};
 use axum::extract::State;

@@ -145,7 +145,7 @@ async fn ready(State(state): State<AppState>) -> Response {
 
 /// The collectors for which `fails` holds, named as messages name them:
 /// with their account when there are several.
-fn failing(state: &AppState, fails: impl Fn(&crate::collectors::Status) -> bool) -> Vec<String> {
+fn failing(state: &AppState, fails: impl Fn(&crate::refresh::Status) -> bool) -> Vec<String> {
     let accounts = state.accounts.load();
     let several = accounts.len() > 1;
     accounts

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::account::{Account, Accounts};
-use crate::collectors::{Phase, Status};
+use crate::refresh::{Phase, Status};
 use crate::snapshot::Kind;
 use axum::http::Request;
 use std::sync::Mutex;
@@ -46,8 +46,8 @@ fn state(accounts: Vec<Account>, reloader: Arc<Scripted>, lifecycle: bool) -> Ap
     AppState {
         metrics: Arc::new(Metrics::new(
             served.clone(),
-            Box::new(crate::collectors::refresh_metrics::RefreshMetrics(served.clone())),
-            crate::collectors::counters(),
+            Box::new(crate::refresh::metrics::RefreshMetrics(served.clone())),
+            crate::refresh::counters(),
         )),
         accounts: served,
         telemetry_path: "/metrics".into(),
@@ -218,7 +218,7 @@ mod held_encoder {
         while !*done {
             done = released.wait(done).unwrap();
         }
-        crate::collectors::encode(snapshot, encoder, scope)
+        crate::refresh::encode(snapshot, encoder, scope)
     }
 
     pub fn release() {
@@ -254,7 +254,7 @@ async fn scrapes_and_probes_answer_while_a_snapshot_is_being_encoded() {
                 total: Some(42.0),
                 ..Default::default()
             });
-            crate::collectors::publish::serve(&snapshots, &partner, Arc::new(snapshot), Duration::from_secs(60), false)
+            crate::refresh::publish::serve(&snapshots, &partner, Arc::new(snapshot), Duration::from_secs(60), false)
                 .await
         }
     });

@@ -7,11 +7,11 @@
 //! `--vouchers.ended-retention` after it ended, then left out, and its usage
 //! details are not read again. Nothing here reads usage details.
 
-use super::refusals::Refusals;
-use super::{Context, Error, Page, walk_checked, walk_pages};
 use crate::api::Action;
 use crate::api::actions::{DescribeCustomerVoucherList, Voucher, VoucherListRequest};
 use crate::metrics::counters::CounterDef;
+use crate::refresh::refusals::Refusals;
+use crate::refresh::{Context, Error, Page, walk_checked, walk_pages};
 use crate::snapshot::{VoucherRow, VouchersSnapshot};
 use futures::{StreamExt, TryStreamExt};
 use std::collections::HashSet;

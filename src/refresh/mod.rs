@@ -1,0 +1,415 @@
+//! The refresh runtime every collector runs on: background tasks that
+//! refresh one snapshot each, on their own interval, and publish it to the
+//! cache: whole when the refresh completes, and, while a long one runs, what
+//! it has read so far (merged with what was known), so that a first start of
+//! a large partner shows data within a minute. It owns the schedule, the one
+//! rule for what the API refuses ([`refusals`]), the bounds of every walk
+//! ([`pages`]) and the health of each task; it knows no collector by name,
+//! runs nothing at scrape time, and does not know how snapshots become metrics.
+//!
+//! "Collector" means our refreshers, as in `--collector.vouchers`; the
+//! prometheus-client trait of the same name lives in `metrics`.
+
+pub mod batches;
+pub mod error;
+pub mod health;
+pub mod items;
+pub mod metrics;
+pub mod pages;
+pub mod publish;
+pub mod refusals;
+pub mod sweep;
+pub mod task;
+
+pub use error::Error;
+pub use health::{Phase, Progress, Status, StatusView};
+pub use items::{HandOver, Items, read_each};
+pub use pages::{Page, walk_checked, walk_pages};
+pub use task::{Schedule, run};
+
+use crate::api::{self, Action};
+use crate::cache::Snapshots;
+use crate::metrics::counters::{AccountCounters, CounterDef};
+use crate::metrics::table::{Scope, Table};
+use crate::snapshot::{Kind, Rows, Snapshot, VisitKind, VisitRows};
+use chrono::{DateTime, FixedOffset, NaiveDateTime};
+use prometheus_client::encoding::DescriptorEncoder;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// Writes `snapshot`'s metric families with its collector's metric table.
+pub fn encode(snapshot: &Snapshot, encoder: &mut DescriptorEncoder, scope: Scope<'_>) -> std::fmt::Result {
+    snapshot.visit(Encode { encoder, scope })
+}
+
+struct Encode<'e, 'a, 's> {
+    encoder: &'e mut DescriptorEncoder<'a>,
+    scope: Scope<'s>,
+}
+
+impl<R: Collected> VisitRows<R> for Encode<'_, '_, '_> {
+    type Output = std::fmt::Result;
+    fn visit(self, rows: &R) -> std::fmt::Result {
+        <R::By as Collector>::METRICS.encode(rows, self.encoder, self.scope)
+    }
+}
+
+/// Starts the task of `status`'s collector on `tasks`.
+pub fn spawn(tasks: &TaskTracker, status: Arc<Status>, inputs: Inputs, schedule: Schedule, cancel: CancellationToken) {
+    status.kind.visit(Spawn {
+        tasks,
+        status: status.clone(),
+        inputs,
+        schedule,
+        cancel,
+    })
+}
+
+struct Spawn<'t> {
+    tasks: &'t TaskTracker,
+    status: Arc<Status>,
+    inputs: Inputs,
+    schedule: Schedule,
+    cancel: CancellationToken,
+}
+
+impl<R: Collected> VisitKind<R> for Spawn<'_> {
+    type Output = ();
+    fn visit(self) {
+        // Seeded with what it serves, so that what has not changed since the
+        // last run (before a restart, too) need not be read again.
+        let previous = self.inputs.snapshots.latest(R::KIND);
+        let collector = R::By::start(previous.as_deref().and_then(|p| R::of(&p.snapshot)));
+        task::spawn(
+            self.tasks,
+            collector,
+            self.inputs,
+            self.status,
+            self.schedule,
+            self.cancel,
+        )
+    }
+}
+
+/// What a collector is by default and how the flags describe it.
+#[derive(Debug, Clone, Copy)]
+pub struct Defaults {
+    pub interval: Duration,
+    pub enabled: bool,
+    /// What it refreshes, for `--help`: "the customers' vouchers".
+    pub about: &'static str,
+    pub needs_customers: bool,
+    /// Within how long everything is read again, for a collector that reads only what changed.
+    pub full_sweep: Option<Duration>,
+    /// What that does, for `--help`.
+    pub full_sweep_help: &'static str,
+}
+
+/// The counters every collector declares, registered whether it runs or
+/// not, each with the name of the collector that counts it.
+pub fn counters() -> Vec<(&'static str, &'static CounterDef)> {
+    Kind::ALL
+        .into_iter()
+        .flat_map(|kind| kind.visit(GetCounters).iter().map(move |def| (kind.name(), *def)))
+        .collect()
+}
+
+struct GetCounters;
+
+impl<R: Collected> VisitKind<R> for GetCounters {
+    type Output = &'static [&'static CounterDef];
+    fn visit(self) -> Self::Output {
+        R::By::COUNTERS
+    }
+}
+
+/// The defaults of `kind`'s collector.
+pub fn defaults(kind: Kind) -> Defaults {
+    kind.visit(GetDefaults)
+}
+
+struct GetDefaults;
+
+impl<R: Collected> VisitKind<R> for GetDefaults {
+    type Output = Defaults;
+    fn visit(self) -> Defaults {
+        Defaults {
+            interval: R::By::INTERVAL,
+            enabled: R::By::ENABLED_BY_DEFAULT,
+            about: R::By::ABOUT,
+            needs_customers: R::By::NEEDS_CUSTOMERS,
+            full_sweep: R::By::FULL_SWEEP,
+            full_sweep_help: R::By::FULL_SWEEP_HELP,
+        }
+    }
+}
+
+/// What every collector needs to refresh: the API, the other snapshots, and
+/// how to read the API's values.
+#[derive(Clone)]
+pub struct Inputs {
+    /// The account's name, for the log.
+    pub account: Arc<str>,
+    pub api: api::Client,
+    pub snapshots: Snapshots,
+    /// The zone of the API's zone-less time strings.
+    pub timezone: FixedOffset,
+    /// `--customers.uins`: only these customers, read with QueryCreditByUinList.
+    pub customer_uins: Option<Arc<[u64]>>,
+    /// `--vouchers.ended-retention`: how long an ended voucher is still exported.
+    pub ended_retention: Duration,
+    /// `--cache.snapshot-dir`: where each published snapshot is also written.
+    pub store: Option<crate::store::Store>,
+    /// Snapshot files that could not be written.
+    pub store_errors: prometheus_client::metrics::counter::Counter,
+    /// The counters the collectors declare, for this account.
+    pub counters: AccountCounters,
+    /// When the account's tasks were set up: a snapshot taken before was
+    /// restored from disk or kept from an earlier run.
+    pub started: std::time::SystemTime,
+}
+
+/// What a collector sees while it refreshes: the API, the snapshots it reads,
+/// the time zone and the customers it is limited to; not the store, not the
+/// other collectors' tasks. Every API call it makes also proves the task alive.
+pub struct Context {
+    inputs: Inputs,
+    status: Arc<Status>,
+    schedule: Schedule,
+    /// When the refresh under way started or last published a part.
+    last_part: Mutex<Instant>,
+    /// Cancelled when the exporter stops.
+    cancel: CancellationToken,
+    /// The items whose refusal by the API was logged: each is logged once.
+    refusals_logged: Mutex<std::collections::HashSet<u64>>,
+}
+
+/// How soon, as a share of `--refresh.publish-interval`, a collector that has
+/// published nothing yet publishes the first part of its refresh: 5 s by
+/// default. `/-/ready` waits for it.
+const FIRST_PART_SHARE: u32 = 6;
+
+impl Context {
+    fn new(inputs: Inputs, status: Arc<Status>, schedule: Schedule, cancel: CancellationToken) -> Self {
+        Self {
+            inputs,
+            status,
+            schedule,
+            last_part: Mutex::new(Instant::now()),
+            cancel,
+            refusals_logged: Mutex::default(),
+        }
+    }
+
+    /// Completes when the exporter stops: a long refresh then publishes
+    /// what it has read and ends.
+    pub async fn stopping(&self) {
+        self.cancel.cancelled().await
+    }
+
+    /// Whether the exporter is stopping.
+    pub fn is_stopping(&self) -> bool {
+        self.cancel.is_cancelled()
+    }
+
+    /// Counts the time to the next part from now: a refresh starts, or a
+    /// part is published.
+    fn restart_part_clock(&self) {
+        *self.last_part.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
+    }
+
+    /// Declares `due` more items this refresh reads one at a time, each
+    /// with a call of `A`: the progress shown, and the time left at `A`'s pace.
+    pub fn items_due<A: Action>(&self, due: usize) {
+        let pace = self.inputs.api.pace::<A>().as_secs_f64();
+        self.status.items_due(due, pace);
+    }
+
+    /// Records that the API refused `item` (a customer's UIN, a voucher's id)
+    /// with `error`: it keeps its last value, or has none. Counted each
+    /// time, logged the first.
+    pub fn refused(&self, item: u64, code: &str, error: &dyn std::fmt::Display) {
+        self.status.item_refused(code);
+        let first = self
+            .refusals_logged
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(item);
+        if first {
+            tracing::warn!(
+                account = %self.inputs.account,
+                collector = %self.status.kind,
+                item,
+                %error,
+                "the API refused this one item; it keeps its last value, or has none, and is asked again next refresh"
+            );
+        }
+    }
+
+    /// Records one item of this refresh read.
+    pub fn item_read(&self) {
+        self.status.item_read();
+    }
+
+    /// Whether it is time to publish what this refresh has read so far:
+    /// every `--refresh.publish-interval`, and soon after the start for a
+    /// collector that has published nothing yet.
+    pub fn part_due(&self) -> bool {
+        let every = if self.status.is_ready() {
+            self.schedule.publish_every
+        } else {
+            self.schedule.publish_every / FIRST_PART_SHARE
+        };
+        self.last_part.lock().unwrap_or_else(|p| p.into_inner()).elapsed() >= every
+    }
+
+    /// Publishes what this refresh has read so far, merged with what was
+    /// known: served, and kept on disk, until the refresh completes.
+    pub async fn publish_part(&self, rows: impl Into<Snapshot>) {
+        let _ = self.spawn_part(Arc::new(rows.into())).await;
+    }
+
+    /// [`Context::publish_part`] on a task of its own, so that the refresh
+    /// reads on meanwhile; await the handle before publishing anything after it.
+    pub fn spawn_part(&self, snapshot: Arc<Snapshot>) -> tokio::task::JoinHandle<()> {
+        self.restart_part_clock();
+        let (inputs, status, max_age) = (self.inputs.clone(), self.status.clone(), self.schedule.max_age);
+        tokio::spawn(async move {
+            publish::publish(&inputs, &status, snapshot, max_age, false).await;
+        })
+    }
+
+    /// Calls the API and records progress for `/-/healthy`. A call retries
+    /// for at most one of the collector's intervals, so that an outage fails
+    /// the refresh, and shows, within about an interval.
+    pub async fn call<A: Action>(&self, request: &A::Request) -> Result<A::Response, api::Error> {
+        let result = self
+            .inputs
+            .api
+            .call_within::<A>(request, Some(self.status.interval))
+            .await;
+        self.status.progressed();
+        result
+    }
+
+    /// Adds one to a counter the collector declares in [`Collector::COUNTERS`].
+    pub fn count(&self, counter: &CounterDef) {
+        self.inputs.counters.inc(counter);
+    }
+
+    /// Reads a time string of the API as unix seconds.
+    pub fn timestamp(&self, text: Option<&str>) -> Option<f64> {
+        parse_time(text?, self.inputs.timezone)
+    }
+
+    /// The collector's interval.
+    pub fn interval(&self) -> Duration {
+        self.status.interval
+    }
+
+    /// The API's time as the client knows it (corrected for a skewed local
+    /// clock), in the API's time zone.
+    pub fn api_now(&self) -> DateTime<FixedOffset> {
+        let now = DateTime::from_timestamp(self.inputs.api.now(), 0).unwrap_or_default();
+        now.with_timezone(&self.inputs.timezone)
+    }
+
+    /// How many calls of `A` the rate limiter lets through in one of the
+    /// collector's intervals.
+    pub fn calls_per_interval<A: Action>(&self) -> usize {
+        let pace = self.inputs.api.pace::<A>().as_secs_f64();
+        (self.status.interval.as_secs_f64() / pace).floor().max(1.0) as usize
+    }
+
+    /// `--refresh.<name>-full-interval`: within how long everything is read
+    /// again, whatever changed.
+    pub fn full_sweep(&self) -> Option<Duration> {
+        self.schedule.full_sweep
+    }
+
+    /// `--customers.uins`: only these customers, read with QueryCreditByUinList.
+    pub fn customer_uins(&self) -> Option<&Arc<[u64]>> {
+        self.inputs.customer_uins.as_ref()
+    }
+
+    /// `--vouchers.ended-retention`: how long an ended voucher is still exported.
+    pub fn ended_retention(&self) -> Duration {
+        self.inputs.ended_retention
+    }
+
+    /// What the collector of `R` serves now, if anything: the rows of its
+    /// last refresh, or those restored from disk.
+    pub fn served<R: Rows>(&self) -> Option<Arc<crate::metrics::exposition::Published>> {
+        self.inputs.snapshots.latest(R::KIND)
+    }
+
+    /// The collector refreshing.
+    pub fn kind(&self) -> Kind {
+        self.status.kind
+    }
+
+    /// The latest customer list, if it is not older than `--cache.max-age`.
+    pub fn customers(&self) -> Result<Arc<crate::metrics::exposition::Published>, Error> {
+        self.inputs.snapshots.latest(Kind::Customers).ok_or(Error::NoCustomers)
+    }
+}
+
+/// Parses `YYYY-MM-DD hh:mm:ss` in `zone` to unix seconds.
+pub fn parse_time(text: &str, zone: FixedOffset) -> Option<f64> {
+    let naive = NaiveDateTime::parse_from_str(text.trim(), "%Y-%m-%d %H:%M:%S").ok()?;
+    Some(naive.and_local_timezone(zone).single()?.timestamp() as f64)
+}
+
+/// A collector: produces a complete snapshot, or an error and nothing.
+pub trait Collector: Sized + Send + 'static {
+    /// What a refresh produces.
+    type Rows: Collected;
+    /// One sample's source in the metric table: a customer, a voucher.
+    type Row: 'static;
+    /// What it exports.
+    const METRICS: Table<Self::Rows, Self::Row>;
+    /// What it refreshes, for `--help`: "the customers' vouchers".
+    const ABOUT: &'static str;
+    /// Its default `--refresh.<name>-interval`.
+    const INTERVAL: Duration;
+    /// Whether it runs without `--collector.<name>`.
+    const ENABLED_BY_DEFAULT: bool = true;
+    /// Whether the first refresh must wait for the first customer list.
+    const NEEDS_CUSTOMERS: bool = false;
+    /// Its default `--refresh.<name>-full-interval`, for a collector that
+    /// reads only what changed: within it, everything is read again.
+    const FULL_SWEEP: Option<Duration> = None;
+    /// What a full sweep does, for `--help`.
+    const FULL_SWEEP_HELP: &'static str = "reads everything again, changed or not, spread over its refreshes";
+    /// The counters it keeps, per account, of what it notices and survives.
+    const COUNTERS: &'static [&'static CounterDef] = &[];
+    /// The collector, given the snapshot last served (from disk after a restart).
+    fn start(previous: Option<&Self::Rows>) -> Self;
+    fn refresh(&mut self, ctx: &Context) -> impl Future<Output = Result<Self::Rows, Error>> + Send;
+}
+
+/// Names the collector that produces each kind of rows. Every rows type in
+/// [`crate::snapshot`] implements it in its collector's file: the exporter
+/// then refreshes, encodes and configures that collector by its [`Kind`].
+pub trait Collected: Rows {
+    type By: Collector<Rows = Self>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_strings_are_read_in_the_configured_zone() {
+        let china = FixedOffset::east_opt(8 * 3600).unwrap();
+        assert_eq!(parse_time("2022-10-13 20:09:03", china), Some(1_665_662_943.0));
+        let utc = FixedOffset::east_opt(0).unwrap();
+        assert_eq!(parse_time("2022-10-13 12:09:03", utc), Some(1_665_662_943.0));
+        assert_eq!(parse_time("", china), None);
+        assert_eq!(parse_time("0000-00-00 00:00:00", china), None);
+    }
+}
