@@ -260,6 +260,12 @@ pub struct VoucherRow {
     /// ended voucher is left out `--vouchers.ended-retention` after it.
     #[serde(default)]
     pub ended: Option<f64>,
+    /// The usage details refused it once it had ended (a withdrawn voucher
+    /// stays listed as `Invalidated`, and the details may not know it): it
+    /// cannot change, so they are not asked again while it is exported. Not
+    /// exported.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub details_refused: bool,
 }
 
 /// Every voucher of the partner's customers.

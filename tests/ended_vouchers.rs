@@ -186,11 +186,12 @@ async fn the_vouchers_in_use_are_walked_and_one_that_ended_is_read_by_its_id() {
 
 const REFUSED: &str = "InvalidParameterValue.VoucherId";
 
-/// Refreshes of the vouchers as they go once seven vouchers in use are used
-/// up, all of one customer (`one_customer`) or of seven, and the API refuses
-/// every read by an id: the exporter, what it served, the seven vouchers.
-async fn seven_refused_by_their_ids(one_customer: bool) -> (support::Api, Exporter, Vec<u64>) {
-    // Eight pages of vouchers: seven that leave those in use are read by
+/// Refreshes of the vouchers as they go once eight vouchers in use are used
+/// up, the first seven all of one customer (`one_customer`) or of seven, and
+/// the API refuses the reads of those seven by their ids, or of every id
+/// (`every_id`): the exporter, what it served, the seven vouchers and the eighth.
+async fn seven_refused_by_their_ids(one_customer: bool, every_id: bool) -> (support::Api, Exporter, Vec<u64>, u64) {
+    // Eight pages of vouchers: eight that leave those in use are read by
     // their ids, cheaper than a walk of every page.
     let shape = Shape {
         customers: 200,
@@ -202,8 +203,9 @@ async fn seven_refused_by_their_ids(one_customer: bool) -> (support::Api, Export
         ..fast_settings()
     };
     let api = start_api(shape, settings).await;
-    let seven: Vec<u64> = api.sim.with_data(|d| {
-        // One voucher of each of seven customers, then moved to the first.
+    let mut eight: Vec<u64> = api.sim.with_data(|d| {
+        // One voucher of each of eight customers, the first seven then moved
+        // to the first's.
         let mut customers = std::collections::HashSet::new();
         let in_use = d
             .vouchers
@@ -212,31 +214,35 @@ async fn seven_refused_by_their_ids(one_customer: bool) -> (support::Api, Export
         let ids: Vec<u64> = in_use
             .filter(|v| customers.insert(v.customer_uin))
             .map(|v| v.id)
-            .take(7)
+            .take(8)
             .collect();
         let uin = d.vouchers[&ids[0]].customer_uin;
-        for id in ids.iter().filter(|_| one_customer) {
+        for id in ids.iter().take(7).filter(|_| one_customer) {
             d.vouchers.get_mut(id).unwrap().customer_uin = uin;
         }
         ids
     });
+    let eighth = eight.pop().unwrap();
+    let seven = eight;
     assert!(api.sim.with_data(|d| d.vouchers.len()) > 700);
     let exporter = refreshing_every_second(&api).await;
     assert_eq!(vouchers_success(&exporter.scrape().await), Some(1.0));
 
-    api.sim.inject(
-        Rule::always(Fault::Error(REFUSED.into()))
-            .on("DescribeCustomerVoucherList")
-            .asking("VoucherId"),
-    );
+    let by_id = || Rule::always(Fault::Error(REFUSED.into())).on("DescribeCustomerVoucherList");
+    if every_id {
+        api.sim.inject(by_id().asking("VoucherId"));
+    }
+    for id in &seven {
+        api.sim.inject(by_id().asking_for("VoucherId", *id));
+    }
     api.sim.with_data(|d| {
-        for id in &seven {
+        for id in seven.iter().chain([&eighth]) {
             let v = d.vouchers.get_mut(id).unwrap();
             v.status = "Used".into();
             v.remaining_cents = 0;
         }
     });
-    (api, exporter, seven)
+    (api, exporter, seven, eighth)
 }
 
 fn vouchers_success(scrape: &support::Exposition) -> Option<f64> {
@@ -251,44 +257,48 @@ fn refused(scrape: &support::Exposition) -> f64 {
         .unwrap_or(0.0)
 }
 
-/// Each of `seven` is exported as it was served, in use.
-fn as_served(scrape: &support::Exposition, seven: Vec<u64>) {
-    for id in seven {
-        assert_eq!(status_of(scrape, id).as_deref(), Some("Issued"), "voucher {id}");
+/// How many walks of every voucher (no `VoucherStatus`, no `VoucherId`) began.
+fn walks_of_every_voucher(api: &support::Api) -> usize {
+    api.sim
+        .requests("DescribeCustomerVoucherList")
+        .iter()
+        .filter(|body| body.get("VoucherId").is_none() && body.get("VoucherStatus").is_none() && body["Page"] == 1)
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vouchers_refused_by_their_ids_are_settled_by_a_walk_of_every_voucher() {
+    for (one_customer, every_id) in [(true, false), (false, false), (false, true)] {
+        let (api, exporter, seven, eighth) = seven_refused_by_their_ids(one_customer, every_id).await;
+        let walks = walks_of_every_voucher(&api);
+        // Seven vouchers refused by their ids, clustered under one customer
+        // or spread over seven, or every voucher asked by its id: the walk
+        // of every voucher lists them as they are, and the refresh goes on.
+        eventually(Duration::from_secs(30), || async {
+            // Used up, or left out when its expiry was before the retention.
+            let scrape = exporter.scrape().await;
+            let ended = |id: &u64| status_of(&scrape, *id).is_none_or(|status| status == "Used");
+            seven.iter().chain([&eighth]).all(ended)
+        })
+        .await;
+        let scrape = exporter.scrape().await;
+        assert_eq!(vouchers_success(&scrape), Some(1.0), "{one_customer} {every_id}");
+        assert!(refused(&scrape) >= 1.0, "{}", refused(&scrape));
+        assert!(
+            walks_of_every_voucher(&api) > walks,
+            "settled by a walk of every voucher"
+        );
+        // Ended, they are not read by their ids again.
+        let by_id = |api: &support::Api| {
+            let requests = api.sim.requests("DescribeCustomerVoucherList");
+            requests.iter().filter(|body| body.get("VoucherId").is_some()).count()
+        };
+        let before = by_id(&api);
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        assert_eq!(by_id(&api), before, "{one_customer} {every_id}");
+        assert_eq!(vouchers_success(&exporter.scrape().await), Some(1.0));
+        exporter.stop().await;
     }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn vouchers_of_seven_customers_refused_by_their_ids_fail_the_refresh_and_keep_what_was_served() {
-    let (api, exporter, seven) = seven_refused_by_their_ids(false).await;
-    // More than a few customers' vouchers refused the same way, and none
-    // read: the request's refusal, not seven vouchers' each.
-    eventually(Duration::from_secs(30), || async {
-        vouchers_success(&exporter.scrape().await) == Some(0.0)
-    })
-    .await;
-    let scrape = exporter.scrape().await;
-    assert!(refused(&scrape) >= 6.0, "{}", refused(&scrape));
-    let by_id = api.sim.requests("DescribeCustomerVoucherList");
-    let by_id = by_id.iter().filter(|body| body.get("VoucherId").is_some()).count();
-    assert!(by_id >= 6, "read by their ids: {by_id}");
-    as_served(&scrape, seven);
-    exporter.stop().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn seven_vouchers_of_one_customer_refused_by_their_ids_cost_their_own_values_only() {
-    let (_api, exporter, seven) = seven_refused_by_their_ids(true).await;
-    // One customer unbound since the listing: its seven vouchers are refused
-    // at every refresh, which goes on.
-    eventually(Duration::from_secs(30), || async {
-        refused(&exporter.scrape().await) >= 14.0
-    })
-    .await;
-    let scrape = exporter.scrape().await;
-    assert_eq!(vouchers_success(&scrape), Some(1.0));
-    as_served(&scrape, seven);
-    exporter.stop().await;
 }
 
 #[test]

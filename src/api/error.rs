@@ -41,6 +41,25 @@ pub enum Error {
     ClockSkew { offset_secs: i64 },
 }
 
+/// Codes (and families of codes) that refuse the caller or the shape of the
+/// request, whatever it asks about: the key, its permissions, the account,
+/// an action or version the endpoint does not serve, a quota.
+const CALLERS_OWN: &[&str] = &[
+    "AuthFailure",
+    "UnauthorizedOperation",
+    "FailedOperation.UinNotAgent",
+    "InvalidAction",
+    "NoSuchVersion",
+    "UnsupportedRegion",
+    "UnsupportedProtocol",
+    "UnsupportedOperation",
+    "InvalidRequest",
+    "UnknownParameter",
+    "MissingParameter",
+    "LimitExceeded",
+    "RequestSizeLimitExceeded",
+];
+
 impl Error {
     /// The value of the `code` label of `tencentcloud_partner_api_requests_total`.
     pub fn code(&self) -> Cow<'_, str> {
@@ -86,13 +105,17 @@ impl Error {
 
     /// Whether the API refused this one request for what it asked about (a
     /// customer or voucher it does not know, as one unbound since it was
-    /// listed), not for the key, the quota or the service: the refresh's
-    /// other requests can still succeed.
+    /// listed or withdrawn), whatever the code, rather than for the key, the
+    /// permission, the quota, the service or the shape of the request: the
+    /// refresh's other requests can still succeed. Retryable errors never are.
     pub fn is_about_the_subject(&self) -> bool {
-        matches!(self, Error::Api { code, .. }
-            if code.starts_with("InvalidParameter")
-                || code.starts_with("ResourceNotFound")
-                || code == "UnauthorizedOperation.NotCustomerUin")
+        let Error::Api { code, .. } = self else {
+            return false;
+        };
+        if self.is_retryable() {
+            return false;
+        }
+        code == "UnauthorizedOperation.NotCustomerUin" || !CALLERS_OWN.iter().any(|prefix| code.starts_with(prefix))
     }
 
     /// What the operator should do about an error that retrying cannot fix.
@@ -162,6 +185,31 @@ mod tests {
         assert!(!Error::Status(404).is_retryable());
         assert!(Error::Decode("eof".into()).is_retryable());
         assert!(Error::Timeout(Duration::from_secs(1)).is_retryable());
+    }
+
+    #[test]
+    fn a_refusal_about_what_was_asked_is_told_from_one_about_the_caller() {
+        for code in [
+            "FailedOperation",
+            "InvalidParameterValue.InvalidUin",
+            "ResourceNotFound",
+            "UnauthorizedOperation.NotCustomerUin",
+            "FailedOperation.VoucherInvalidated",
+        ] {
+            assert!(api(code).is_about_the_subject(), "{code} is the item's");
+        }
+        for code in [
+            "AuthFailure.SignatureFailure",
+            "UnauthorizedOperation.UinNoAuth",
+            "FailedOperation.UinNotAgent",
+            "InvalidAction",
+            "RequestLimitExceeded",
+            "InternalError",
+            "MissingParameter",
+        ] {
+            assert!(!api(code).is_about_the_subject(), "{code} is the caller's");
+        }
+        assert!(!Error::Status(404).is_about_the_subject());
     }
 
     #[test]

@@ -356,11 +356,16 @@ impl Client {
     }
 
     /// Logs a final failure that retrying cannot fix once, with the hint the
-    /// operator needs; a success of the same action re-arms the message.
+    /// operator needs; a success of the same action re-arms the message. A
+    /// refusal of the one item asked about is the refresh runtime's to judge
+    /// and log (`refresh::refusals`), not an error to fix.
     fn report<T>(&self, action: &'static str, result: &Result<T, Error>) {
         let mut reported = self.inner.reported.lock().expect("report set is never poisoned");
         match result {
             Ok(_) => reported.retain(|(a, _)| *a != action),
+            Err(error) if error.is_about_the_subject() => {
+                tracing::debug!(action, %error, "the API refused the item asked about");
+            }
             Err(error) if !error.is_retryable() => {
                 if reported.insert((action, error.code().into_owned())) {
                     tracing::error!(

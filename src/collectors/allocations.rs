@@ -30,7 +30,7 @@
 use crate::api::actions::{Allocation, AllocationHistoryRequest, QueryCreditAllocationHistory};
 use crate::metrics::table::{Labels, Metric, Options, Table, Unit};
 use crate::refresh::sweep::{Sweep, unix_now};
-use crate::refresh::{Collected, Collector, Context, Error, Items, read_each};
+use crate::refresh::{Collected, Collector, Context, Error, Items, Key, Outcome, read_each};
 use crate::snapshot::{AllocationRow, AllocationsSnapshot, CustomerRow, CustomersSnapshot, Rows};
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -141,11 +141,13 @@ impl Collector for Allocations {
             Items {
                 due,
                 in_flight: CUSTOMERS_IN_FLIGHT,
-                key: |(uin, _, _)| *uin,
+                key: |(uin, _, _)| Key::customer(*uin),
             },
             |(uin, credit, read)| reread(ctx, uin, credit, known.get(&uin), read, page_size, now),
-            |rows, row| {
-                rows.insert(row.uin, row);
+            |rows, outcome| {
+                if let Outcome::Answered(row) = outcome {
+                    rows.insert(row.uin, row);
+                }
             },
             snapshot,
         )

@@ -22,7 +22,7 @@
 use crate::api::actions::{BillSummaryRequest, DescribeCustomerBillSummary};
 use crate::metrics::table::{Labels, Metric, Options, Table, Unit, no_labels};
 use crate::refresh::sweep::{Sweep, unix_now};
-use crate::refresh::{Collected, Collector, Context, Error, Items, read_each};
+use crate::refresh::{Collected, Collector, Context, Error, Items, Key, Outcome, read_each};
 use crate::snapshot::{BillRow, BillsSnapshot, CustomerRow, CustomersSnapshot, Rows, VouchersSnapshot};
 use chrono::{DateTime, Datelike, FixedOffset};
 use std::borrow::Cow;
@@ -125,11 +125,13 @@ impl Collector for Bills {
             Items {
                 due,
                 in_flight: CALLS_IN_FLIGHT,
-                key: |(uin, _)| *uin,
+                key: |(uin, _)| Key::customer(*uin),
             },
             |(uin, remaining)| read_bill(ctx, uin, remaining, &month, vouchers.get(&uin).copied(), now),
-            |known, row| {
-                known.insert(row.uin, row);
+            |known, outcome| {
+                if let Outcome::Answered(row) = outcome {
+                    known.insert(row.uin, row);
+                }
             },
             so_far,
         )

@@ -71,14 +71,23 @@ impl Collector for Status {
         // alone: the others of its batch are read.
         let answers = read_batches(ctx, &uins, UIN_BATCH, CALLS_IN_FLIGHT, |batch| statuses(ctx, batch)).await?;
         let mut found: HashMap<u64, StatusRow> = answers.into_iter().collect();
-        // A customer the answer leaves out, or the API refused, is exported
-        // with no status: its series are absent, not zero.
+        // A customer the answer leaves out, or the API refused, keeps the
+        // status last read, or has none: its series are absent, not zero.
+        let served = ctx.served::<StatusSnapshot>();
+        let last: HashMap<u64, &StatusRow> = served
+            .as_deref()
+            .and_then(|p| StatusSnapshot::of(&p.snapshot))
+            .map(|s| s.rows.iter().map(|row| (row.uin, row)).collect())
+            .unwrap_or_default();
         let rows = uins
             .iter()
             .map(|uin| {
-                found.remove(uin).unwrap_or(StatusRow {
-                    uin: *uin,
-                    ..Default::default()
+                found.remove(uin).unwrap_or_else(|| match last.get(uin) {
+                    Some(row) => (*row).clone(),
+                    None => StatusRow {
+                        uin: *uin,
+                        ..Default::default()
+                    },
                 })
             })
             .collect();

@@ -14,7 +14,7 @@ mod list;
 use crate::api::actions::{DescribeCustomerVoucherUsageDetails, VoucherUsageRequest};
 use crate::metrics::counters::CounterDef;
 use crate::metrics::table::{Labels, Metric, Options, Table, Unit};
-use crate::refresh::{Collected, Collector, Context, Error, HandOver, Items, read_each};
+use crate::refresh::{Collected, Collector, Context, Error, HandOver, Items, Key, Outcome, read_each};
 use crate::snapshot::{CustomersSnapshot, Rows, VoucherRow, VouchersSnapshot};
 use list::LIST_RECHECKS;
 use std::borrow::Cow;
@@ -202,15 +202,24 @@ impl Collector for Vouchers {
             Items {
                 due: changed,
                 in_flight: VOUCHERS_IN_FLIGHT,
-                key: |due| due.voucher_id,
+                key: |due| Key {
+                    customer: due.customer_uin,
+                    id: due.voucher_id,
+                },
             },
             |due| with_usage(ctx, due),
-            |snapshot, read| {
+            |snapshot, outcome| {
                 let rows = &mut snapshot.rows;
-                if let Ok(i) = rows.binary_search_by_key(&(read.due.customer_uin, read.due.voucher_id), |r| {
-                    (r.customer_uin, r.voucher_id)
-                }) {
-                    read.apply(&mut rows[i]);
+                let key = match &outcome {
+                    Outcome::Answered(usage) => (usage.due.customer_uin, usage.due.voucher_id),
+                    Outcome::Refused(key) => (key.customer, key.id),
+                };
+                let Ok(i) = rows.binary_search_by_key(&key, |r| (r.customer_uin, r.voucher_id)) else {
+                    return;
+                };
+                match outcome {
+                    Outcome::Answered(usage) => usage.apply(&mut rows[i]),
+                    Outcome::Refused(_) => refused_for_good(&mut rows[i]),
                 }
             },
             HandOver,
@@ -222,9 +231,22 @@ impl Collector for Vouchers {
 
 /// Whether the listing shows `listed` as it was when `last` read its usage
 /// details: same balance and status. Using a voucher changes its balance, so
-/// the details, and the count of usage records, are as they were.
+/// the details, and the count of usage records, are as they were. An ended
+/// voucher whose details were refused is as it was too.
 fn same_balance(last: &VoucherRow, listed: &VoucherRow) -> bool {
-    last.usage_records.is_some() && last.status == listed.status && last.listed_remaining == listed.remaining
+    (last.usage_records.is_some() || last.details_refused)
+        && last.status == listed.status
+        && last.listed_remaining == listed.remaining
+}
+
+/// Marks a voucher whose usage details the API refused alone: one that has
+/// ended cannot change, so they are not asked again while it is exported
+/// (see [`same_balance`]); one in use is asked again next refresh.
+fn refused_for_good(row: &mut VoucherRow) {
+    if list::has_ended(&row.status) {
+        row.details_refused = true;
+        row.listed_remaining = row.remaining;
+    }
 }
 
 /// The listing's row of a voucher whose details have not changed: its labels
@@ -235,6 +257,7 @@ fn carried(last: &VoucherRow, listed: VoucherRow) -> VoucherRow {
         remaining: last.remaining,
         usage_records: last.usage_records,
         listed_remaining: last.listed_remaining,
+        details_refused: last.details_refused,
         ..listed
     }
 }
@@ -356,6 +379,7 @@ mod tests {
                     expiry: Some(1_700_000_000.0),
                     listed_remaining: Some(12.5),
                     ended: None,
+                    details_refused: false,
                 },
                 // Every value the API may leave out, left out.
                 VoucherRow {

@@ -16,8 +16,8 @@ use std::sync::Mutex;
 
 /// Reads `uins` in batches of `batch`, `in_flight` calls at a time, with
 /// `call`, which answers the rows of the UINs it is given. A UIN the API
-/// refuses alone is left out; a refusal of more than a few UINs, and of more
-/// than were read, fails the read.
+/// refuses alone is left out; when it refuses every UIN, however few, the
+/// refusal is the request's and fails the read (see [`super::refusals`]).
 pub async fn read_batches<T, Fut>(
     ctx: &Context,
     uins: &[u64],
@@ -36,6 +36,7 @@ where
         .buffer_unordered(in_flight)
         .try_collect()
         .await?;
+    refusals.lock().unwrap_or_else(|p| p.into_inner()).verdict()?;
     Ok(batches.into_iter().flatten().collect())
 }
 
@@ -67,7 +68,7 @@ where
             Err(error) if is_the_items(&error) => {
                 let code = error.code();
                 ctx.refused(uins[0], &code, &error);
-                lock().refused(&code)?;
+                lock().refused(uins[0], &code);
             }
             Err(error) => return Err(error.into()),
         }

@@ -16,10 +16,10 @@ pub enum Error {
     #[error("the exporter is stopping")]
     Stopping,
     #[error(
-        "the API refused {count} items of this refresh with {code}, and answered only {read}: it refuses the \
-         request, not the items"
+        "the API refused every item this refresh asked about ({items} items of {customers} customers, \
+         mostly with {code}): it refuses the request, not the items"
     )]
-    Refused { code: String, count: u64, read: u64 },
+    Refused { code: String, items: u64, customers: u64 },
     /// An answer about one item that leaves out what makes it true (a history
     /// without `Total`): that item's read failed, not the refresh.
     #[error("{0}")]

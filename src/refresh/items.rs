@@ -19,8 +19,33 @@ pub struct Items<I> {
     pub due: Vec<I>,
     /// Reads at once; the rate limiter paces them.
     pub in_flight: usize,
-    /// The UIN or id an item is logged by when the API refuses it.
-    pub key: fn(&I) -> u64,
+    /// Whose item it is and what it is logged by when the API refuses it.
+    pub key: fn(&I) -> Key,
+}
+
+/// One item of a read: the customer it belongs to, and its own UIN or id
+/// (the customer's UIN again for a customer's history or bill).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Key {
+    pub customer: u64,
+    pub id: u64,
+}
+
+impl Key {
+    /// The key of an item that is the customer itself.
+    pub fn customer(uin: u64) -> Self {
+        Self { customer: uin, id: uin }
+    }
+}
+
+/// What became of one item of a read.
+#[derive(Debug)]
+pub enum Outcome<T> {
+    /// The API answered it.
+    Answered(T),
+    /// The API refused it alone: it keeps what it had, which the collector
+    /// may mark so that an item that cannot change is not asked again.
+    Refused(Key),
 }
 
 /// How the state of a refresh becomes the part it publishes.
@@ -63,10 +88,12 @@ impl<R: Rows + Default> Part<R> for HandOver {
     }
 }
 
-/// Reads `items` with `read`, handing each result to `keep`, which folds it
+/// Reads `items` with `read`, handing each outcome to `keep`, which folds it
 /// into `state`; `part` makes what is published from `state` while the
 /// refresh runs. The collector declares the items (`Context::items_due`)
-/// before. An item the API refuses is left as `state` has it. While a part
+/// before. An item the API refuses alone is handed over as refused, under
+/// the one rule of [`super::refusals`], judged once every item was asked
+/// about. While a part
 /// is being published, the items read wait, and are folded in once it is
 /// served. On the first failure, or when the exporter stops, what `state`
 /// holds is published and the error returned: the caller keeps `state` for
@@ -76,7 +103,7 @@ pub async fn read_each<S, I, T, Fut>(
     state: &mut S,
     items: Items<I>,
     read: impl Fn(I) -> Fut,
-    mut keep: impl FnMut(&mut S, T),
+    mut keep: impl FnMut(&mut S, Outcome<T>),
     part: impl Part<S>,
 ) -> Result<(), Error>
 where
@@ -100,43 +127,43 @@ where
     // A part is encoded and written while the reads go on: at 50,000
     // vouchers that takes a while, and the rate limit's slots are not waited.
     let mut publishing: Option<Publishing> = None;
-    let mut waiting: Vec<T> = Vec::new();
+    let mut waiting: Vec<Outcome<T>> = Vec::new();
     let outcome = loop {
-        match reads.next().await {
+        let read = match reads.next().await {
             None if ctx.is_stopping() => break Err(Error::Stopping),
-            None => break Ok(()),
+            None => break refusals.verdict(),
             Some((_, Ok(item))) => {
-                waiting.push(item);
                 refusals.read(1);
-                ctx.item_read();
-                unpublished += 1;
-                if let Some(served) = publishing.take_if(|p| p.is_served()) {
-                    served.served(state, &part);
-                }
-                if publishing.is_none() {
-                    waiting.drain(..).for_each(|item| keep(state, item));
-                    if ctx.part_due() && !ctx.is_stopping() {
-                        publishing = Some(Publishing::start(ctx, state, &part));
-                        unpublished = 0;
-                    }
-                }
+                Outcome::Answered(item)
             }
-            Some((key, Err(error))) if error.item_refusal().is_some() => {
-                let code = error.item_refusal().unwrap_or_default();
-                ctx.refused(key, &code, &error);
-                if let Err(refused) = refusals.refused(&code) {
-                    break Err(refused);
+            Some((key, Err(error))) => match error.item_refusal() {
+                Some(code) => {
+                    ctx.refused(key.id, &code, &error);
+                    refusals.refused(key.customer, &code);
+                    Outcome::Refused(key)
                 }
-                ctx.item_read();
+                None => break Err(error),
+            },
+        };
+        waiting.push(read);
+        ctx.item_read();
+        unpublished += 1;
+        if let Some(served) = publishing.take_if(|p| p.is_served()) {
+            served.served(state, &part);
+        }
+        if publishing.is_none() {
+            waiting.drain(..).for_each(|read| keep(state, read));
+            if ctx.part_due() && !ctx.is_stopping() {
+                publishing = Some(Publishing::start(ctx, state, &part));
+                unpublished = 0;
             }
-            Some((_, Err(error))) => break Err(error),
         }
     };
     // Parts go out in order, and before whatever the caller publishes next.
     if let Some(publishing) = publishing {
         publishing.finish().await.served(state, &part);
     }
-    waiting.into_iter().for_each(|item| keep(state, item));
+    waiting.into_iter().for_each(|read| keep(state, read));
     if outcome.is_err() && unpublished > 0 {
         Publishing::start(ctx, state, &part).finish().await.served(state, &part);
     }

@@ -23,7 +23,7 @@ pub mod task;
 
 pub use error::Error;
 pub use health::{Phase, Progress, Status, StatusView};
-pub use items::{HandOver, Items, read_each};
+pub use items::{HandOver, Items, Key, Outcome, read_each};
 pub use pages::{Page, walk_checked, walk_pages};
 pub use task::{Schedule, run};
 
@@ -184,7 +184,8 @@ pub struct Context {
     last_part: Mutex<Instant>,
     /// Cancelled when the exporter stops.
     cancel: CancellationToken,
-    /// The items whose refusal by the API was logged: each is logged once.
+    /// The items whose refusal by the API was logged this refresh: each is
+    /// logged once a refresh.
     refusals_logged: Mutex<std::collections::HashSet<u64>>,
 }
 
@@ -222,6 +223,12 @@ impl Context {
         *self.last_part.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
     }
 
+    /// Starts a refresh: its refusals are logged anew.
+    fn refresh_started(&self) {
+        self.restart_part_clock();
+        self.refusals_logged.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+
     /// Declares `due` more items this refresh reads one at a time, each
     /// with a call of `A`: the progress shown, and the time left at `A`'s pace.
     pub fn items_due<A: Action>(&self, due: usize) {
@@ -230,8 +237,8 @@ impl Context {
     }
 
     /// Records that the API refused `item` (a customer's UIN, a voucher's id)
-    /// with `error`: it keeps its last value, or has none. Counted each
-    /// time, logged the first.
+    /// alone with `error`: it keeps its last value, or has none. Counted each
+    /// time, logged at `warn` the first time in a refresh, with the API's reason.
     pub fn refused(&self, item: u64, code: &str, error: &dyn std::fmt::Display) {
         self.status.item_refused(code);
         let first = self
@@ -245,7 +252,7 @@ impl Context {
                 collector = %self.status.kind,
                 item,
                 %error,
-                "the API refused this one item; it keeps its last value, or has none, and is asked again next refresh"
+                "the API refused this one item; it keeps its last value, or has none"
             );
         }
     }

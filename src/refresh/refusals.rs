@@ -1,55 +1,70 @@
-//! What a refresh does when the API refuses one of the items it reads: a
-//! customer unbound since it was listed, a voucher withdrawn. That item keeps
-//! its last value, or has none, and the refresh goes on; the refusal is
-//! counted (`tencentcloud_partner_refused_items_total`) and logged once per
-//! item, with the reason the API gave.
+//! The one rule for what the API refuses, for every read of items: a
+//! customer's history or bill, a voucher's usage details, a voucher by its
+//! id, customers by UIN in batches, and every later collector.
 //!
-//! When more than a few items of one refresh are refused the same way, and
-//! more than were read, the refusal is the request's, not the items' (a
-//! `Month` Tencent does not take yet, a parameter whose meaning changed): the
-//! refresh fails with it, and the last snapshot stays, so that
-//! `refresh_success` and the alert tell the truth.
+//! An item the API refuses alone (a customer unbound since it was listed, a
+//! withdrawn voucher the details do not know, whatever the code) costs its
+//! own value while the same request succeeds for other items: it keeps its
+//! last value, or has none, is counted
+//! (`tencentcloud_partner_refused_items_total`) and logged at `warn` once per
+//! refresh. When every item a read asked about is refused, however few, the
+//! refusal is the request's (a `Month` Tencent does not take yet, a parameter
+//! whose meaning changed): the refresh fails with it and the last snapshot
+//! stays, so that `refresh_success` and the alert tell the truth. The verdict
+//! is given once, at the end of the read, never on a running total in the
+//! order the items happen to be read.
 
 use super::Error;
 use crate::api;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashSet};
 
-/// Refusals of one code in one refresh that a few unbindings explain.
-pub const FEW: u64 = 5;
-
-/// Whether `error` refuses the one item asked about (a customer who is not,
-/// or no longer, the partner's; a voucher the details do not know), not the
-/// key, the quota or the service.
+/// Whether `error` refuses the one item asked about, not the key, the
+/// permission, the quota or the service: the read's other requests can still
+/// succeed.
 pub fn is_the_items(error: &api::Error) -> bool {
     error.is_about_the_subject()
 }
 
-/// The items one refresh read and those the API refused, by error code.
+/// The items one read asked about and those the API refused.
 #[derive(Debug, Default)]
 pub struct Refusals {
     read: u64,
-    refused: HashMap<String, u64>,
+    refused: u64,
+    /// The customers with an item refused.
+    customers: HashSet<u64>,
+    /// Refusals by code, for the verdict's message.
+    codes: BTreeMap<String, u64>,
 }
 
 impl Refusals {
-    /// Counts `items` read.
+    /// Counts `items` the API answered.
     pub fn read(&mut self, items: u64) {
         self.read += items;
     }
 
-    /// Counts an item refused with `code`: an error of the refresh once the
-    /// refusals of that code say that the request, not the item, is refused.
-    pub fn refused(&mut self, code: &str) -> Result<(), Error> {
-        let count = self.refused.entry(code.to_owned()).or_default();
-        *count += 1;
-        if *count > FEW && *count > self.read {
-            return Err(Error::Refused {
-                code: code.to_owned(),
-                count: *count,
-                read: self.read,
-            });
+    /// Counts an item of `customer` refused with `code`.
+    pub fn refused(&mut self, customer: u64, code: &str) {
+        self.refused += 1;
+        self.customers.insert(customer);
+        *self.codes.entry(code.to_owned()).or_default() += 1;
+    }
+
+    /// The verdict once the read has asked about every item it was due: the
+    /// request's refusal when the API answered none of them.
+    pub fn verdict(&self) -> Result<(), Error> {
+        if self.refused == 0 || self.read > 0 {
+            return Ok(());
         }
-        Ok(())
+        let (code, _) = self
+            .codes
+            .iter()
+            .max_by_key(|(_, count)| **count)
+            .expect("a refusal has a code");
+        Err(Error::Refused {
+            code: code.clone(),
+            items: self.refused,
+            customers: self.customers.len() as u64,
+        })
     }
 }
 
@@ -58,25 +73,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_few_refused_items_among_many_read_are_the_items_own() {
+    fn refusals_among_items_read_are_the_items_own_however_many() {
         let mut refusals = Refusals::default();
-        refusals.read(3);
-        for _ in 0..FEW {
-            assert!(refusals.refused("InvalidParameterValue.InvalidUin").is_ok());
+        for voucher in 0..40 {
+            refusals.refused(100, "FailedOperation");
+            refusals.refused(200 + voucher, "InvalidParameterValue.InvalidUin");
         }
-        refusals.read(100);
-        assert!(refusals.refused("InvalidParameterValue.InvalidUin").is_ok());
+        refusals.read(1);
+        assert!(refusals.verdict().is_ok());
     }
 
     #[test]
-    fn more_than_a_few_refusals_of_one_code_and_more_than_were_read_refuse_the_request() {
+    fn every_item_refused_is_the_requests_refusal_however_few() {
         let mut refusals = Refusals::default();
-        refusals.read(1);
-        for _ in 0..FEW {
-            refusals.refused("InvalidParameterValue.Month").unwrap();
-            refusals.refused("ResourceNotFound").unwrap();
-        }
-        let error = refusals.refused("InvalidParameterValue.Month").unwrap_err();
-        assert!(error.to_string().contains("InvalidParameterValue.Month"), "{error}");
+        assert!(refusals.verdict().is_ok(), "nothing asked, nothing refused");
+        refusals.refused(1, "UnauthorizedOperation.NotCustomerUin");
+        refusals.refused(2, "UnauthorizedOperation.NotCustomerUin");
+        refusals.refused(3, "ResourceNotFound");
+        let error = refusals.verdict().unwrap_err().to_string();
+        assert!(error.contains("UnauthorizedOperation.NotCustomerUin"), "{error}");
+        assert!(error.contains("3 items of 3 customers"), "{error}");
     }
 }

@@ -72,7 +72,7 @@ pub async fn run<C: Collector>(
         }
         let started = Instant::now();
         status.refresh_started(started);
-        ctx.restart_part_clock();
+        ctx.refresh_started();
         let Some(result) = refresh(&mut collector, &ctx, &status, &inputs, schedule, &cancel).await else {
             return;
         };

@@ -185,6 +185,9 @@ fn describe_customer_voucher_usage_details(call: &Call<'_>) -> Result<Value, Api
                 format!("voucher {id} of customer {customer} not found"),
             )
         })?;
+    if call.settings.refuse_withdrawn_details && voucher.status == "Invalidated" {
+        return Err(fail("FailedOperation", format!("voucher {id} has been withdrawn")));
+    }
     let rows: Vec<Value> = (offset as u64..voucher.usage_records.min((offset + size) as u64))
         .map(|i| {
             json!({

@@ -86,8 +86,9 @@ pub struct Rule {
     /// Matching calls to let through untouched before the rule starts applying.
     pub skip: u64,
     /// A field the request must set, as `VoucherId` does for a voucher
-    /// listed by its id; `None` for any request of the action.
-    pub asking: Option<String>,
+    /// listed by its id, and, when given, the value it must hold; `None` for
+    /// any request of the action.
+    pub asking: Option<(String, Option<u64>)>,
 }
 
 impl Rule {
@@ -129,14 +130,26 @@ impl Rule {
 
     /// Restricts the rule to requests that set `field`.
     pub fn asking(mut self, field: &str) -> Self {
-        self.asking = Some(field.into());
+        self.asking = Some((field.into(), None));
+        self
+    }
+
+    /// Restricts the rule to requests that set `field` to `value`: one
+    /// customer's or one voucher's.
+    pub fn asking_for(mut self, field: &str, value: u64) -> Self {
+        self.asking = Some((field.into(), Some(value)));
         self
     }
 
     pub(crate) fn matches(&self, action: &str, body: &[u8]) -> bool {
         let asks = || {
-            let field = |name: &str| serde_json::from_slice::<Value>(body).is_ok_and(|b| !b[name].is_null());
-            self.asking.as_deref().is_none_or(field)
+            let field = |(name, value): &(String, Option<u64>)| {
+                serde_json::from_slice::<Value>(body).is_ok_and(|b| {
+                    let asked = &b[name.as_str()];
+                    !asked.is_null() && value.is_none_or(|value| asked.as_u64() == Some(value))
+                })
+            };
+            self.asking.as_ref().is_none_or(field)
         };
         self.remaining != Some(0) && self.action.as_deref().is_none_or(|a| a == action) && asks()
     }

@@ -47,6 +47,10 @@ pub struct Settings {
     pub clock_offset_secs: i64,
     /// Whether to keep every answered request, for [`Simulator::requests`].
     pub record_requests: bool,
+    /// Whether DescribeCustomerVoucherUsageDetails refuses a withdrawn
+    /// voucher (`Invalidated`, still listed) with `FailedOperation`, its one
+    /// documented error, as a partner has seen it do.
+    pub refuse_withdrawn_details: bool,
 }
 
 impl Default for Settings {
@@ -58,6 +62,7 @@ impl Default for Settings {
             silent_page_cap: None,
             clock_offset_secs: 0,
             record_requests: false,
+            refuse_withdrawn_details: false,
         }
     }
 }

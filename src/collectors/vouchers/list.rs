@@ -10,7 +10,6 @@
 use crate::api::Action;
 use crate::api::actions::{DescribeCustomerVoucherList, Voucher, VoucherListRequest};
 use crate::metrics::counters::CounterDef;
-use crate::refresh::refusals::Refusals;
 use crate::refresh::{Context, Error, Page, walk_checked, walk_pages};
 use crate::snapshot::{VoucherRow, VouchersSnapshot};
 use futures::{StreamExt, TryStreamExt};
@@ -83,13 +82,22 @@ pub async fn read(ctx: &Context, last: Option<&VouchersSnapshot>, all: bool) -> 
     if left.len() as u64 > pages(last_rows.len()) {
         return walk_all(ctx, Some(last_rows.len())).await;
     }
-    let refusals = Mutex::new(ByIdRefusals::default());
-    let found: Vec<Option<VoucherRow>> = futures::stream::iter(left)
-        .map(|row| one(ctx, row, &refusals))
+    let found: Vec<ById> = futures::stream::iter(left)
+        .map(|row| one(ctx, row))
         .buffer_unordered(IN_FLIGHT)
         .try_collect()
         .await?;
-    rows.extend(found.into_iter().flatten());
+    // A voucher refused by its id (its customer unbound, or the id not
+    // taken) is settled by the walk of every voucher, which lists it as it
+    // is, or not at all: after it, it is no longer one to read by its id.
+    if found.iter().any(|by_id| matches!(by_id, ById::Refused)) {
+        tracing::debug!(collector = %ctx.kind(), "a voucher was refused by its id; walking every voucher instead");
+        return walk_all(ctx, Some(last_rows.len())).await;
+    }
+    rows.extend(found.into_iter().filter_map(|by_id| match by_id {
+        ById::Listed(row) => row,
+        ById::Refused => None,
+    }));
     let ended = last_rows
         .iter()
         .filter(|row| !in_use(row) && !listed.contains(&row.voucher_id))
@@ -137,21 +145,16 @@ async fn wanted(ctx: &Context, status: Option<&str>) -> Result<Vec<VoucherRow>, 
     Ok(listed)
 }
 
-/// The refusals of the reads by id of one refresh, under the rule of every
-/// read of items one by one (see [`Refusals`]), counted once per customer: a
-/// customer unbound since the listing has each of its vouchers refused, and
-/// that is one unbinding, not a refused request.
-#[derive(Debug, Default)]
-struct ByIdRefusals {
-    refusals: Refusals,
-    customers: HashSet<u64>,
+/// What reading a voucher by its id told.
+enum ById {
+    /// As the listing now shows it; `None` when it no longer holds it.
+    Listed(Option<VoucherRow>),
+    /// Refused by the API (counted and logged).
+    Refused,
 }
 
-/// A voucher that left those in use, as the listing now shows it: `None`
-/// when the listing no longer holds it. One the API refuses alone keeps its
-/// last row, and is asked again next refresh; `refusals` says when the
-/// refusal is the request's, not the voucher's.
-async fn one(ctx: &Context, last: VoucherRow, refusals: &Mutex<ByIdRefusals>) -> Result<Option<VoucherRow>, Error> {
+/// A voucher that left those in use, read by its id.
+async fn one(ctx: &Context, last: VoucherRow) -> Result<ById, Error> {
     let request = VoucherListRequest {
         page: 1,
         page_size: PAGE_SIZE,
@@ -159,27 +162,21 @@ async fn one(ctx: &Context, last: VoucherRow, refusals: &Mutex<ByIdRefusals>) ->
         voucher_id: Some(last.voucher_id),
         ..Default::default()
     };
-    let refusals = || refusals.lock().unwrap_or_else(PoisonError::into_inner);
     match ctx.call::<DescribeCustomerVoucherList>(&request).await {
-        Ok(answer) => {
-            refusals().refusals.read(1);
-            Ok(answer
+        Ok(answer) => Ok(ById::Listed(
+            answer
                 .data
                 .into_iter()
                 .filter_map(|v| row_of(ctx, v))
-                .find(|row| (row.customer_uin, row.voucher_id) == (last.customer_uin, last.voucher_id)))
-        }
+                .find(|row| (row.customer_uin, row.voucher_id) == (last.customer_uin, last.voucher_id)),
+        )),
         Err(error) => {
             let error = Error::from(error);
             let Some(code) = error.item_refusal() else {
                 return Err(error);
             };
             ctx.refused(last.voucher_id, &code, &error);
-            let mut refusals = refusals();
-            if refusals.customers.insert(last.customer_uin) {
-                refusals.refusals.refused(&code)?;
-            }
-            Ok(Some(as_listed(&last)))
+            Ok(ById::Refused)
         }
     }
 }
@@ -199,6 +196,7 @@ fn row_of(ctx: &Context, v: Voucher) -> Option<VoucherRow> {
         expiry: ctx.timestamp(v.expire_time.as_deref()),
         listed_remaining: None,
         ended: None,
+        details_refused: false,
     })
 }
 
