@@ -7,7 +7,7 @@ use crate::api::actions::{CreditByUinListRequest, CustomersCreditRequest, QueryC
 use crate::metrics::counters::CounterDef;
 use crate::metrics::table::{Labels, Metric, Options, Table, Unit, no_labels};
 use crate::refresh::batches::read_batches;
-use crate::refresh::{Collected, Collector, Context, Error, Page, walk_checked, walk_pages};
+use crate::refresh::{Collected, Collector, Context, Error, Page, Walked, walk, walk_checked};
 use crate::snapshot::Rows;
 use crate::snapshot::{CustomerRow, CustomersSnapshot};
 use std::borrow::Cow;
@@ -119,11 +119,14 @@ impl Collector for Customers {
                 let last = served.as_deref().and_then(|p| CustomersSnapshot::of(&p.snapshot));
                 let last = last.map(|s| s.customers.len());
                 drop(served);
-                let customers = walk_checked(ctx, &LIST_RECHECKS, last, || by_listing(ctx)).await?;
-                Ok(CustomersSnapshot {
-                    total: customers.len() as u64,
-                    customers,
-                })
+                let known = last.unwrap_or_default();
+                let walked = walk_checked(ctx, &LIST_RECHECKS, last, || by_listing(ctx, known)).await?;
+                let mut customers = walked.items;
+                customers.sort_by_key(|c| c.uin);
+                // The API's `Total`, which the walk reached or nearly reached,
+                // or the customers read when they are more.
+                let total = walked.total.max(customers.len() as u64);
+                Ok(CustomersSnapshot { total, customers })
             }
         }
     }
@@ -143,11 +146,14 @@ fn identify_type(code: Option<i64>) -> String {
     }
 }
 
-/// Every customer, by UIN, from all pages of QueryCustomersCredit.
-async fn by_listing(ctx: &Context) -> Result<Vec<CustomerRow>, Error> {
-    let rows = walk_pages(
+/// Every customer, by UIN, from all pages of QueryCustomersCredit; `known`
+/// is the length of the list last published.
+async fn by_listing(ctx: &Context, known: usize) -> Result<Walked<CustomerRow>, Error> {
+    walk(
+        ctx,
         QueryCustomersCredit::NAME,
         PAGE_SIZE,
+        known,
         |row: &CustomerRow| row.uin,
         |page, page_size| async move {
             let request = CustomersCreditRequest {
@@ -174,10 +180,7 @@ async fn by_listing(ctx: &Context) -> Result<Vec<CustomerRow>, Error> {
             }))
         },
     )
-    .await?;
-    let mut customers = rows;
-    customers.sort_by_key(|c| c.uin);
-    Ok(customers)
+    .await
 }
 
 /// The customers of `--customers.uins`. One the API refuses (no longer the

@@ -9,7 +9,7 @@
 use crate::api::Action;
 use crate::api::actions::{Empty, QuerySubAgentsDetailV2, QueryVoucherPool, SubAgentsRequest};
 use crate::metrics::table::{Labels, Metric, Options, Table, Unit};
-use crate::refresh::{Collected, Collector, Context, Error, Page, walk_pages};
+use crate::refresh::{Collected, Collector, Context, Error, Page, walk};
 use crate::snapshot::{PoolSnapshot, Rows, SubagentRow, SubagentsSnapshot};
 use std::borrow::Cow;
 use std::time::Duration;
@@ -149,9 +149,17 @@ impl Collected for SubagentsSnapshot {
 }
 
 async fn list(ctx: &Context) -> Result<Vec<SubagentRow>, Error> {
-    let mut rows = walk_pages(
+    let served = ctx.served::<SubagentsSnapshot>();
+    let known = served
+        .as_deref()
+        .and_then(|p| SubagentsSnapshot::of(&p.snapshot))
+        .map_or(0, |s| s.rows.len());
+    drop(served);
+    let mut rows = walk(
+        ctx,
         QuerySubAgentsDetailV2::NAME,
         PAGE_SIZE,
+        known,
         |row: &SubagentRow| row.uin,
         |page, page_size| async move {
             let answer = ctx
@@ -171,7 +179,8 @@ async fn list(ctx: &Context) -> Result<Vec<SubagentRow>, Error> {
             }))
         },
     )
-    .await?;
+    .await?
+    .items;
     rows.sort_by_key(|r| r.uin);
     Ok(rows)
 }

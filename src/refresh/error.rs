@@ -11,6 +11,15 @@ pub enum Error {
     Api(#[from] api::Error),
     #[error("{listing} kept changing while it was read ({attempts} walks); trying again next refresh")]
     Unsettled { listing: &'static str, attempts: u32 },
+    #[error(
+        "{listing} claims {total} items, but its pages hold {read}: a Total the listing cannot reach; keeping \
+         what was served"
+    )]
+    TotalUnreachable {
+        listing: &'static str,
+        total: u64,
+        read: u64,
+    },
     #[error("no current customer list: the customers collector has not refreshed within --cache.max-age")]
     NoCustomers,
     #[error("the exporter is stopping")]

@@ -41,6 +41,8 @@ pub struct StatusView {
     pub progress: Option<Progress>,
     /// Items the API refused one at a time since the start, by error code.
     pub refused: std::collections::BTreeMap<String, u64>,
+    /// Anomalies of the listings' answers since the start, by kind.
+    pub anomalies: std::collections::BTreeMap<&'static str, u64>,
 }
 
 /// How far a refresh that reads items one at a time has come.
@@ -91,6 +93,7 @@ impl Status {
                 completed_once: false,
                 progress: None,
                 refused: Default::default(),
+                anomalies: Default::default(),
             }),
         }
     }
@@ -163,6 +166,15 @@ impl Status {
         if let Some(progress) = &mut self.lock().progress {
             progress.read += 1;
         }
+    }
+
+    /// Counts `n` of an anomaly of a listing's answers; whether it is the
+    /// first of its kind.
+    pub fn listing_anomaly(&self, anomaly: &'static str, n: u64) -> bool {
+        let mut view = self.lock();
+        let count = view.anomalies.entry(anomaly).or_default();
+        *count += n;
+        *count == n
     }
 
     /// Counts an item the API refused with `code`.

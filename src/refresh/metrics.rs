@@ -95,6 +95,28 @@ impl<S: Statuses> prometheus_client::collector::Collector for RefreshMetrics<S> 
                 })
             })
             .collect();
+        let anomalies: Vec<_> = statuses
+            .iter()
+            .flat_map(|(a, s, v)| {
+                v.anomalies.iter().map(move |(anomaly, n)| {
+                    let [account, collector] = label(a, s);
+                    ([account, collector, ("anomaly", (*anomaly).to_owned())], *n)
+                })
+            })
+            .collect();
+        if !anomalies.is_empty() {
+            let mut family = e.encode_descriptor(
+                "listing_anomalies",
+                "What a walk of a paged listing found wrong with the API's answers: rows listed twice \
+                 (duplicate_rows, each kept once), a listing published a few items short of its Total \
+                 (short_of_total), a Total its pages could not reach (total_unreachable: the read failed)",
+                None,
+                MetricType::Counter,
+            )?;
+            for (labels, n) in anomalies {
+                ConstCounter::new(n).encode(family.encode_family(&labels)?)?;
+            }
+        }
         if !refused.is_empty() {
             let mut family = e.encode_descriptor(
                 "refused_items",

@@ -24,7 +24,7 @@ pub mod task;
 pub use error::Error;
 pub use health::{Phase, Progress, Status, StatusView};
 pub use items::{HandOver, Items, Key, Outcome, read_each};
-pub use pages::{Page, walk_checked, walk_pages};
+pub use pages::{Anomaly, Page, Walked, walk, walk_checked, walk_pages};
 pub use task::{Schedule, run};
 
 use crate::api::{self, Action};
@@ -254,6 +254,16 @@ impl Context {
                 %error,
                 "the API refused this one item; it keeps its last value, or has none"
             );
+        }
+    }
+
+    /// Counts `n` of `anomaly` in a listing's answers, and logs what
+    /// `message` says at `warn` the first time of each kind.
+    pub fn listing_anomaly(&self, anomaly: pages::Anomaly, n: u64, message: impl FnOnce() -> String) {
+        if self.status.listing_anomaly(anomaly.label(), n) {
+            tracing::warn!(account = %self.inputs.account, collector = %self.status.kind, "{}", message());
+        } else {
+            tracing::debug!(account = %self.inputs.account, collector = %self.status.kind, "{}", message());
         }
     }
 

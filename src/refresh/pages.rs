@@ -35,28 +35,45 @@ impl<T> Page<T> {
     }
 }
 
+/// A listing read whole, and what was odd about its answers.
+#[derive(Debug)]
+pub struct Walked<T> {
+    pub items: Vec<T>,
+    /// The `Total` of its first page, which the items reach or nearly reach.
+    pub total: u64,
+    /// Rows listed twice, dropped.
+    pub duplicates: u64,
+    /// How many items short of its `Total` it was published: a few, as when
+    /// a `Total` is off by one or a row is listed twice.
+    pub short_by: u64,
+}
+
 /// Reads every page of a listing (pages from 1, `page_size` items each, or
-/// fewer when the server serves fewer).
+/// fewer when the server serves fewer). `known` is the length last
+/// published, for the bound.
 ///
-/// A listing that grows while it is walked (a voucher issued every few
-/// seconds into a listing of 50,000) settles on what was read once every
-/// item of its first `Total` was: the pages up to the largest `Total` seen
-/// are read, and the walk holds at least the first `Total`'s number of
-/// distinct items. The new items are picked up then, or next time.
+/// No `Total` is a bound. The walk reads the pages its `Total` claims, but
+/// no further than the items it has seen and `known` justify (plus a
+/// margin), and stops at the first page shorter than the others, empty
+/// included. A listing that grows while it is walked (a voucher issued every
+/// few seconds into a listing of 50,000) settles on what was read once every
+/// item of its first `Total` was; the new items follow next time. Rows
+/// listed twice are dropped and counted.
 ///
 /// The listing is read again from the start when its `Total` falls during
-/// the walk, or when the items read do not add up (a customer bound and
-/// another unbound meanwhile shift the pages without changing the total). A
-/// listing page without a total fails the walk. One case cannot be seen from
-/// the listing itself: a bind and an unbind between two page reads that
-/// shift an item past the reader while keeping both the total and the count;
-/// the next refresh corrects it.
+/// the walk, or when the items read fall a few short of it (a customer bound
+/// and another unbound meanwhile shift the pages without changing the
+/// total); read again and still a few short, it is published as read. A
+/// `Total` the pages cannot reach (one answer claiming a billion customers)
+/// fails the walk at once: the last snapshot stays. A listing page without
+/// a total fails the walk.
 pub async fn walk_pages<T, F, Fut>(
     listing: &'static str,
     page_size: u64,
+    known: usize,
     key: impl Fn(&T) -> u64,
     fetch: F,
-) -> Result<Vec<T>, Error>
+) -> Result<Walked<T>, Error>
 where
     F: Fn(u64, u64) -> Fut,
     Fut: Future<Output = Result<Page<T>, api::Error>>,
@@ -79,37 +96,60 @@ where
                 "the API serves shorter pages than asked"
             );
         }
-        let (pages, most) = read_to_the_end(first, total, size, &fetch).await?;
-        let grown_only = pages.iter().all(|p| p.total.is_some_and(|t| t >= total));
-        let unkeyed: u64 = pages.iter().map(|p| p.unkeyed).sum();
-        let mut seen = HashSet::new();
-        let items: Vec<T> = pages
-            .into_iter()
-            .flat_map(|p| p.items)
-            .filter(|item| seen.insert(key(item)))
-            .collect();
+        let mut walk = Walk::new(total, size, known as u64, &key);
+        walk.add(first);
+        walk.read_on(&fetch).await?;
+        let Walk {
+            items,
+            duplicates,
+            unkeyed,
+            fell,
+            ..
+        } = walk;
         let counted = items.len() as u64 + unkeyed;
-        if grown_only && (total..=most).contains(&counted) {
-            if unkeyed > 0 {
-                tracing::debug!(listing, unkeyed, "items without a readable key left out");
-            }
-            if most > total {
-                tracing::debug!(
-                    listing,
-                    total,
-                    most,
-                    "listing grew during the walk; the new items follow next time"
-                );
-            }
-            return Ok(items);
+        let short_by = total.saturating_sub(counted);
+        let last_try = attempt == MAX_WALKS;
+        if fell && !last_try {
+            tracing::debug!(
+                listing,
+                attempt,
+                total,
+                read = counted,
+                "the listing shrank during the walk; reading it again"
+            );
+            continue;
         }
-        tracing::debug!(
-            listing,
-            attempt,
+        if fell {
+            return Err(Error::Unsettled {
+                listing,
+                attempts: MAX_WALKS,
+            });
+        }
+        if short_by > a_few(total) || (counted == 0 && total > 0) {
+            return Err(Error::TotalUnreachable {
+                listing,
+                total,
+                read: counted,
+            });
+        }
+        if short_by > 0 && attempt == 1 {
+            tracing::debug!(
+                listing,
+                total,
+                read = counted,
+                "the listing is a few items short of its total; reading it again"
+            );
+            continue;
+        }
+        if unkeyed > 0 {
+            tracing::debug!(listing, unkeyed, "items without a readable key left out");
+        }
+        return Ok(Walked {
+            items,
             total,
-            read = items.len(),
-            "listing changed during the walk; reading it again"
-        );
+            duplicates,
+            short_by,
+        });
     }
     Err(Error::Unsettled {
         listing,
@@ -117,35 +157,169 @@ where
     })
 }
 
-/// The pages after `first`, up to the last one of the largest `Total` any
-/// page claims, and that total: a listing that grows while it is read is
-/// read to its new end, a few more pages.
-async fn read_to_the_end<T, F, Fut>(
-    first: Page<T>,
-    total: u64,
+/// How far short of its `Total` a listing may come and still be published:
+/// a row listed twice, a `Total` off by a few, not a `Total` that lies.
+fn a_few(total: u64) -> u64 {
+    (total / 100).max(5)
+}
+
+/// The most items one walk reads, whatever the listing says: ten times the
+/// largest partner measured.
+const MOST_ITEMS: u64 = 5_000_000;
+
+/// One walk of a listing under way.
+struct Walk<'k, T, K> {
+    key: &'k K,
     size: u64,
-    fetch: &F,
-) -> Result<(Vec<Page<T>>, u64), api::Error>
+    /// The first page's `Total`, and the largest any page claimed.
+    total: u64,
+    most: u64,
+    known: u64,
+    items: Vec<T>,
+    seen: HashSet<u64>,
+    unkeyed: u64,
+    duplicates: u64,
+    read_to: u64,
+    /// Whether a page shorter than the others (empty included) was read:
+    /// the end of the listing.
+    ended: bool,
+    /// Whether a page claimed a smaller `Total` than the first.
+    fell: bool,
+}
+
+impl<'k, T, K: Fn(&T) -> u64> Walk<'k, T, K> {
+    fn new(total: u64, size: u64, known: u64, key: &'k K) -> Self {
+        Self {
+            key,
+            size,
+            total,
+            most: total,
+            known,
+            items: Vec::new(),
+            seen: HashSet::new(),
+            unkeyed: 0,
+            duplicates: 0,
+            read_to: 0,
+            ended: false,
+            fell: false,
+        }
+    }
+
+    /// Adds the next page.
+    fn add(&mut self, page: Page<T>) {
+        self.read_to += 1;
+        let served = page.items.len() as u64 + page.unkeyed;
+        if let Some(claimed) = page.total {
+            self.most = self.most.max(claimed);
+            self.fell |= claimed < self.total;
+        }
+        self.unkeyed += page.unkeyed;
+        for item in page.items {
+            if self.seen.insert((self.key)(&item)) {
+                self.items.push(item);
+            } else {
+                self.duplicates += 1;
+            }
+        }
+        self.ended |= served < self.size;
+    }
+
+    /// The last page worth reading now: up to the last the largest `Total`
+    /// claims, no further than what was seen and `known` justify, a few pages at once.
+    fn next_stop(&self) -> Option<u64> {
+        let claimed = self.most.div_ceil(self.size);
+        let seen = self.items.len() as u64 + self.unkeyed;
+        let base = seen.max(self.known);
+        let justified = (base + (base / 10).max(self.size)).min(MOST_ITEMS).div_ceil(self.size);
+        let next = self.read_to + 1;
+        let last = claimed.min(justified).min(self.read_to + PAGES_IN_FLIGHT as u64);
+        (!self.ended && next <= last).then_some(last)
+    }
+
+    /// Reads the pages after those read, a few at a time, to the end of the
+    /// listing or of what is justified.
+    async fn read_on<F, Fut>(&mut self, fetch: &F) -> Result<(), api::Error>
+    where
+        F: Fn(u64, u64) -> Fut,
+        Fut: Future<Output = Result<Page<T>, api::Error>>,
+    {
+        while let Some(last) = self.next_stop() {
+            let pages: Vec<Page<T>> = futures::stream::iter(self.read_to + 1..=last)
+                .map(|page| fetch(page, self.size))
+                .buffered(PAGES_IN_FLIGHT)
+                .try_collect()
+                .await?;
+            for page in pages {
+                if self.ended {
+                    break;
+                }
+                self.add(page);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// [`walk_pages`] for `ctx`'s collector: what was odd about the listing's
+/// answers is counted (`tencentcloud_partner_listing_anomalies_total`) and
+/// logged at `warn`, the first time of each kind, with the figures.
+pub async fn walk<T, F, Fut>(
+    ctx: &Context,
+    listing: &'static str,
+    page_size: u64,
+    known: usize,
+    key: impl Fn(&T) -> u64,
+    fetch: F,
+) -> Result<Walked<T>, Error>
 where
     F: Fn(u64, u64) -> Fut,
     Fut: Future<Output = Result<Page<T>, api::Error>>,
 {
-    let (mut pages, mut most, mut read_to) = (vec![first], total, 1);
-    for _ in 0..MAX_WALKS {
-        let last = most.div_ceil(size).max(1);
-        if last <= read_to {
-            break;
+    let walked = walk_pages(listing, page_size, known, key, fetch).await;
+    match &walked {
+        Ok(walked) => {
+            if walked.duplicates > 0 {
+                ctx.listing_anomaly(Anomaly::DuplicateRows, walked.duplicates, || {
+                    format!("{listing} listed {} rows twice; each is kept once", walked.duplicates)
+                });
+            }
+            if walked.short_by > 0 {
+                ctx.listing_anomaly(Anomaly::ShortOfTotal, 1, || {
+                    format!(
+                        "{listing} claims {} items and its pages hold {} fewer, twice in a row; publishing what they hold",
+                        walked.total, walked.short_by
+                    )
+                });
+            }
         }
-        let rest: Vec<Page<T>> = futures::stream::iter(read_to + 1..=last)
-            .map(|page| fetch(page, size))
-            .buffered(PAGES_IN_FLIGHT)
-            .try_collect()
-            .await?;
-        read_to = last;
-        most = rest.iter().filter_map(|p| p.total).fold(most, u64::max);
-        pages.extend(rest);
+        Err(error @ Error::TotalUnreachable { .. }) => {
+            ctx.listing_anomaly(Anomaly::TotalUnreachable, 1, || error.to_string());
+        }
+        Err(_) => {}
     }
-    Ok((pages, most))
+    walked
+}
+
+/// What a walk found odd about a listing's answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Anomaly {
+    /// Rows listed twice (counted per row).
+    DuplicateRows,
+    /// A listing published a few items short of its `Total`.
+    ShortOfTotal,
+    /// A `Total` the pages could not reach: the read failed.
+    TotalUnreachable,
+}
+
+impl Anomaly {
+    /// The value of the `anomaly` label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Anomaly::DuplicateRows => "duplicate_rows",
+            Anomaly::ShortOfTotal => "short_of_total",
+            Anomaly::TotalUnreachable => "total_unreachable",
+        }
+    }
 }
 
 /// Reads a listing whole with `walk`, and once more when it comes back
@@ -161,24 +335,24 @@ pub async fn walk_checked<T, Fut>(
     rechecks: &CounterDef,
     last: Option<usize>,
     walk: impl Fn() -> Fut,
-) -> Result<Vec<T>, Error>
+) -> Result<Walked<T>, Error>
 where
-    Fut: Future<Output = Result<Vec<T>, Error>>,
+    Fut: Future<Output = Result<Walked<T>, Error>>,
 {
     let first = walk().await?;
-    let Some(last) = last.filter(|&last| much_shorter(first.len(), last)) else {
+    let Some(last) = last.filter(|&last| much_shorter(first.items.len(), last)) else {
         return Ok(first);
     };
     ctx.count(rechecks);
     tracing::warn!(
         collector = %ctx.kind(),
-        read = first.len(),
+        read = first.items.len(),
         last,
         "the listing came back much shorter than the one published; reading it again before publishing it"
     );
     let second = walk().await?;
-    if much_shorter(second.len(), last) {
-        tracing::warn!(collector = %ctx.kind(), read = second.len(), last, "read again, the listing is as short: publishing it");
+    if much_shorter(second.items.len(), last) {
+        tracing::warn!(collector = %ctx.kind(), read = second.items.len(), last, "read again, the listing is as short: publishing it");
     }
     Ok(second)
 }
@@ -200,225 +374,4 @@ pub fn served_page_size(asked: u64, served: u64, total: u64) -> u64 {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::sync::Mutex;
-
-    /// A listing of `items` whose contents change (to `after`) once `calls`
-    /// pages have been served, as when customers bind or unbind mid-walk.
-    struct Listing {
-        before: Vec<u64>,
-        after: Vec<u64>,
-        change_after_calls: usize,
-        calls: Mutex<usize>,
-    }
-
-    impl Listing {
-        fn page(&self, page: u64, size: u64) -> Page<u64> {
-            let mut calls = self.calls.lock().unwrap();
-            *calls += 1;
-            let items = if *calls > self.change_after_calls {
-                &self.after
-            } else {
-                &self.before
-            };
-            Page {
-                total: Some(items.len() as u64),
-                items: items
-                    .iter()
-                    .copied()
-                    .skip(((page - 1) * size) as usize)
-                    .take(size as usize)
-                    .collect(),
-                unkeyed: 0,
-            }
-        }
-    }
-
-    async fn walk(listing: &Listing) -> Result<Vec<u64>, Error> {
-        walk_pages(
-            "test",
-            10,
-            |i: &u64| *i,
-            |page, size| async move { Ok(listing.page(page, size)) },
-        )
-        .await
-    }
-
-    #[tokio::test]
-    async fn a_server_that_serves_shorter_pages_is_walked_at_its_own_size() {
-        let listing = Listing {
-            before: (0..25).collect(),
-            after: Vec::new(),
-            change_after_calls: usize::MAX,
-            calls: Mutex::new(0),
-        };
-        // Asks for 10 a page; the server silently serves 4.
-        let items = walk_pages(
-            "test",
-            10,
-            |i: &u64| *i,
-            |page, size| {
-                let listing = &listing;
-                async move { Ok(listing.page(page, size.min(4))) }
-            },
-        )
-        .await
-        .unwrap();
-        assert_eq!(items, (0..25).collect::<Vec<u64>>());
-        assert_eq!(*listing.calls.lock().unwrap(), 7, "one walk of seven pages of 4");
-    }
-
-    #[tokio::test]
-    async fn items_without_a_key_count_towards_the_total_but_are_left_out() {
-        // 25 items; every fifth has no key (its UIN was null or unreadable).
-        let sent = |page: u64| -> Vec<Option<u64>> {
-            (0..25)
-                .map(|i| (i % 5 != 0).then_some(i))
-                .skip(((page - 1) * 10) as usize)
-                .take(10)
-                .collect()
-        };
-        let items = walk_pages(
-            "test",
-            10,
-            |i: &u64| *i,
-            |page, _| async move { Ok(Page::of(Some(25), sent(page), |i| i)) },
-        )
-        .await
-        .unwrap();
-        assert_eq!(items.len(), 20);
-    }
-
-    #[test]
-    fn the_served_page_size_is_the_asked_one_unless_a_page_falls_short() {
-        assert_eq!(served_page_size(100, 20, 250), 20);
-        assert_eq!(served_page_size(100, 100, 250), 100);
-        assert_eq!(served_page_size(100, 30, 30), 100, "a short last page is the end");
-        assert_eq!(
-            served_page_size(100, 0, 30),
-            100,
-            "an empty page says nothing of the size"
-        );
-    }
-
-    #[tokio::test]
-    async fn a_listing_that_grows_mid_walk_settles_in_one_walk() {
-        let listing = Listing {
-            before: (0..25).collect(),
-            // A new customer is listed first, shifting every page by one.
-            after: std::iter::once(100).chain(0..25).collect(),
-            change_after_calls: 1,
-            calls: Mutex::new(0),
-        };
-        let mut items = walk(&listing).await.unwrap();
-        items.sort();
-        // Every customer of the first total; the new one, on a page read
-        // before it came, follows next time.
-        assert_eq!(items, (0..25).collect::<Vec<_>>());
-        assert_eq!(*listing.calls.lock().unwrap(), 3, "one walk of three pages");
-    }
-
-    #[tokio::test]
-    async fn a_listing_that_grows_at_every_page_settles_on_every_item_of_its_first_total() {
-        // A voucher issued before each page is read, listed first (newest
-        // first) or last (oldest first): the walk settles in one pass.
-        for newest_first in [true, false] {
-            let issued = Mutex::new((0..250).collect::<Vec<u64>>());
-            let calls = Mutex::new(0);
-            let items = walk_pages(
-                "test",
-                100,
-                |i: &u64| *i,
-                |page, size| {
-                    let (issued, calls) = (&issued, &calls);
-                    async move {
-                        let mut issued = issued.lock().unwrap();
-                        *calls.lock().unwrap() += 1;
-                        let new = 1000 + issued.len() as u64;
-                        if newest_first {
-                            issued.insert(0, new)
-                        } else {
-                            issued.push(new)
-                        }
-                        let items = issued
-                            .iter()
-                            .copied()
-                            .skip(((page - 1) * size) as usize)
-                            .take(size as usize);
-                        Ok(Page::of(Some(issued.len() as u64), items.collect(), Some))
-                    }
-                },
-            )
-            .await
-            .unwrap();
-            let distinct: HashSet<u64> = items.iter().copied().collect();
-            assert_eq!(distinct.len(), items.len());
-            assert!(
-                (0..250).all(|i| distinct.contains(&i)),
-                "every voucher of the first total"
-            );
-            assert!(*calls.lock().unwrap() <= 4, "one walk, not {}", calls.lock().unwrap());
-        }
-    }
-
-    #[tokio::test]
-    async fn a_swap_that_keeps_the_total_is_caught_by_the_count() {
-        // A customer bound (listed first) and another unbound (the last): the
-        // total stays 25, but the shifted pages repeat one item, so the walk
-        // reads 24 distinct items and starts over.
-        let listing = Listing {
-            before: (0..25).collect(),
-            after: std::iter::once(100).chain(0..24).collect(),
-            change_after_calls: 1,
-            calls: Mutex::new(0),
-        };
-        let mut items = walk(&listing).await.unwrap();
-        items.sort();
-        assert_eq!(items, (0..24).chain(std::iter::once(100)).collect::<Vec<u64>>());
-        assert_eq!(*listing.calls.lock().unwrap(), 6, "two walks of three pages");
-    }
-
-    #[tokio::test]
-    async fn a_listing_without_a_total_fails_instead_of_publishing_an_empty_list() {
-        let result = walk_pages(
-            "test",
-            10,
-            |i: &u64| *i,
-            |_, _| async {
-                Ok(Page {
-                    total: None,
-                    items: Vec::<u64>::new(),
-                    unkeyed: 0,
-                })
-            },
-        )
-        .await;
-        assert!(matches!(result, Err(Error::Api(api::Error::Decode(_)))));
-    }
-
-    #[tokio::test]
-    async fn a_listing_that_keeps_shrinking_fails_instead_of_publishing() {
-        struct Restless(Mutex<u64>);
-        let restless = Restless(Mutex::new(0));
-        let result = walk_pages(
-            "test",
-            10,
-            |i: &u64| *i,
-            |page, _| {
-                let restless = &restless;
-                async move {
-                    let mut n = restless.0.lock().unwrap();
-                    *n += 1;
-                    Ok(Page {
-                        total: Some(100 - *n),
-                        items: (page * 10..page * 10 + 10).collect(),
-                        unkeyed: 0,
-                    })
-                }
-            },
-        )
-        .await;
-        assert!(matches!(result, Err(Error::Unsettled { .. })));
-    }
-}
+mod tests;

@@ -10,7 +10,7 @@
 use crate::api::Action;
 use crate::api::actions::{DescribeCustomerVoucherList, Voucher, VoucherListRequest};
 use crate::metrics::counters::CounterDef;
-use crate::refresh::{Context, Error, Page, walk_checked, walk_pages};
+use crate::refresh::{Context, Error, Page, Walked, walk, walk_checked};
 use crate::snapshot::{VoucherRow, VouchersSnapshot};
 use futures::{StreamExt, TryStreamExt};
 use std::collections::HashSet;
@@ -70,7 +70,11 @@ pub async fn read(ctx: &Context, last: Option<&VouchersSnapshot>, all: bool) -> 
     }
     let in_use = |row: &&VoucherRow| &*row.status == IN_USE;
     let last_in_use = last_rows.iter().filter(in_use).count();
-    let mut rows = walk_checked(ctx, &LIST_RECHECKS, Some(last_in_use), || wanted(ctx, Some(IN_USE))).await?;
+    let mut rows = walk_checked(ctx, &LIST_RECHECKS, Some(last_in_use), || {
+        wanted(ctx, Some(IN_USE), last_in_use)
+    })
+    .await?
+    .items;
     let listed: HashSet<u64> = rows.iter().map(|row| row.voucher_id).collect();
     let left: Vec<VoucherRow> = last_rows
         .iter()
@@ -111,7 +115,10 @@ pub async fn read(ctx: &Context, last: Option<&VouchersSnapshot>, all: bool) -> 
 
 /// Every voucher listed, ended ones included.
 async fn walk_all(ctx: &Context, last: Option<usize>) -> Result<Listed, Error> {
-    let rows = walk_checked(ctx, &LIST_RECHECKS, last, || wanted(ctx, None)).await?;
+    let known = last.unwrap_or_default();
+    let rows = walk_checked(ctx, &LIST_RECHECKS, last, || wanted(ctx, None, known))
+        .await?
+        .items;
     Ok(Listed { rows, walked_all: true })
 }
 
@@ -120,11 +127,14 @@ fn pages(vouchers: usize) -> u64 {
 }
 
 /// The vouchers listed (those of `status` only, when given), of the
-/// customers of `--customers.uins` when it is set.
-async fn wanted(ctx: &Context, status: Option<&str>) -> Result<Vec<VoucherRow>, Error> {
-    let mut listed = walk_pages(
+/// customers of `--customers.uins` when it is set; `known` is how many were
+/// listed last time.
+async fn wanted(ctx: &Context, status: Option<&str>, known: usize) -> Result<Walked<VoucherRow>, Error> {
+    let mut listed = walk(
+        ctx,
         DescribeCustomerVoucherList::NAME,
         PAGE_SIZE,
+        known,
         |row: &VoucherRow| row.voucher_id,
         |page, page_size| async move {
             let request = VoucherListRequest {
@@ -140,7 +150,7 @@ async fn wanted(ctx: &Context, status: Option<&str>) -> Result<Vec<VoucherRow>, 
     .await?;
     if let Some(uins) = ctx.customer_uins() {
         let wanted: HashSet<u64> = uins.iter().copied().collect();
-        listed.retain(|v| wanted.contains(&v.customer_uin));
+        listed.items.retain(|v| wanted.contains(&v.customer_uin));
     }
     Ok(listed)
 }
