@@ -260,18 +260,40 @@ pub struct VoucherRow {
     /// ended voucher is left out `--vouchers.ended-retention` after it.
     #[serde(default)]
     pub ended: Option<f64>,
-    /// The usage details refused it once it had ended (a withdrawn voucher
-    /// stays listed as `Invalidated`, and the details may not know it): it
-    /// cannot change, so they are not asked again while it is exported. Not
-    /// exported.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub details_refused: bool,
+    /// At how many refreshes in a row the usage details refused it once it
+    /// had ended (a withdrawn voucher stays listed as `Invalidated`, and the
+    /// details may not know it). Refused at two, it cannot change, so they
+    /// are not asked again while it is exported. Not exported.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub details_refused: u8,
+}
+
+fn is_zero(n: &u8) -> bool {
+    *n == 0
 }
 
 /// Every voucher of the partner's customers.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct VouchersSnapshot {
     pub rows: Vec<VoucherRow>,
+    /// The vouchers left out because they ended longer than
+    /// `--vouchers.ended-retention` ago, remembered so that a later walk of
+    /// every voucher, or a restart, does not take them for newly ended.
+    /// Sorted by customer and id. Not exported.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aged_out: Vec<AgedOut>,
+}
+
+/// A voucher left out once it had ended for longer than the retention.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct AgedOut {
+    pub customer_uin: u64,
+    pub voucher_id: u64,
+    /// When it ended, unix seconds, as the exporter judged it then.
+    pub ended: f64,
+    /// Its expiry, unix seconds: once that too is beyond the retention, the
+    /// voucher ages out by its expiry alone and need not be remembered.
+    pub expiry: Option<f64>,
 }
 
 /// One customer's bill for the month so far.

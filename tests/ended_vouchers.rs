@@ -318,3 +318,122 @@ fn the_generated_partner_has_no_voucher_near_the_default_retention() {
         );
     }
 }
+
+/// The exporter against `api`, walking every voucher at every refresh (each
+/// second), with an ended voucher kept for `retention` and its snapshots in `dir`.
+async fn walking_every_voucher(api: &support::Api, retention: &str, dir: &std::path::Path) -> Exporter {
+    let retention = format!("--vouchers.ended-retention={retention}");
+    let dir = format!("--cache.snapshot-dir={}", dir.display());
+    let args: Vec<&str> = Exporter::FAST
+        .iter()
+        .copied()
+        .chain([
+            "--refresh.vouchers-interval=1s",
+            "--refresh.vouchers-full-interval=1s",
+            "--refresh.customers-interval=1s",
+            retention.as_str(),
+            dir.as_str(),
+        ])
+        .collect();
+    let exporter = Exporter::start(api, &args).await;
+    exporter.wait_refreshed(Duration::from_secs(60)).await;
+    exporter
+}
+
+/// Ends `n` vouchers in use whose expiry is a week or more away, of
+/// customers with no other voucher ended; their ids.
+fn use_up(api: &support::Api, n: usize) -> Vec<u64> {
+    let soon = api.sim.china_now() + Days::days(7);
+    api.sim.with_data(|d| {
+        let ids: Vec<u64> = d
+            .vouchers
+            .values()
+            .filter(|v| v.status == "Issued" && v.expire_time > soon)
+            .map(|v| v.id)
+            .take(n)
+            .collect();
+        for id in &ids {
+            let v = d.vouchers.get_mut(id).unwrap();
+            v.status = "Used".into();
+            v.remaining_cents = 0;
+        }
+        ids
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_voucher_that_aged_out_stays_out_through_walks_of_every_voucher_and_a_restart() {
+    let (api, _, _) = partner_with_ended_vouchers().await;
+    let dir = tempfile::tempdir().unwrap();
+    let exporter = walking_every_voucher(&api, "3s", dir.path()).await;
+    let used = use_up(&api, 1)[0];
+    eventually(Duration::from_secs(20), || async {
+        status_of(&exporter.scrape().await, used).as_deref() == Some("Used")
+    })
+    .await;
+    // Exported for the retention after it ended, then left out.
+    eventually(Duration::from_secs(20), || async {
+        status_of(&exporter.scrape().await, used).is_none()
+    })
+    .await;
+    let details = || {
+        let asked = api.sim.requests("DescribeCustomerVoucherUsageDetails");
+        asked.iter().filter(|body| body["VoucherId"] == used).count()
+    };
+    let asked = details();
+    // Every voucher is walked each second: it stays out.
+    for _ in 0..6 {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        assert_eq!(status_of(&exporter.scrape().await, used), None, "back after a walk");
+    }
+    exporter.stop().await;
+    // And after a restart from the snapshots kept on disk.
+    let exporter = walking_every_voucher(&api, "3s", dir.path()).await;
+    for _ in 0..4 {
+        assert_eq!(status_of(&exporter.scrape().await, used), None, "back after a restart");
+        tokio::time::sleep(Duration::from_millis(700)).await;
+    }
+    assert_eq!(details(), asked, "its usage details are not read again");
+    exporter.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_who_leaves_takes_its_ended_vouchers_at_the_next_refresh() {
+    let (api, _, _) = partner_with_ended_vouchers().await;
+    let args: Vec<&str> = Exporter::FAST
+        .iter()
+        .copied()
+        .chain(["--refresh.vouchers-interval=1s", "--refresh.customers-interval=1s"])
+        .collect();
+    let exporter = Exporter::start(&api, &args).await;
+    exporter.wait_refreshed(Duration::from_secs(60)).await;
+    // A customer with two ended vouchers leaves; the ended ones stay
+    // listed, as Tencent keeps every voucher ever issued.
+    let soon = api.sim.china_now() + Days::days(7);
+    let (leaver, two) = api.sim.with_data(|d| {
+        let far = |v: &&simulator::dataset::Voucher| v.status == "Issued" && v.expire_time > soon;
+        let mut by_customer: std::collections::BTreeMap<u64, Vec<u64>> = Default::default();
+        for v in d.vouchers.values().filter(far) {
+            by_customer.entry(v.customer_uin).or_default().push(v.id);
+        }
+        let (leaver, ids) = by_customer.into_iter().find(|(_, ids)| ids.len() >= 2).unwrap();
+        for id in &ids[..2] {
+            let v = d.vouchers.get_mut(id).unwrap();
+            v.status = "Used".into();
+            v.remaining_cents = 0;
+        }
+        (leaver, [ids[0], ids[1]])
+    });
+    eventually(Duration::from_secs(20), || async {
+        let scrape = exporter.scrape().await;
+        two.iter().all(|id| status_of(&scrape, *id).as_deref() == Some("Used"))
+    })
+    .await;
+    api.sim.with_data(|d| drop(d.customers.remove(&leaver)));
+    eventually(Duration::from_secs(20), || async {
+        let scrape = exporter.scrape().await;
+        two.iter().all(|id| status_of(&scrape, *id).is_none())
+    })
+    .await;
+    exporter.stop().await;
+}

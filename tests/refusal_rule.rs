@@ -2,7 +2,8 @@
 //! simulator: an item refused alone costs its own value, whatever the code,
 //! while the same request succeeds for other items; when every item asked
 //! about is refused, however few, the refresh fails and keeps what was
-//! served. A refused voucher that cannot change is not asked again.
+//! served. A voucher that has ended and whose details are refused at two
+//! refreshes in a row is not asked again.
 
 mod support;
 
@@ -75,7 +76,7 @@ fn withdraw(api: &support::Api, n: usize, clustered: bool, skip: usize) -> Vec<u
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn withdrawn_vouchers_whose_details_are_refused_cost_their_own_values_and_are_asked_once() {
+async fn withdrawn_vouchers_whose_details_are_refused_cost_their_own_values_and_are_asked_twice() {
     let settings = Settings {
         record_requests: true,
         refuse_withdrawn_details: true,
@@ -92,7 +93,8 @@ async fn withdrawn_vouchers_whose_details_are_refused_cost_their_own_values_and_
     .await;
     // At a first start: six withdrawn vouchers of one customer, first in
     // the order the details are read, and six spread over six customers,
-    // beside those the dataset withdrew.
+    // beside those the dataset withdrew. Each is asked about twice (one
+    // refusal may pass), never again.
     let mut withdrawn = withdraw(&api, 6, true, 0);
     withdrawn.extend(withdraw(&api, 6, false, 10));
     let args: Vec<&str> = Exporter::FAST
@@ -125,7 +127,7 @@ async fn withdrawn_vouchers_whose_details_are_refused_cost_their_own_values_and_
 
     // In steady state: six more withdrawn, of six customers (a voucher does
     // not move between customers once issued). Each is asked about once,
-    // and the refreshes go on.
+    // keeps the usage count read while it was in use, and the refreshes go on.
     let before = details_asked(&api);
     let later = withdraw(&api, 6, false, 30);
     eventually(Duration::from_secs(30), || async {
@@ -138,11 +140,13 @@ async fn withdrawn_vouchers_whose_details_are_refused_cost_their_own_values_and_
     assert_eq!(success(&scrape, "vouchers"), Some(1.0));
     let asked = details_asked(&api);
     for id in &withdrawn {
-        assert_eq!(asked.get(id), Some(&1), "the details of withdrawn voucher {id}");
+        assert_eq!(asked.get(id), Some(&2), "the details of withdrawn voucher {id}");
     }
     for id in &later {
         let since = asked.get(id).unwrap_or(&0) - before.get(id).unwrap_or(&0);
         assert_eq!(since, 1, "the details of voucher {id} since it was withdrawn");
+        let truth = data.vouchers[id].usage_records as f64;
+        assert_eq!(usage_records(&scrape, *id), Some(truth), "voucher {id}");
     }
     exporter.stop().await;
 }

@@ -9,6 +9,7 @@
 //! read (see [`crate::refresh::items`]). Every other voucher keeps what was last read,
 //! also across a restart with `--cache.snapshot-dir`.
 
+mod aged;
 mod list;
 
 use crate::api::actions::{DescribeCustomerVoucherUsageDetails, VoucherUsageRequest};
@@ -117,9 +118,9 @@ impl Vouchers {
     }
 }
 
-/// The UINs of the customer list served, sorted; `None` without one.
+/// The UINs of the customer list served, sorted; `None` without a complete one.
 fn customer_uins(ctx: &Context) -> Option<Vec<u64>> {
-    let published = ctx.customers().ok()?;
+    let published = ctx.customers().ok().filter(|p| p.complete)?;
     let list = CustomersSnapshot::of(&published.snapshot)?;
     let mut uins: Vec<u64> = list.customers.iter().map(|c| c.uin).collect();
     uins.sort_unstable();
@@ -151,9 +152,7 @@ impl Collector for Vouchers {
         if listed.walked_all {
             self.walked_all = Some(Instant::now());
         }
-        if customers.is_some() {
-            self.customers = customers;
-        }
+        let mut memory = aged::Memory::of(last_rows.map_or(&[][..], |s| &s.aged_out));
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
@@ -167,17 +166,25 @@ impl Collector for Vouchers {
         };
         let mut rows = Vec::with_capacity(listed.rows.len());
         let mut changed = Vec::new();
+        let mut keys = std::collections::HashSet::with_capacity(listed.rows.len());
         for mut row in listed.rows {
+            keys.insert((row.customer_uin, row.voucher_id));
+            if left(customers.as_deref(), &row) {
+                continue;
+            }
             let last = last(&row);
-            row.ended = list::ended_at(&row, last, now);
+            let seen = last.and_then(|l| l.ended).or_else(|| memory.ended(&row));
+            row.ended = list::ended_at(&row, seen, now);
             if !list::retained(&row, now, ctx.ended_retention()) {
+                memory.aged_out(&row, row.ended.unwrap_or(now));
                 continue;
             }
             match last {
                 Some(last) if same_balance(last, &row) => rows.push(carried(last, row)),
                 last => {
+                    let row = pending(last, row);
                     changed.push(Due::of(&row));
-                    rows.push(pending(last, row));
+                    rows.push(row);
                 }
             }
         }
@@ -189,7 +196,16 @@ impl Collector for Vouchers {
         // shared with the part before (see `metrics::families`), where
         // reads spread over it re-encoded all of it every part.
         changed.sort_unstable_by_key(|due| (due.customer_uin, due.voucher_id));
-        let mut snapshot = VouchersSnapshot { rows };
+        let aged_out = memory.keep(
+            listed.walked_all,
+            |uin, id| keys.contains(&(uin, id)),
+            now,
+            ctx.ended_retention(),
+        );
+        if customers.is_some() {
+            self.customers = customers;
+        }
+        let mut snapshot = VouchersSnapshot { rows, aged_out };
         if changed.is_empty() {
             return Ok(snapshot);
         }
@@ -205,6 +221,7 @@ impl Collector for Vouchers {
                 key: |due| Key {
                     customer: due.customer_uin,
                     id: due.voucher_id,
+                    again: due.refused_before,
                 },
             },
             |due| with_usage(ctx, due),
@@ -229,22 +246,35 @@ impl Collector for Vouchers {
     }
 }
 
+/// Whether `row` has ended and its customer is no longer in the customer
+/// list (`customers`, sorted, when a complete one is served): a customer who
+/// leaves takes its ended vouchers with it at once, as it does those in use.
+fn left(customers: Option<&[u64]>, row: &VoucherRow) -> bool {
+    list::has_ended(&row.status) && customers.is_some_and(|uins| uins.binary_search(&row.customer_uin).is_err())
+}
+
 /// Whether the listing shows `listed` as it was when `last` read its usage
 /// details: same balance and status. Using a voucher changes its balance, so
 /// the details, and the count of usage records, are as they were. An ended
-/// voucher whose details were refused is as it was too.
+/// voucher whose details were refused for good is as it was too.
 fn same_balance(last: &VoucherRow, listed: &VoucherRow) -> bool {
-    (last.usage_records.is_some() || last.details_refused)
+    (last.usage_records.is_some() || last.details_refused >= REFUSED_FOR_GOOD)
         && last.status == listed.status
         && last.listed_remaining == listed.remaining
 }
 
-/// Marks a voucher whose usage details the API refused alone: one that has
-/// ended cannot change, so they are not asked again while it is exported
-/// (see [`same_balance`]); one in use is asked again next refresh.
+/// At how many refreshes in a row the details of an ended voucher are
+/// refused before they are not asked again: one refusal may have been a
+/// passing one.
+const REFUSED_FOR_GOOD: u8 = 2;
+
+/// Counts a refusal of a voucher's usage details by the API, alone: one that
+/// has ended cannot change, so once they are refused at two refreshes in a
+/// row they are not asked again while it is exported (see
+/// [`same_balance`]); one in use is asked again next refresh.
 fn refused_for_good(row: &mut VoucherRow) {
     if list::has_ended(&row.status) {
-        row.details_refused = true;
+        row.details_refused = row.details_refused.saturating_add(1);
         row.listed_remaining = row.remaining;
     }
 }
@@ -270,6 +300,9 @@ fn pending(last: Option<&VoucherRow>, listed: VoucherRow) -> VoucherRow {
     VoucherRow {
         usage_records: last.and_then(|l| l.usage_records),
         listed_remaining: last.and_then(|l| l.listed_remaining),
+        details_refused: last
+            .filter(|l| l.status == listed.status)
+            .map_or(0, |l| l.details_refused),
         ..listed
     }
 }
@@ -283,6 +316,8 @@ struct Due {
     voucher_id: u64,
     /// The listing's `RemainingAmount`.
     listed: Option<f64>,
+    /// Whether its details were refused at the last refresh.
+    refused_before: bool,
 }
 
 impl Due {
@@ -291,6 +326,7 @@ impl Due {
             customer_uin: row.customer_uin,
             voucher_id: row.voucher_id,
             listed: row.remaining,
+            refused_before: row.details_refused > 0,
         }
     }
 }
@@ -312,6 +348,7 @@ impl Usage {
         row.amount = self.total.or(row.amount);
         row.remaining = self.remaining.or(row.remaining);
         row.usage_records = self.records;
+        row.details_refused = 0;
     }
 }
 
@@ -365,6 +402,7 @@ mod tests {
     #[test]
     fn exports_each_voucher_by_customer_and_id() {
         let snapshot = VouchersSnapshot {
+            aged_out: Vec::new(),
             rows: vec![
                 VoucherRow {
                     customer_uin: 100,
@@ -379,7 +417,7 @@ mod tests {
                     expiry: Some(1_700_000_000.0),
                     listed_remaining: Some(12.5),
                     ended: None,
-                    details_refused: false,
+                    details_refused: 0,
                 },
                 // Every value the API may leave out, left out.
                 VoucherRow {

@@ -68,7 +68,7 @@ where
             Err(error) if is_the_items(&error) => {
                 let code = error.code();
                 ctx.refused(uins[0], &code, &error);
-                lock().refused(uins[0], &code);
+                lock().refused(uins[0], &code, false);
             }
             Err(error) => return Err(error.into()),
         }

@@ -29,12 +29,18 @@ pub struct Items<I> {
 pub struct Key {
     pub customer: u64,
     pub id: u64,
+    /// Whether it is asked again after a refusal judged its own.
+    pub again: bool,
 }
 
 impl Key {
     /// The key of an item that is the customer itself.
     pub fn customer(uin: u64) -> Self {
-        Self { customer: uin, id: uin }
+        Self {
+            customer: uin,
+            id: uin,
+            again: false,
+        }
     }
 }
 
@@ -139,7 +145,7 @@ where
             Some((key, Err(error))) => match error.item_refusal() {
                 Some(code) => {
                     ctx.refused(key.id, &code, &error);
-                    refusals.refused(key.customer, &code);
+                    refusals.refused(key.customer, &code, key.again);
                     Outcome::Refused(key)
                 }
                 None => break Err(error),
@@ -212,6 +218,7 @@ mod tests {
     #[test]
     fn rows_handed_over_to_a_part_are_moved_and_come_back_as_served() {
         let rows = VouchersSnapshot {
+            aged_out: Vec::new(),
             rows: vec![VoucherRow {
                 customer_uin: 100,
                 voucher_id: 7,
@@ -231,6 +238,7 @@ mod tests {
     fn a_part_made_by_a_closure_leaves_the_state_as_it_is() {
         let mut state = vec![1_u64, 2];
         let part = |uins: &Vec<u64>| VouchersSnapshot {
+            aged_out: Vec::new(),
             rows: uins
                 .iter()
                 .map(|&uin| VoucherRow {

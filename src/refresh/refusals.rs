@@ -30,6 +30,9 @@ pub fn is_the_items(error: &api::Error) -> bool {
 pub struct Refusals {
     read: u64,
     refused: u64,
+    /// Refused items asked for the first time since a refusal was judged
+    /// theirs: only those can make the refusal the request's.
+    refused_anew: u64,
     /// The customers with an item refused.
     customers: HashSet<u64>,
     /// Refusals by code, for the verdict's message.
@@ -42,17 +45,21 @@ impl Refusals {
         self.read += items;
     }
 
-    /// Counts an item of `customer` refused with `code`.
-    pub fn refused(&mut self, customer: u64, code: &str) {
+    /// Counts an item of `customer` refused with `code`; `again` when it is
+    /// asked again after a refusal judged its own (a withdrawn voucher's
+    /// details, refused once more), which says nothing of the request.
+    pub fn refused(&mut self, customer: u64, code: &str, again: bool) {
         self.refused += 1;
+        self.refused_anew += u64::from(!again);
         self.customers.insert(customer);
         *self.codes.entry(code.to_owned()).or_default() += 1;
     }
 
     /// The verdict once the read has asked about every item it was due: the
-    /// request's refusal when the API answered none of them.
+    /// request's refusal when the API answered none of them, and refused
+    /// some not refused before.
     pub fn verdict(&self) -> Result<(), Error> {
-        if self.refused == 0 || self.read > 0 {
+        if self.refused_anew == 0 || self.read > 0 {
             return Ok(());
         }
         let (code, _) = self
@@ -76,8 +83,8 @@ mod tests {
     fn refusals_among_items_read_are_the_items_own_however_many() {
         let mut refusals = Refusals::default();
         for voucher in 0..40 {
-            refusals.refused(100, "FailedOperation");
-            refusals.refused(200 + voucher, "InvalidParameterValue.InvalidUin");
+            refusals.refused(100, "FailedOperation", false);
+            refusals.refused(200 + voucher, "InvalidParameterValue.InvalidUin", false);
         }
         refusals.read(1);
         assert!(refusals.verdict().is_ok());
@@ -87,11 +94,21 @@ mod tests {
     fn every_item_refused_is_the_requests_refusal_however_few() {
         let mut refusals = Refusals::default();
         assert!(refusals.verdict().is_ok(), "nothing asked, nothing refused");
-        refusals.refused(1, "UnauthorizedOperation.NotCustomerUin");
-        refusals.refused(2, "UnauthorizedOperation.NotCustomerUin");
-        refusals.refused(3, "ResourceNotFound");
+        refusals.refused(1, "UnauthorizedOperation.NotCustomerUin", false);
+        refusals.refused(2, "UnauthorizedOperation.NotCustomerUin", false);
+        refusals.refused(3, "ResourceNotFound", false);
         let error = refusals.verdict().unwrap_err().to_string();
         assert!(error.contains("UnauthorizedOperation.NotCustomerUin"), "{error}");
         assert!(error.contains("3 items of 3 customers"), "{error}");
+    }
+
+    #[test]
+    fn items_asked_again_after_their_own_refusal_say_nothing_of_the_request() {
+        let mut refusals = Refusals::default();
+        refusals.refused(1, "FailedOperation", true);
+        refusals.refused(2, "FailedOperation", true);
+        assert!(refusals.verdict().is_ok());
+        refusals.refused(3, "FailedOperation", false);
+        assert!(refusals.verdict().is_err());
     }
 }

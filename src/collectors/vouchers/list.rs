@@ -38,14 +38,15 @@ pub fn has_ended(status: &str) -> bool {
 }
 
 /// When `row` ended, in unix seconds, as closely as the listing tells: it
-/// gives no end time, so it is when the exporter first saw it ended (`last`
-/// holds that), or its expiry if earlier. A voucher used up or withdrawn
-/// before it expired ended no later than that.
-pub fn ended_at(row: &VoucherRow, last: Option<&VoucherRow>, now: f64) -> Option<f64> {
+/// gives no end time, so it is when the exporter first saw it ended
+/// (`seen`, from the row served or the memory of those aged out), or its
+/// expiry if earlier. A voucher used up or withdrawn before it expired ended
+/// no later than that.
+pub fn ended_at(row: &VoucherRow, seen: Option<f64>, now: f64) -> Option<f64> {
     if !has_ended(&row.status) {
         return None;
     }
-    let seen = last.and_then(|last| last.ended).unwrap_or(now);
+    let seen = seen.unwrap_or(now);
     Some(row.expiry.map_or(seen, |expiry| expiry.min(seen)))
 }
 
@@ -206,7 +207,7 @@ fn row_of(ctx: &Context, v: Voucher) -> Option<VoucherRow> {
         expiry: ctx.timestamp(v.expire_time.as_deref()),
         listed_remaining: None,
         ended: None,
-        details_refused: false,
+        details_refused: 0,
     })
 }
 
@@ -269,8 +270,7 @@ mod tests {
         assert_eq!(ended_at(&row("Used", None, None), None, now), Some(now));
         assert_eq!(ended_at(&row("Used", Some(10.0), None), None, now), Some(10.0));
         assert_eq!(ended_at(&row("Expired", Some(2e6), None), None, now), Some(now));
-        let seen = row("Invalidated", None, Some(500.0));
-        assert_eq!(ended_at(&row("Invalidated", None, None), Some(&seen), now), Some(500.0));
+        assert_eq!(ended_at(&row("Invalidated", None, None), Some(500.0), now), Some(500.0));
         assert_eq!(
             ended_at(&row("Withdrawn?", None, None), None, now),
             None,
