@@ -14,6 +14,13 @@
 use super::Error;
 use serde_json::{Map, Value};
 
+/// The most USD any amount of the API can mean: a trillion. Beyond it (1e308,
+/// say) a value is a decode error of its field, never exported.
+pub const MOST_USD: f64 = 1e12;
+
+/// How Tencent writes a time: in the API's zone, without an offset.
+pub const TIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
+
 /// The JSON type the decoder expects of a field, in the SDK's terms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Wire {
@@ -143,19 +150,49 @@ impl<'a> Fields<'a> {
         read
     }
 
-    /// An amount of money (USD) or another decimal.
+    /// An amount of money (USD) that may be negative, as a credit reclaimed:
+    /// finite and within what any account can hold ([`MOST_USD`]).
     pub fn amount(&mut self, name: &str) -> Option<f64> {
+        self.amount_within(name, -MOST_USD)
+    }
+
+    /// An amount the SDK calls a balance, a quota or a total: as
+    /// [`Fields::amount`], and never negative.
+    pub fn balance(&mut self, name: &str) -> Option<f64> {
+        self.amount_within(name, 0.0)
+    }
+
+    fn amount_within(&mut self, name: &str, least: f64) -> Option<f64> {
         let value = self.get(name, Wire::Float)?;
         let read = match value {
             Value::Number(n) => n.as_f64(),
             Value::String(s) => s.trim().parse::<f64>().ok(),
             _ => None,
         }
-        .filter(|n| n.is_finite());
+        .filter(|n| n.is_finite() && (least..=MOST_USD).contains(n));
         if read.is_none() {
             self.unexpected(name);
         }
         read
+    }
+
+    /// A time string, `YYYY-MM-DD hh:mm:ss` in the API's zone as Tencent
+    /// writes it, or RFC 3339 with its own offset. Empty, or the all-zero
+    /// time some answers use for "none", is absent; any other text is
+    /// reported, never dropped silently.
+    pub fn time(&mut self, name: &str) -> Option<String> {
+        let text = self.text(name)?;
+        let text = text.trim();
+        if text.is_empty() || text.starts_with("0000-00-00") {
+            return None;
+        }
+        let readable = chrono::NaiveDateTime::parse_from_str(text, TIME_FORMAT).is_ok()
+            || chrono::DateTime::parse_from_rfc3339(text).is_ok();
+        if !readable {
+            self.unexpected(name);
+            return None;
+        }
+        Some(text.to_owned())
     }
 
     /// The total of a listing, part of its envelope: absent or `null` is
@@ -355,5 +392,47 @@ mod tests {
                 ("Data.Name".to_owned(), Wire::String),
             ]
         );
+    }
+
+    #[derive(Debug, PartialEq)]
+    struct Money {
+        balance: Option<f64>,
+        change: Option<f64>,
+        at: Option<String>,
+    }
+
+    impl Decode for Money {
+        fn decode(f: &mut Fields<'_>) -> Result<Self, Error> {
+            Ok(Self {
+                balance: f.balance("Balance"),
+                change: f.amount("Change"),
+                at: f.time("At"),
+            })
+        }
+    }
+
+    #[test]
+    fn amounts_the_api_cannot_mean_and_unreadable_times_are_reported_not_read() {
+        let read = |v: Value| decode::<Money>(&v).unwrap();
+        let (money, issues) = read(json!({"Balance": 12.5, "Change": -3, "At": "2022-10-13 20:09:03"}));
+        assert_eq!(money.balance, Some(12.5));
+        assert_eq!(money.change, Some(-3.0), "a credit reclaimed is negative");
+        assert!(issues.is_empty());
+        let (money, issues) = read(json!({"Balance": -5, "Change": 1e308, "At": "1665662943"}));
+        assert_eq!(
+            money,
+            Money {
+                balance: None,
+                change: None,
+                at: None
+            }
+        );
+        assert_eq!(issues, ["Balance", "Change", "At"]);
+        let (money, issues) = read(json!({"Balance": "2e12", "At": "2022-10-13T20:09:03+08:00"}));
+        assert_eq!(money.balance, None);
+        assert_eq!(money.at.as_deref(), Some("2022-10-13T20:09:03+08:00"));
+        assert_eq!(issues, ["Balance"]);
+        let (money, issues) = read(json!({"At": "0000-00-00 00:00:00"}));
+        assert_eq!((money.at, issues.len()), (None, 0), "Tencent's none");
     }
 }

@@ -249,8 +249,9 @@ impl Client {
             tracing::warn!(
                 action,
                 field = path,
-                "the API answered a field with a value of an unexpected type; exporting it as absent \
-                 (counted in tencentcloud_partner_api_decode_errors_total; logged once)"
+                "the API answered a field with a value that cannot mean what the field does (a type other than the \
+                 SDK's, an amount out of range, a time in another format); exporting it as absent (counted in \
+                 tencentcloud_partner_api_decode_errors_total; logged once)"
             );
         }
     }

@@ -96,8 +96,9 @@ impl ApiMetrics {
         let decode_errors = Family::<FieldLabels, Counter>::default();
         registry.register(
             "api_decode_errors",
-            "Values of the API's answers read as absent because their type was not the one Tencent's SDK declares, \
-             by action and field",
+            "Values of the API's answers read as absent because they cannot mean what the field does: a type other \
+             than the one Tencent's SDK declares, an amount out of range (a negative balance, beyond 10^12 USD), a \
+             time in another format; by action and field",
             decode_errors.clone(),
         );
         let rate_limits = Family::<ActionLabels, Gauge<f64, AtomicU64>>::default();

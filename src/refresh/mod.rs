@@ -375,9 +375,14 @@ impl Context {
     }
 }
 
-/// Parses `YYYY-MM-DD hh:mm:ss` in `zone` to unix seconds.
+/// Parses `YYYY-MM-DD hh:mm:ss` in `zone`, or RFC 3339 with its own
+/// offset, to unix seconds. The decoder has reported any other text.
 pub fn parse_time(text: &str, zone: FixedOffset) -> Option<f64> {
-    let naive = NaiveDateTime::parse_from_str(text.trim(), "%Y-%m-%d %H:%M:%S").ok()?;
+    let text = text.trim();
+    if let Ok(time) = DateTime::parse_from_rfc3339(text) {
+        return Some(time.timestamp() as f64);
+    }
+    let naive = NaiveDateTime::parse_from_str(text, crate::api::decode::TIME_FORMAT).ok()?;
     Some(naive.and_local_timezone(zone).single()?.timestamp() as f64)
 }
 
@@ -428,5 +433,6 @@ mod tests {
         assert_eq!(parse_time("2022-10-13 12:09:03", utc), Some(1_665_662_943.0));
         assert_eq!(parse_time("", china), None);
         assert_eq!(parse_time("0000-00-00 00:00:00", china), None);
+        assert_eq!(parse_time("2022-10-13T20:09:03+08:00", utc), Some(1_665_662_943.0));
     }
 }

@@ -93,10 +93,10 @@ impl Decode for SubAgent {
             name: f.text("Name"),
             remark: f.text("Remark"),
             count_of_customers: f.unsigned("CountOfCustomers"),
-            credit: f.amount("Credit"),
-            remaining_credit: f.amount("RemainingCredit"),
-            voucher: f.amount("Voucher"),
-            remaining_voucher: f.amount("RemainingVoucher"),
+            credit: f.balance("Credit"),
+            remaining_credit: f.balance("RemainingCredit"),
+            voucher: f.balance("Voucher"),
+            remaining_voucher: f.balance("RemainingVoucher"),
         })
     }
 }

@@ -24,7 +24,7 @@ pub struct BillSummary {
 impl Decode for BillSummary {
     fn decode(f: &mut Fields<'_>) -> Result<Self, Error> {
         Ok(Self {
-            total_cost: f.amount("TotalCost"),
+            total_cost: f.balance("TotalCost"),
         })
     }
 }

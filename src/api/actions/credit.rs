@@ -22,11 +22,11 @@ pub struct PartnerCredit {
 impl Decode for PartnerCredit {
     fn decode(f: &mut Fields<'_>) -> Result<Self, Error> {
         Ok(Self {
-            total_credit: f.amount("TotalCredit"),
-            allocated_credit: f.amount("AllocatedCredit"),
-            remaining_credit: f.amount("RemainingCredit"),
-            customer_total_credit: f.amount("CustomerTotalCredit"),
-            customer_remaining_credit: f.amount("CustomerRemainingCredit"),
+            total_credit: f.balance("TotalCredit"),
+            allocated_credit: f.balance("AllocatedCredit"),
+            remaining_credit: f.balance("RemainingCredit"),
+            customer_total_credit: f.balance("CustomerTotalCredit"),
+            customer_remaining_credit: f.balance("CustomerRemainingCredit"),
         })
     }
 }
@@ -83,9 +83,9 @@ impl Decode for CustomerCredit {
             client_uin: f.unsigned("ClientUin"),
             name: f.text("Name"),
             customer_type: f.text("Type"),
-            recent_expiry: f.text("RecentExpiry"),
-            credit: f.amount("Credit"),
-            remaining_credit: f.amount("RemainingCredit"),
+            recent_expiry: f.time("RecentExpiry"),
+            credit: f.balance("Credit"),
+            remaining_credit: f.balance("RemainingCredit"),
             identify_type: f.integer("IdentifyType"),
             remark: f.text("Remark"),
             force: f.integer("Force"),
@@ -123,8 +123,8 @@ impl Decode for UinCredit {
     fn decode(f: &mut Fields<'_>) -> Result<Self, Error> {
         Ok(Self {
             uin: f.unsigned("Uin"),
-            total_credit: f.amount("TotalCredit"),
-            remaining_credit: f.amount("RemainingCredit"),
+            total_credit: f.balance("TotalCredit"),
+            remaining_credit: f.balance("RemainingCredit"),
         })
     }
 }
@@ -163,7 +163,7 @@ pub struct Allocation {
 impl Decode for Allocation {
     fn decode(f: &mut Fields<'_>) -> Result<Self, Error> {
         Ok(Self {
-            allocated_time: f.text("AllocatedTime"),
+            allocated_time: f.time("AllocatedTime"),
             credit: f.amount("Credit"),
         })
     }

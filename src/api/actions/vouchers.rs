@@ -54,12 +54,12 @@ impl Decode for Voucher {
             voucher_id: f.unsigned("VoucherId"),
             customer_uin: f.unsigned("CustomerUin"),
             voucher_status: f.text("VoucherStatus"),
-            remaining_amount: f.amount("RemainingAmount"),
-            total_amount: f.amount("TotalAmount"),
+            remaining_amount: f.balance("RemainingAmount"),
+            total_amount: f.balance("TotalAmount"),
             usage: f.text("Usage"),
             payment_mode: f.text("PaymentMode"),
             product_scope: f.text("ProductScope"),
-            expire_time: f.text("ExpireTime"),
+            expire_time: f.time("ExpireTime"),
         })
     }
 }
@@ -87,8 +87,8 @@ pub struct VoucherUsage {
 impl Decode for VoucherUsage {
     fn decode(f: &mut Fields<'_>) -> Result<Self, Error> {
         Ok(Self {
-            total_amount: f.amount("TotalAmount"),
-            remain_amount: f.amount("RemainAmount"),
+            total_amount: f.balance("TotalAmount"),
+            remain_amount: f.balance("RemainAmount"),
             total_records_count: f.unsigned("TotalRecordsCount"),
         })
     }
@@ -110,8 +110,8 @@ impl Decode for VoucherPool {
         Ok(Self {
             agent_name: f.text("AgentName"),
             account_type: f.integer("AccountType"),
-            total_quota: f.amount("TotalQuota"),
-            remaining_quota: f.amount("RemainingQuota"),
+            total_quota: f.balance("TotalQuota"),
+            remaining_quota: f.balance("RemainingQuota"),
             issued_num: f.unsigned("IssuedNum"),
         })
     }
