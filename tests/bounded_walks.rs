@@ -1,7 +1,8 @@
 //! No count from outside is a bound: on the exporter against the simulator,
 //! a customer list whose `Total` lies is read no further than its pages
 //! justify and fails that refresh, counted; a row listed twice is dropped
-//! and counted, and the list is published.
+//! and counted, and the list is published. A refresh that runs past its
+//! deadline publishes what it read and fails.
 
 mod support;
 
@@ -121,5 +122,45 @@ async fn a_row_listed_twice_is_dropped_and_counted_and_the_list_published() {
     let listed = scrape.series(CREDIT).len();
     assert!((247..=250).contains(&listed), "{listed}");
     assert!(anomalies(&scrape, "short_of_total") >= 1.0);
+    exporter.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_past_its_deadline_publishes_what_it_read_and_fails() {
+    // 80 bills, 2 calls at once, each answered after 3 s: 2 minutes, where
+    // the deadline is twice the 30 s interval and
+    // twice their 4 s at the pace of the limit.
+    let api = start_api(
+        Shape {
+            customers: 80,
+            vouchers_per_customer: 0.5,
+            seed: 8080,
+        },
+        fast_settings(),
+    )
+    .await;
+    api.sim
+        .inject(Rule::always(Fault::Latency(Duration::from_secs(3))).on("DescribeCustomerBillSummary"));
+    let args = [
+        Exporter::FAST[0],
+        "--api.timeout=5s",
+        "--collector.bills",
+        "--refresh.bills-interval=30s",
+    ];
+    let exporter = Exporter::start(&api, &args).await;
+    let bills_success = |scrape: &Exposition| {
+        scrape.get("tencentcloud_partner_refresh_success{account=\"default\",collector=\"bills\"}")
+    };
+    eventually(Duration::from_secs(90), || async {
+        bills_success(&exporter.scrape().await) == Some(0.0)
+    })
+    .await;
+    let scrape = exporter.scrape().await;
+    let read = scrape
+        .series("tencentcloud_partner_customer_cost_month_to_date_usd")
+        .len();
+    assert!((20..80).contains(&read), "what it read is published: {read} of 80");
+    let landing = reqwest::get(exporter.url("/")).await.unwrap().text().await.unwrap();
+    assert!(landing.contains("deadline"), "the landing page says why");
     exporter.stop().await;
 }

@@ -165,7 +165,10 @@ async fn vouchers_export_exactly_from_sdk_typed_and_odd_answers() {
     let log = binary.log();
     let lines = |field: &str| {
         log.lines()
-            .filter(|l| l.contains("cannot mean what the field does") && l.split(' ').any(|token| token == format!("field={field}")))
+            .filter(|l| {
+                l.contains("cannot mean what the field does")
+                    && l.split(' ').any(|token| token == format!("field={field}"))
+            })
             .count()
     };
     assert_eq!(lines("TotalAmount"), 1, "{log}");

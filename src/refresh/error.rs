@@ -25,6 +25,11 @@ pub enum Error {
     #[error("the exporter is stopping")]
     Stopping,
     #[error(
+        "the refresh ran past its deadline ({after:?}: twice its interval and twice the time of its items at the \
+         documented rate); what it read is published, the rest follows next refresh"
+    )]
+    Deadline { after: std::time::Duration },
+    #[error(
         "the API refused every item this refresh asked about ({items} items of {customers} customers, \
          mostly with {code}): it refuses the request, not the items"
     )]

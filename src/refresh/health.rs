@@ -121,7 +121,9 @@ impl Status {
         self.lock().phase = phase;
     }
 
-    /// Records that the task got an API answer: it is alive.
+    /// Records real progress: an item read, values published, a refresh
+    /// ended other than by its deadline. API calls alone are not: a walk that
+    /// calls and calls while reading nothing new is wedged, not alive.
     pub fn progressed(&self) {
         self.lock().last_progress = Instant::now();
     }
@@ -140,6 +142,7 @@ impl Status {
     /// Records a publication at `at`: of a complete refresh, or of a part.
     pub fn published(&self, at: SystemTime, complete: bool) {
         let mut view = self.lock();
+        view.last_progress = Instant::now();
         view.last_published = Some(at);
         if complete {
             view.last_success = Some(at);
@@ -163,7 +166,9 @@ impl Status {
 
     /// Records one item of the current refresh read.
     pub fn item_read(&self) {
-        if let Some(progress) = &mut self.lock().progress {
+        let mut view = self.lock();
+        view.last_progress = Instant::now();
+        if let Some(progress) = &mut view.progress {
             progress.read += 1;
         }
     }
@@ -239,8 +244,8 @@ mod tests {
         assert!(status.is_healthy());
         tokio::time::advance(Duration::from_secs(1)).await;
         assert!(!status.is_healthy());
-        status.progressed();
-        assert!(status.is_healthy(), "an API answer is progress");
+        status.item_read();
+        assert!(status.is_healthy(), "an item read is progress");
         tokio::time::advance(Duration::from_secs(180)).await;
         status.lock().phase = Phase::Waiting;
         assert!(status.is_healthy(), "waiting for a dependency is not being wedged");

@@ -135,6 +135,9 @@ where
     let mut publishing: Option<Publishing> = None;
     let mut waiting: Vec<Outcome<T>> = Vec::new();
     let outcome = loop {
+        if ctx.past_deadline() {
+            break Err(ctx.deadline_error());
+        }
         let read = match reads.next().await {
             None if ctx.is_stopping() => break Err(Error::Stopping),
             None => break refusals.verdict(),

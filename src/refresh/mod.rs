@@ -11,6 +11,7 @@
 //! prometheus-client trait of the same name lives in `metrics`.
 
 pub mod batches;
+pub mod deadline;
 pub mod error;
 pub mod health;
 pub mod items;
@@ -184,6 +185,10 @@ pub struct Context {
     last_part: Mutex<Instant>,
     /// Cancelled when the exporter stops.
     cancel: CancellationToken,
+    /// When the refresh under way started, and when it is past its deadline
+    /// (see [`deadline`]).
+    started: Mutex<Instant>,
+    deadline: Mutex<Instant>,
     /// The items whose refusal by the API was logged this refresh: each is
     /// logged once a refresh.
     refusals_logged: Mutex<std::collections::HashSet<u64>>,
@@ -201,6 +206,8 @@ impl Context {
             status,
             schedule,
             last_part: Mutex::new(Instant::now()),
+            started: Mutex::new(Instant::now()),
+            deadline: Mutex::new(Instant::now() + deadline::base(schedule.interval)),
             cancel,
             refusals_logged: Mutex::default(),
         }
@@ -223,9 +230,12 @@ impl Context {
         *self.last_part.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
     }
 
-    /// Starts a refresh: its refusals are logged anew.
+    /// Starts a refresh: its refusals are logged anew, its deadline set.
     fn refresh_started(&self) {
         self.restart_part_clock();
+        let now = Instant::now();
+        *self.started.lock().unwrap_or_else(|p| p.into_inner()) = now;
+        *self.deadline.lock().unwrap_or_else(|p| p.into_inner()) = now + deadline::base(self.status.interval);
         self.refusals_logged.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
 
@@ -234,6 +244,26 @@ impl Context {
     pub fn items_due<A: Action>(&self, due: usize) {
         let pace = self.inputs.api.pace::<A>().as_secs_f64();
         self.status.items_due(due, pace);
+        *self.deadline.lock().unwrap_or_else(|p| p.into_inner()) += deadline::for_items(due, pace);
+    }
+
+    /// When the refresh under way must have ended.
+    pub fn deadline(&self) -> Instant {
+        *self.deadline.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The error of a refresh past its deadline.
+    pub fn deadline_error(&self) -> Error {
+        let started = *self.started.lock().unwrap_or_else(|p| p.into_inner());
+        Error::Deadline {
+            after: self.deadline().saturating_duration_since(started),
+        }
+    }
+
+    /// Whether the refresh under way is past its deadline: it then stops
+    /// reading, publishes what it read, and fails.
+    pub fn past_deadline(&self) -> bool {
+        Instant::now() >= self.deadline()
     }
 
     /// Records that the API refused `item` (a customer's UIN, a voucher's id)
@@ -300,17 +330,14 @@ impl Context {
         })
     }
 
-    /// Calls the API and records progress for `/-/healthy`. A call retries
-    /// for at most one of the collector's intervals, so that an outage fails
-    /// the refresh, and shows, within about an interval.
+    /// Calls the API. A call retries for at most one of the collector's
+    /// intervals, so that an outage fails the refresh, and shows, within
+    /// about an interval.
     pub async fn call<A: Action>(&self, request: &A::Request) -> Result<A::Response, api::Error> {
-        let result = self
-            .inputs
+        self.inputs
             .api
             .call_within::<A>(request, Some(self.status.interval))
-            .await;
-        self.status.progressed();
-        result
+            .await
     }
 
     /// Adds one to a counter the collector declares in [`Collector::COUNTERS`].

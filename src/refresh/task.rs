@@ -82,11 +82,17 @@ pub async fn run<C: Collector>(
             Ok(rows) => {
                 publish(&inputs, &status, Arc::new(rows.into()), schedule.max_age, true).await;
                 status.refresh_ended(None, elapsed, schedule.interval);
+                status.progressed();
                 tracing::debug!(collector = %kind, duration = ?elapsed, "refresh complete");
             }
             Err(error) => {
                 status.refresh_ended(Some(error.to_string()), elapsed, schedule.interval);
-                tracing::warn!(collector = %kind, %error, "refresh failed; keeping what was published");
+                // A refresh that ran out of time made no progress to speak
+                // of: three intervals of those and `/-/healthy` says so.
+                if !matches!(error, super::Error::Deadline { .. }) {
+                    status.progressed();
+                }
+                tracing::warn!(account = %inputs.account, collector = %kind, %error, "refresh failed; keeping what was published");
             }
         }
     }
@@ -110,10 +116,18 @@ async fn refresh<C: Collector>(
     let mut log = tokio::time::interval_at(Instant::now() + every, every);
     let refresh = collector.refresh(ctx);
     tokio::pin!(refresh);
+    // A refresh that does not stop at its deadline (a walk that does not
+    // end) is dropped after a grace as long again as its base.
+    let grace = super::deadline::base(schedule.interval);
     loop {
         tokio::select! {
             result = &mut refresh => return Some(result),
             _ = log.tick() => status.log_progress(&inputs.account),
+            _ = tokio::time::sleep_until(ctx.deadline() + grace) => {
+                if Instant::now() >= ctx.deadline() + grace {
+                    return Some(Err(ctx.deadline_error()));
+                }
+            }
             _ = cancel.cancelled() => {
                 let _ = tokio::time::timeout(STOP_GRACE, &mut refresh).await;
                 return None;
