@@ -51,6 +51,8 @@ pub struct Account {
     /// What the account was started from: a different one means a restart.
     config: AccountConfig,
     cancel: CancellationToken,
+    /// Its tasks: stopped, they are awaited before anything replaces them.
+    tasks: TaskTracker,
 }
 
 impl Account {
@@ -87,6 +89,7 @@ impl Account {
                 customer_uins: None,
             },
             cancel: CancellationToken::new(),
+            tasks: TaskTracker::new(),
         }
     }
 
@@ -127,11 +130,15 @@ impl refresh::metrics::Statuses for Accounts {
     }
 }
 
+/// How long a reload waits for a restarted or removed account's tasks to
+/// end (they are given 3 s to publish what they read) before it starts the
+/// new ones anyway.
+const RESTART_GRACE: Duration = Duration::from_secs(10);
+
 /// The accounts being served, in name order.
 pub struct Fleet {
     accounts: Accounts,
     setup: Setup,
-    tasks: TaskTracker,
     cancel: CancellationToken,
     /// One apply at a time.
     applying: tokio::sync::Mutex<()>,
@@ -143,7 +150,6 @@ impl Fleet {
         Self {
             accounts,
             setup,
-            tasks: TaskTracker::new(),
             cancel: CancellationToken::new(),
             applying: tokio::sync::Mutex::new(()),
         }
@@ -156,7 +162,9 @@ impl Fleet {
 
     /// Serves exactly `configs`: starts new accounts, restarts changed ones
     /// (keeping the snapshots they serve), stops removed ones. Nothing
-    /// changes unless every new or changed account can start.
+    /// changes, metrics included, unless every new or changed account can
+    /// start; an account's old tasks have ended (publishing what they read)
+    /// before its new ones call the API.
     pub async fn apply(&self, configs: Vec<AccountConfig>) -> Result<(), Error> {
         let _one_at_a_time = self.applying.lock().await;
         let running: BTreeMap<Arc<str>, Arc<Account>> =
@@ -167,29 +175,58 @@ impl Fleet {
             match running.get(config.name.as_str()) {
                 Some(account) if account.config == config => next.push(account.clone()),
                 previous => {
-                    let (account, start) = self.prepare(config, previous.map(|a| a.snapshots.clone())).await?;
+                    let prepared = self.prepare(config, previous.map(|a| a.snapshots.clone())).await;
+                    let (account, start) = match prepared {
+                        Ok(prepared) => prepared,
+                        Err(error) => {
+                            self.forget_unstarted(&starting, &running);
+                            return Err(error);
+                        }
+                    };
                     next.push(account.clone());
                     starting.push((account, start));
                 }
             }
         }
         next.sort_by(|a, b| a.name.cmp(&b.name));
-        for account in running.values() {
-            if !next.iter().any(|a| Arc::ptr_eq(a, account)) {
-                account.cancel.cancel();
-                if !next.iter().any(|a| a.name == account.name) {
-                    self.setup.api_metrics.remove(&account.name);
-                    self.setup.counters.remove(&account.name);
-                }
-                tracing::info!(account = %account.name, "account stopped");
+        let stopping: Vec<&Arc<Account>> = running
+            .values()
+            .filter(|account| !next.iter().any(|a| Arc::ptr_eq(a, *account)))
+            .collect();
+        for account in &stopping {
+            account.cancel.cancel();
+            account.tasks.close();
+        }
+        let ended = futures::future::join_all(stopping.iter().map(|a| a.tasks.wait()));
+        if tokio::time::timeout(RESTART_GRACE, ended).await.is_err() {
+            tracing::warn!("the tasks of a stopped account did not end in time; starting its new ones anyway");
+        }
+        for account in &stopping {
+            if !next.iter().any(|a| a.name == account.name) {
+                self.setup.api_metrics.remove(&account.name);
+                self.setup.counters.remove(&account.name);
             }
+            tracing::info!(account = %account.name, "account stopped");
         }
         for (account, start) in starting {
-            start(&self.tasks);
+            self.setup
+                .api_metrics
+                .for_account(&account.name, account.config.api.rate_limit_fraction);
+            start();
             tracing::info!(account = %account.name, credentials = %account.credentials, "account started");
         }
         self.accounts.store(Arc::new(next));
         Ok(())
+    }
+
+    /// Removes the series a failed apply created for accounts it prepared
+    /// and did not start, where no running account of that name has them.
+    fn forget_unstarted<S>(&self, prepared: &[(Arc<Account>, S)], running: &BTreeMap<Arc<str>, Arc<Account>>) {
+        for (account, _) in prepared {
+            if !running.contains_key(&account.name) {
+                self.setup.counters.remove(&account.name);
+            }
+        }
     }
 
     /// Builds an account and what starts its tasks, without starting them.
@@ -197,7 +234,7 @@ impl Fleet {
         &self,
         config: AccountConfig,
         snapshots: Option<Snapshots>,
-    ) -> Result<(Arc<Account>, impl FnOnce(&TaskTracker) + use<>), Error> {
+    ) -> Result<(Arc<Account>, impl FnOnce() + use<>), Error> {
         let common = &self.setup.common;
         let name: Arc<str> = config.name.as_str().into();
         let account_error = |error| Error::Credentials {
@@ -214,11 +251,7 @@ impl Fleet {
                 Unavailable::Failed(error) => account_error(error),
             })?;
         let credentials = provider.describe();
-        let observer = Arc::new(
-            self.setup
-                .api_metrics
-                .for_account(&config.name, config.api.rate_limit_fraction),
-        );
+        let observer = Arc::new(self.setup.api_metrics.observer(&config.name));
         let client = api::Client::new(config.api.clone(), provider, observer).map_err(|error| Error::Client {
             account: config.name.clone(),
             error,
@@ -266,7 +299,9 @@ impl Fleet {
             store_errors: self.setup.store_errors.clone(),
             counters: self.setup.counters.for_account(&config.name),
             started: std::time::SystemTime::now(),
+            tasks: TaskTracker::new(),
         };
+        let tasks = shared.tasks.clone();
         let cancel = self.cancel.child_token();
         let account = Arc::new(Account {
             name,
@@ -275,10 +310,11 @@ impl Fleet {
             credentials,
             config: config.clone(),
             cancel: cancel.clone(),
+            tasks: tasks.clone(),
         });
         let full_sweeps = common.full_sweeps;
         let publish_every = common.publish_every;
-        let start = move |tasks: &TaskTracker| {
+        let start = move || {
             for status in statuses {
                 let schedule = Schedule {
                     interval: status.interval,
@@ -286,7 +322,7 @@ impl Fleet {
                     full_sweep: full_sweeps.get(status.kind),
                     publish_every,
                 };
-                refresh::spawn(tasks, status, shared.clone(), schedule, cancel.clone());
+                refresh::spawn(&tasks, status, shared.clone(), schedule, cancel.clone());
             }
         };
         Ok((account, start))
@@ -295,8 +331,12 @@ impl Fleet {
     /// Stops every account's tasks, waiting up to `grace` for them.
     pub async fn stop(&self, grace: Duration) {
         self.cancel.cancel();
-        self.tasks.close();
-        if tokio::time::timeout(grace, self.tasks.wait()).await.is_err() {
+        let accounts = self.accounts();
+        for account in accounts.iter() {
+            account.tasks.close();
+        }
+        let ended = futures::future::join_all(accounts.iter().map(|a| a.tasks.wait()));
+        if tokio::time::timeout(grace, ended).await.is_err() {
             tracing::warn!("refresh tasks did not stop in time");
         }
     }

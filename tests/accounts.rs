@@ -208,3 +208,66 @@ async fn reloads_add_and_remove_accounts_and_a_bad_file_keeps_them() {
     );
     exporter.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_during_a_refresh_waits_for_the_old_tasks_before_the_new_call_the_api() {
+    // The documented limits, in the simulator and the exporter: 60 allocation
+    // histories take 12 s at 5 a second.
+    let api = start_api(
+        Shape {
+            customers: 60,
+            vouchers_per_customer: 1.0,
+            seed: 31,
+        },
+        simulator::Settings {
+            record_requests: true,
+            ..Default::default()
+        },
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let entry = account(dir.path(), "only", &api, SECRET_KEY);
+    let config = write_accounts(dir.path(), std::slice::from_ref(&entry));
+    let args = [config.as_str(), "--api.timeout=5s", "--web.enable-lifecycle"];
+    let exporter = Exporter::start_with_env(&api, &args, |_| None).await;
+    let histories = || api.sim.requests("QueryCreditAllocationHistory").len();
+    eventually(Duration::from_secs(30), || async { histories() >= 10 }).await;
+    // Mid-refresh, the account changes: its tasks restart.
+    let changed = format!("{entry}    timeout: 4s\n");
+    write_accounts(dir.path(), &[changed]);
+    assert_eq!(reload(&exporter).await, reqwest::StatusCode::OK);
+    eventually(Duration::from_secs(60), || async {
+        let scrape = exporter.scrape().await;
+        scrape.get("tencentcloud_partner_refresh_success{account=\"only\",collector=\"allocations\"}") == Some(1.0)
+    })
+    .await;
+    let throttled = api
+        .sim
+        .stats()
+        .get("QueryCreditAllocationHistory")
+        .map_or(0, |s| s.throttled);
+    assert!(
+        throttled <= 1,
+        "{throttled} calls over the documented limit across the reload"
+    );
+
+    // A reload that fails changes no metric: not the changed account's pace,
+    // and no series of an account it did not start.
+    let paced = |scrape: &Exposition| {
+        scrape.get(
+            "tencentcloud_partner_api_rate_limit_requests_per_second{account=\"only\",action=\"QueryCreditAllocationHistory\"}",
+        )
+    };
+    assert_eq!(paced(&exporter.scrape().await), Some(5.0));
+    let slower = format!("{entry}    rate_limit_fraction: 0.5\n");
+    let newcomer = account(dir.path(), "newcomer", &api, SECRET_KEY);
+    write_accounts(dir.path(), &[slower, newcomer, "  - name: broken\n".into()]);
+    assert_eq!(reload(&exporter).await, reqwest::StatusCode::INTERNAL_SERVER_ERROR);
+    let scrape = exporter.scrape().await;
+    assert_eq!(paced(&scrape), Some(5.0));
+    assert!(
+        !scrape.text.contains("account=\"newcomer\""),
+        "no series of an account not started"
+    );
+    exporter.stop().await;
+}

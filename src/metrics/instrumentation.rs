@@ -149,6 +149,16 @@ impl ApiMetrics {
         }
     }
 
+    /// The observer of `account`'s client, which registers nothing until it
+    /// observes: a reload that fails leaves no series of an account it did
+    /// not start.
+    pub fn observer(&self, account: &str) -> AccountApiMetrics {
+        AccountApiMetrics {
+            metrics: self.clone(),
+            account: account.to_owned(),
+        }
+    }
+
     /// The observer of `account`'s client, with a zero `Success` series for
     /// every action so that rates start at 0 rather than from nothing, and
     /// the rate each action is paced at with `rate_limit_fraction`.

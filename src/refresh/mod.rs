@@ -172,6 +172,9 @@ pub struct Inputs {
     /// When the account's tasks were set up: a snapshot taken before was
     /// restored from disk or kept from an earlier run.
     pub started: std::time::SystemTime,
+    /// The account's tasks, the publications of parts included: a reload
+    /// awaits them all before the account's new tasks call the API.
+    pub tasks: TaskTracker,
 }
 
 /// What a collector sees while it refreshes: the API, the snapshots it reads,
@@ -325,7 +328,7 @@ impl Context {
     pub fn spawn_part(&self, snapshot: Arc<Snapshot>) -> tokio::task::JoinHandle<()> {
         self.restart_part_clock();
         let (inputs, status, max_age) = (self.inputs.clone(), self.status.clone(), self.schedule.max_age);
-        tokio::spawn(async move {
+        self.inputs.tasks.clone().spawn(async move {
             publish::publish(&inputs, &status, snapshot, max_age, false).await;
         })
     }
