@@ -106,8 +106,10 @@ impl Collector for Allocations {
     }
 
     async fn refresh(&mut self, ctx: &Context) -> Result<AllocationsSnapshot, Error> {
-        let published = ctx.customers()?;
-        let list = CustomersSnapshot::of(&published.snapshot).ok_or(Error::NoCustomers)?;
+        // The customer list alone, not its encoded text: a new list may
+        // replace it while this refresh runs.
+        let customers = ctx.customers()?.snapshot.clone();
+        let list = CustomersSnapshot::of(&customers).ok_or(Error::NoCustomers)?;
         let now = unix_now();
         let read_before = list
             .customers

@@ -88,8 +88,10 @@ impl Collector for Bills {
     }
 
     async fn refresh(&mut self, ctx: &Context) -> Result<BillsSnapshot, Error> {
-        let published = ctx.customers()?;
-        let list = CustomersSnapshot::of(&published.snapshot).ok_or(Error::NoCustomers)?;
+        // The customer list alone, not its encoded text: a new list may
+        // replace it while this refresh runs.
+        let customers = ctx.customers()?.snapshot.clone();
+        let list = CustomersSnapshot::of(&customers).ok_or(Error::NoCustomers)?;
         let today = ctx.api_now();
         let month = today.format("%Y-%m").to_string();
         // A new month makes every bill read so far last month's.

@@ -64,8 +64,10 @@ impl Collector for Status {
     }
 
     async fn refresh(&mut self, ctx: &Context) -> Result<StatusSnapshot, Error> {
-        let published = ctx.customers()?;
-        let list = CustomersSnapshot::of(&published.snapshot).ok_or(Error::NoCustomers)?;
+        // The customer list alone, not its encoded text: a new list may
+        // replace it while this refresh runs.
+        let customers = ctx.customers()?.snapshot.clone();
+        let list = CustomersSnapshot::of(&customers).ok_or(Error::NoCustomers)?;
         let uins: Vec<u64> = list.customers.iter().map(|c| c.uin).collect();
         // A customer the API refuses (unbound since it was listed) is refused
         // alone: the others of its batch are read.
