@@ -94,10 +94,15 @@ impl Collector for Bills {
         let list = CustomersSnapshot::of(&customers).ok_or(Error::NoCustomers)?;
         let today = ctx.api_now();
         let month = today.format("%Y-%m").to_string();
-        // A new month makes every bill read so far last month's.
+        // A new month makes every bill read so far last month's: none is
+        // served as this month's, not even until the first part of it.
         let known = if month == self.month {
             std::mem::take(&mut self.known)
         } else {
+            if !self.month.is_empty() {
+                ctx.publish_part(snapshot(&month, month_start(today), &HashMap::new()))
+                    .await;
+            }
             HashMap::new()
         };
         let vouchers = voucher_balances(ctx);
