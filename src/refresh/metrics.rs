@@ -25,8 +25,7 @@ impl<S: Statuses> prometheus_client::collector::Collector for RefreshMetrics<S> 
         let e = &mut encoder;
         let all = self.0.statuses();
         let statuses: Vec<(&str, &Status, StatusView)> = all.iter().map(|(a, s)| (&**a, &**s, s.view())).collect();
-        let label =
-            |account: &str, s: &Status| [("account", account.to_owned()), ("collector", s.kind.name().to_owned())];
+        let label = label_of;
         gauges(
             e,
             "refresh_success",
@@ -86,49 +85,59 @@ impl<S: Statuses> prometheus_client::collector::Collector for RefreshMetrics<S> 
                 })
             }),
         )?;
-        let refused: Vec<_> = statuses
-            .iter()
-            .flat_map(|(a, s, v)| {
-                v.refused.iter().map(move |(code, n)| {
-                    let [account, collector] = label(a, s);
-                    ([account, collector, ("code", code.clone())], *n)
+        let by = |label: &'static str, of: fn(&StatusView) -> Vec<(String, u64)>| {
+            statuses
+                .iter()
+                .flat_map(move |(a, s, v)| {
+                    of(v).into_iter().map(move |(value, n)| {
+                        let [account, collector] = label_of(a, s);
+                        ([account, collector, (label, value)], n)
+                    })
                 })
-            })
-            .collect();
-        let anomalies: Vec<_> = statuses
-            .iter()
-            .flat_map(|(a, s, v)| {
-                v.anomalies.iter().map(move |(anomaly, n)| {
-                    let [account, collector] = label(a, s);
-                    ([account, collector, ("anomaly", (*anomaly).to_owned())], *n)
-                })
-            })
-            .collect();
-        if !anomalies.is_empty() {
-            let mut family = e.encode_descriptor(
-                "listing_anomalies",
-                "What a walk of a paged listing found wrong with the API's answers: rows listed twice \
-                 (duplicate_rows, each kept once), a listing published a few items short of its Total \
-                 (short_of_total), a Total its pages could not reach (total_unreachable: the read failed)",
-                None,
-                MetricType::Counter,
-            )?;
-            for (labels, n) in anomalies {
-                ConstCounter::new(n).encode(family.encode_family(&labels)?)?;
-            }
-        }
-        if !refused.is_empty() {
-            let mut family = e.encode_descriptor(
-                "refused_items",
-                "Items (customers, vouchers) the API refused one at a time, by error code: each keeps its last value, \
-                 or has none, while the rest of the refresh is published",
-                None,
-                MetricType::Counter,
-            )?;
-            for (labels, n) in refused {
-                ConstCounter::new(n).encode(family.encode_family(&labels)?)?;
-            }
-        }
+                .collect::<Vec<_>>()
+        };
+        counters(
+            e,
+            "listing_anomalies",
+            "What a walk of a paged listing found wrong with the API's answers: rows listed twice (duplicate_rows, \
+             each kept once), a listing published a few items short of its Total (short_of_total), a Total its \
+             pages could not reach (total_unreachable: the read failed)",
+            by("anomaly", |v| {
+                v.anomalies.iter().map(|(a, n)| ((*a).to_owned(), *n)).collect()
+            }),
+        )?;
+        counters(
+            e,
+            "refused_items",
+            "Items (customers, vouchers) the API refused one at a time, by error code: each keeps its last value, \
+             or has none, while the rest of the refresh is published",
+            by("code", |v| v.refused.iter().map(|(c, n)| (c.clone(), *n)).collect()),
+        )?;
         Ok(())
     }
+}
+
+/// The labels of `status`'s collector of `account`.
+fn label_of(account: &str, status: &Status) -> [(&'static str, String); 2] {
+    [
+        ("account", account.to_owned()),
+        ("collector", status.kind.name().to_owned()),
+    ]
+}
+
+/// Writes a counter family of `samples`, unless there are none.
+fn counters(
+    e: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    samples: Vec<([(&'static str, String); 3], u64)>,
+) -> fmt::Result {
+    if samples.is_empty() {
+        return Ok(());
+    }
+    let mut family = e.encode_descriptor(name, help, None, MetricType::Counter)?;
+    for (labels, n) in samples {
+        ConstCounter::new(n).encode(family.encode_family(&labels)?)?;
+    }
+    Ok(())
 }
