@@ -11,7 +11,7 @@ use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-use support::{Exporter, eventually, fast_settings, histories_without_total, start_api};
+use support::{Exporter, eventually, fast_settings, histories_without_total, start_api, voucher_listed_twice};
 use tencentcloud_partner_exporter::simulator::Shape;
 
 const DASHBOARDS: [&str; 2] = [
@@ -227,6 +227,9 @@ async fn every_panel_and_rule_evaluates_against_a_real_prometheus() {
     // One history answered without its total: one item refused, counted, so
     // that the panel of refusals has data too.
     api.sim.inject(histories_without_total(1));
+    // A voucher listed twice at the first walk and its second read: a
+    // listing anomaly, so that its line of that panel has data.
+    api.sim.inject(voucher_listed_twice(2));
     // Every collector on, bills too, so that every panel and rule has data.
     let args: Vec<&str> = Exporter::FAST.iter().copied().chain(["--collector.bills"]).collect();
     let exporter = Exporter::start(&api, &args).await;

@@ -206,17 +206,7 @@ async fn the_metrics_reference_is_what_the_exporter_serves() {
     );
     // A voucher listed twice, in place of another, so that the listing
     // anomalies' family shows too.
-    api.sim.inject(
-        Rule::always(Fault::Rewrite(Rewrite::new(|r| {
-            if let Some(rows) = r["Data"].as_array_mut()
-                && rows.len() > 1
-            {
-                let last = rows.len() - 1;
-                rows[last] = rows[0].clone();
-            }
-        })))
-        .on("DescribeCustomerVoucherList"),
-    );
+    api.sim.inject(support::voucher_listed_twice(2));
     // One history refused, so that the refused items' family shows too.
     api.sim.inject(support::histories_without_total(1));
     let mut args = vec!["--collector.bills", "--customer.export-names"];

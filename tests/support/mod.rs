@@ -484,6 +484,24 @@ pub fn histories_without_total(times: u64) -> simulator::Rule {
         .times(times)
 }
 
+/// A fault that, in the next `walks` walks of the voucher list, lists the
+/// first voucher of the first page again in place of its last: a row listed
+/// twice, and a listing one short of its total.
+pub fn voucher_listed_twice(walks: u64) -> simulator::Rule {
+    let twice = simulator::Rewrite::new(|response| {
+        if let Some(rows) = response["Data"].as_array_mut()
+            && rows.len() > 1
+        {
+            let last = rows.len() - 1;
+            rows[last] = rows[0].clone();
+        }
+    });
+    simulator::Rule::always(simulator::Fault::Rewrite(twice))
+        .on("DescribeCustomerVoucherList")
+        .asking_for("Page", 1)
+        .times(walks)
+}
+
 pub fn escape_label(value: &str) -> String {
     value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
