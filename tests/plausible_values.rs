@@ -2,7 +2,8 @@
 //! the simulator, a negative balance, 1e308 USD and a time string in another
 //! format are decode errors of their fields, counted and left out, and a
 //! voucher's details do not override its listing with such a value. A time
-//! in RFC 3339 is read.
+//! in RFC 3339 is read. An allocation history whose `Total` its pages do not
+//! hold is no count.
 
 mod support;
 
@@ -94,5 +95,39 @@ async fn amounts_the_api_cannot_mean_and_unreadable_times_are_counted_never_expo
     // The listing's balance stands where the details' cannot be meant.
     let listed = tencentcloud_partner_exporter::simulator::dataset::usd(voucher.remaining_cents);
     assert_eq!(voucher_remaining(&scrape, id), Some(listed));
+    exporter.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_allocation_history_whose_total_its_pages_do_not_hold_is_no_count() {
+    let api = start_api(
+        Shape {
+            customers: 12,
+            vouchers_per_customer: 1.0,
+            seed: 1313,
+        },
+        fast_settings(),
+    )
+    .await;
+    let liar = api.sim.with_data(|d| *d.customers.keys().next().unwrap());
+    // Every answer about one customer's history claims 10^15 records; its
+    // pages hold what they hold.
+    api.sim.inject(
+        Rule::always(Fault::Rewrite(Rewrite::new(|response: &mut Value| {
+            response["Total"] = json!(1_000_000_000_000_000_u64);
+        })))
+        .on("QueryCreditAllocationHistory")
+        .asking_for("ClientUin", liar),
+    );
+    let exporter = Exporter::start(&api, Exporter::FAST).await;
+    exporter.wait_refreshed(Duration::from_secs(60)).await;
+    let scrape = exporter.scrape().await;
+    let allocations = "tencentcloud_partner_customer_credit_allocations";
+    assert_eq!(scrape.customer(allocations, liar), None, "10^15 is no count");
+    assert_eq!(scrape.series(allocations).len(), 11, "the others are counted");
+    let refused = scrape.get(
+        "tencentcloud_partner_refused_items_total{account=\"default\",collector=\"allocations\",code=\"IncompleteAnswer\"}",
+    );
+    assert!(refused.is_some_and(|n| n >= 1.0), "{refused:?}");
     exporter.stop().await;
 }

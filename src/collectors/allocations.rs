@@ -248,7 +248,16 @@ async fn summarise(ctx: &Context, uin: u64, page_size: &AtomicU64) -> Result<All
         };
         let last_page = count.div_ceil(size);
         if last_page > 1 {
-            records.extend(history_page(ctx, uin, last_page, size).await?.history);
+            let last = history_page(ctx, uin, last_page, size).await?.history;
+            // No count from outside is a bound: a Total whose last page is
+            // empty is more than the history holds, and no count.
+            if last.is_empty() {
+                return Err(Error::Incomplete(format!(
+                    "QueryCreditAllocationHistory claims {count} records, but its page {last_page} is empty; the \
+                     customer is read again next time"
+                )));
+            }
+            records.extend(last);
         }
     }
     let newest = records
