@@ -156,7 +156,17 @@ impl Sdk {
                 let mut object: Map<String, Value> = self.models[model]
                     .iter()
                     .enumerate()
-                    .map(|(i, f)| (f.name.clone(), self.maximal(&f.ty, seed + i as u64)))
+                    .map(|(i, f)| {
+                        // A time is a string in Tencent's format: the decoder
+                        // reads no other text as one.
+                        let time = f.ty == "string" && (f.name.ends_with("Time") || f.name == "RecentExpiry");
+                        let value = if time {
+                            json!("2022-10-13 20:09:03")
+                        } else {
+                            self.maximal(&f.ty, seed + i as u64)
+                        };
+                        (f.name.clone(), value)
+                    })
                     .collect();
                 object.insert("FieldTencentAddsLater".into(), json!({"Nested": [1, "two", null]}));
                 Value::Object(object)
