@@ -157,10 +157,14 @@ async fn a_restart_with_a_snapshot_dir_does_not_read_unchanged_details_again() {
     let api = start_api(SHAPE, fast_settings()).await;
     let dir = tempfile::tempdir().unwrap();
     let snapshot_dir = format!("--cache.snapshot-dir={}", dir.path().display());
-    let flags: Vec<&str> = args(&["--refresh.vouchers-interval=1s", "--refresh.customers-interval=1s"])
-        .into_iter()
-        .chain([snapshot_dir.as_str()])
-        .collect();
+    let flags: Vec<&str> = args(&[
+        "--refresh.vouchers-interval=1s",
+        "--refresh.customers-interval=1s",
+        "--refresh.allocations-interval=1s",
+    ])
+    .into_iter()
+    .chain([snapshot_dir.as_str()])
+    .collect();
     let exporter = Exporter::start(&api, &flags).await;
     exporter.wait_refreshed(Duration::from_secs(30)).await;
     two_refreshes(&exporter, "vouchers").await;
@@ -190,6 +194,7 @@ async fn histories_are_read_only_for_customers_whose_credit_moved() {
         &api,
         &args(&[
             "--refresh.customers-interval=1s",
+            "--refresh.allocations-interval=1s",
             // Long enough that the sweep owes no customer during the test.
             "--refresh.allocations-full-interval=10000h",
             "--no-collector.vouchers",
@@ -214,7 +219,7 @@ async fn histories_are_read_only_for_customers_whose_credit_moved() {
         }
         uins
     });
-    // The allocations collector follows the customer list: no hour's wait.
+    // The allocations collector reads only the customers whose credit moved.
     eventually(Duration::from_secs(30), || async {
         let scrape = exporter.scrape().await;
         api.sim.with_data(|d| {
@@ -257,6 +262,7 @@ async fn the_full_sweep_catches_a_top_up_and_an_equal_reclaim() {
         &api,
         &args(&[
             "--refresh.customers-interval=1s",
+            "--refresh.allocations-interval=1s",
             "--refresh.allocations-full-interval=6s",
         ]),
     )

@@ -3,7 +3,7 @@
 mod support;
 
 use std::time::Duration;
-use support::{Exporter, eventually, fast_settings, start_api};
+use support::{Exporter, Exposition, eventually, fast_settings, start_api};
 use tencentcloud_partner_exporter::simulator::{Fault, Rule, Shape, dataset::usd};
 
 const SHAPE: Shape = Shape {
@@ -301,5 +301,48 @@ async fn an_outage_fails_the_refresh_within_about_one_interval() {
         retried >= 3,
         "the call was retried within its interval ({retried} calls)"
     );
+    exporter.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dependent_collector_keeps_its_interval_and_refreshes_soon_only_for_a_list_that_concerns_it() {
+    let api = start_api(
+        Shape {
+            customers: 20,
+            vouchers_per_customer: 1.0,
+            seed: 2121,
+        },
+        fast_settings(),
+    )
+    .await;
+    let args: Vec<&str> = Exporter::FAST
+        .iter()
+        .copied()
+        .chain(["--refresh.customers-interval=1s", "--refresh.allocations-interval=1h"])
+        .collect();
+    let exporter = Exporter::start(&api, &args).await;
+    exporter.wait_refreshed(Duration::from_secs(60)).await;
+    let refreshed = |scrape: &Exposition| {
+        scrape.get("tencentcloud_partner_refresh_last_success_timestamp_seconds{account=\"default\",collector=\"allocations\"}")
+    };
+    let first = refreshed(&exporter.scrape().await);
+    // Customer lists every second, none that changes a credit: the
+    // allocations wait for their hour.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(refreshed(&exporter.scrape().await), first);
+    // A credit allocated: the next list concerns them.
+    let uin = api.sim.with_data(|d| {
+        let uin = *d.customers.keys().next().unwrap();
+        let now = tencentcloud_partner_exporter::simulator::china_now();
+        d.allocate(uin, 5_000, now);
+        uin
+    });
+    eventually(Duration::from_secs(20), || async {
+        refreshed(&exporter.scrape().await) > first
+    })
+    .await;
+    let truth = api.sim.with_data(|d| d.customers[&uin].allocations.len() as f64);
+    let allocations = "tencentcloud_partner_customer_credit_allocations";
+    assert_eq!(exporter.scrape().await.customer(allocations, uin), Some(truth));
     exporter.stop().await;
 }

@@ -93,6 +93,19 @@ impl Collector for Allocations {
     const FULL_SWEEP: Option<Duration> = Some(Duration::from_secs(24 * 60 * 60));
     const NEEDS_CUSTOMERS: bool = true;
 
+    /// A new customer list concerns it when a customer's history is to be
+    /// read: one never read, or whose credit changed.
+    fn concerned(&self, ctx: &Context) -> bool {
+        let Some(list) = ctx.customers().ok() else {
+            return false;
+        };
+        CustomersSnapshot::of(&list.snapshot).is_some_and(|list| {
+            list.customers
+                .iter()
+                .any(|c| self.known.get(&c.uin).is_none_or(|last| last.credit_seen != c.credit))
+        })
+    }
+
     /// Starts from the snapshot served: a customer whose credit has not
     /// changed since then costs no call, and the full sweep goes on from
     /// where it was.

@@ -74,6 +74,19 @@ impl Collector for Bills {
     const NEEDS_CUSTOMERS: bool = true;
     const FULL_SWEEP: Option<Duration> = Some(Duration::from_secs(24 * 60 * 60));
 
+    /// A new customer list concerns it when a customer's bill is to be read:
+    /// one not read this month, or whose credit or vouchers moved.
+    fn concerned(&self, ctx: &Context) -> bool {
+        let Some(list) = ctx.customers().ok() else {
+            return false;
+        };
+        let Some(list) = CustomersSnapshot::of(&list.snapshot) else {
+            return false;
+        };
+        let month = ctx.api_now().format("%Y-%m").to_string();
+        month != self.month || !changed(&list.customers, &self.known, &voucher_balances(ctx)).is_empty()
+    }
+
     /// Starts from the snapshot served: a customer whose balances have not
     /// moved since costs no call, until the month turns.
     fn start(previous: Option<&BillsSnapshot>) -> Self {

@@ -59,6 +59,26 @@ impl Collector for Status {
     const INTERVAL: Duration = Duration::from_secs(5 * 60);
     const NEEDS_CUSTOMERS: bool = true;
 
+    /// A new customer list concerns it when a customer joined or left: the
+    /// status of every customer is read at each interval anyway.
+    fn concerned(&self, ctx: &Context) -> bool {
+        let uins = |uins: &mut dyn Iterator<Item = u64>| {
+            let mut uins: Vec<u64> = uins.collect();
+            uins.sort_unstable();
+            uins
+        };
+        let listed = ctx.customers().ok();
+        let listed = listed.as_deref().and_then(|p| CustomersSnapshot::of(&p.snapshot));
+        let served = ctx.served::<StatusSnapshot>();
+        let served = served.as_deref().and_then(|p| StatusSnapshot::of(&p.snapshot));
+        match (listed, served) {
+            (Some(listed), Some(served)) => {
+                uins(&mut listed.customers.iter().map(|c| c.uin)) != uins(&mut served.rows.iter().map(|r| r.uin))
+            }
+            _ => true,
+        }
+    }
+
     fn start(_: Option<&StatusSnapshot>) -> Self {
         Status
     }

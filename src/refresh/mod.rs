@@ -212,6 +212,12 @@ pub trait Collector: Sized + Send + 'static {
     const FULL_SWEEP_HELP: &'static str = "reads everything again, changed or not, spread over its refreshes";
     /// The counters it keeps, per account, of what it notices and survives.
     const COUNTERS: &'static [&'static CounterDef] = &[];
+    /// For a collector that reads the customer list: whether the list now
+    /// served gives it work, so that it refreshes soon rather than at its
+    /// interval. By default, always.
+    fn concerned(&self, _ctx: &Context) -> bool {
+        true
+    }
     /// The collector, given the snapshot last served (from disk after a restart).
     fn start(previous: Option<&Self::Rows>) -> Self;
     fn refresh(&mut self, ctx: &Context) -> impl Future<Output = Result<Self::Rows, Error>> + Send;

@@ -43,9 +43,9 @@ pub async fn run<C: Collector>(
     let ctx = Context::new(inputs.clone(), status.clone(), schedule, cancel.clone());
     // A collector that reads the customer list waits for the first taken
     // by this run (one restored from disk may be old: what it reads from it
-    // stays served meanwhile), then refreshes after each new one as well as
-    // every interval: what changed for a customer shows one customers
-    // refresh later.
+    // stays served meanwhile), then refreshes every interval, and soon after
+    // a new list that concerns it: what changed for a customer shows one
+    // customers refresh later.
     let mut customers = inputs.snapshots.subscribe(Kind::Customers);
     if C::NEEDS_CUSTOMERS {
         status.set_phase(Phase::Waiting);
@@ -67,7 +67,14 @@ pub async fn run<C: Collector>(
     loop {
         tokio::select! {
             _ = ticker.tick() => {}
-            Ok(()) = customers.changed(), if C::NEEDS_CUSTOMERS => ticker.reset(),
+            Ok(()) = customers.changed(), if C::NEEDS_CUSTOMERS => {
+                // A new list that changes nothing the collector reads waits
+                // for its interval.
+                if !collector.concerned(&ctx) {
+                    continue;
+                }
+                ticker.reset();
+            }
             _ = cancel.cancelled() => return,
         }
         let started = Instant::now();
