@@ -261,7 +261,10 @@ async fn a_reload_during_a_refresh_waits_for_the_old_tasks_before_the_new_call_t
     assert_eq!(paced(&exporter.scrape().await), Some(5.0));
     let slower = format!("{entry}    rate_limit_fraction: 0.5\n");
     let newcomer = account(dir.path(), "newcomer", &api, SECRET_KEY);
-    write_accounts(dir.path(), &[slower, newcomer, "  - name: broken\n".into()]);
+    // The last account's key files are missing: it fails as it is started,
+    // after the two before it were prepared.
+    let keyless = "  - name: keyless\n    secret_id_file: missing.id\n    secret_key_file: missing.key\n".to_owned();
+    write_accounts(dir.path(), &[slower, newcomer, keyless]);
     assert_eq!(reload(&exporter).await, reqwest::StatusCode::INTERNAL_SERVER_ERROR);
     let scrape = exporter.scrape().await;
     assert_eq!(paced(&scrape), Some(5.0));
