@@ -21,10 +21,9 @@ struct Entry {
     /// replaced entry only when its epoch-based collector next runs, which
     /// kept whole superseded publications (tens of megabytes each) alive.
     published: Mutex<Arc<Published>>,
+    /// How long moka serves it: what is left of the maximum age once the
+    /// snapshot's own age (one restored from disk) is taken off.
     max_age: Duration,
-    /// `max_age` on tokio's clock: what [`Snapshots::latest`] checks. moka's
-    /// own expiry, on its own clock, only frees the memory.
-    expires: tokio::time::Instant,
 }
 
 impl Entry {
@@ -126,7 +125,6 @@ impl Snapshots {
             Arc::new(Entry {
                 published: Mutex::new(published.clone()),
                 max_age,
-                expires: tokio::time::Instant::now() + max_age,
             }),
         );
         if let Some(replaced) = replaced {
@@ -135,12 +133,11 @@ impl Snapshots {
         self.generations[kind as usize].send_modify(|g| *g += 1);
     }
 
-    /// The latest snapshot of `kind`, unless none was published or it is too old.
+    /// The latest snapshot of `kind`, unless none was published or it is too
+    /// old: moka's expiry is the one clock, and an expired entry is never
+    /// returned even before it is evicted.
     pub fn latest(&self, kind: Kind) -> Option<Arc<Published>> {
-        self.cache
-            .get(&kind)
-            .filter(|entry| entry.expires > tokio::time::Instant::now())
-            .map(|entry| entry.published())
+        self.cache.get(&kind).map(|entry| entry.published())
     }
 
     /// Follows the publications of `kind`: the receiver changes on each.
@@ -161,12 +158,12 @@ mod tests {
         })
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn publish_replaces_and_expires_after_max_age() {
+    #[test]
+    fn publish_replaces_and_expires_after_max_age() {
         let snapshots = Snapshots::new(Renderer::new("default", false, crate::refresh::encode));
         assert!(snapshots.latest(Kind::Partner).is_none());
         snapshots.publish(partner(1.0), Duration::from_secs(3600));
-        snapshots.publish(partner(2.0), Duration::from_secs(3600));
+        snapshots.publish(partner(2.0), Duration::from_millis(400));
         let latest = snapshots.latest(Kind::Partner).unwrap();
         assert!(
             latest
@@ -178,10 +175,20 @@ mod tests {
             Snapshot::Partner(p) => assert_eq!(p.total, Some(2.0)),
             other => panic!("unexpected {other:?}"),
         }
-        tokio::time::advance(Duration::from_secs(3599)).await;
+        std::thread::sleep(Duration::from_millis(200));
         assert!(snapshots.latest(Kind::Partner).is_some());
-        tokio::time::advance(Duration::from_secs(1)).await;
-        assert!(snapshots.latest(Kind::Partner).is_none());
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(snapshots.latest(Kind::Partner).is_none(), "served past its maximum age");
+    }
+
+    #[test]
+    fn a_restored_snapshot_expires_its_maximum_age_after_it_was_taken() {
+        let snapshots = Snapshots::new(Renderer::new("default", false, crate::refresh::encode));
+        let taken = SystemTime::now() - Duration::from_secs(50);
+        snapshots.publish_taken_at(partner(1.0), taken, Duration::from_secs(60));
+        assert!(snapshots.latest(Kind::Partner).is_some());
+        snapshots.publish_taken_at(partner(1.0), taken, Duration::from_secs(50));
+        assert!(snapshots.latest(Kind::Partner).is_none(), "served past its maximum age");
     }
 
     #[test]

@@ -164,3 +164,51 @@ async fn a_refresh_past_its_deadline_publishes_what_it_read_and_fails() {
     assert!(landing.contains("deadline"), "the landing page says why");
     exporter.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_collector_whose_refreshes_run_out_of_time_is_unhealthy_until_one_ends_in_time() {
+    // 1,000 customers, a page every 25 s, four at once: the walk needs 75 s
+    // and its refresh has 60. Page reads are no progress: three intervals
+    // (6 s) after the start, and through the refresh that follows the one
+    // that ran out of time, `/-/healthy` says the collector is stuck.
+    let api = start_api(
+        Shape {
+            customers: 1_000,
+            vouchers_per_customer: 0.1,
+            seed: 6060,
+        },
+        fast_settings(),
+    )
+    .await;
+    api.sim
+        .inject(Rule::always(Fault::Latency(Duration::from_secs(25))).on(LISTING));
+    let args = [
+        Exporter::FAST[0],
+        "--api.timeout=30s",
+        "--refresh.customers-interval=2s",
+    ];
+    let exporter = Exporter::start(&api, &args).await;
+    let healthy = || async {
+        let response = reqwest::get(exporter.url("/-/healthy")).await.unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    };
+    assert_eq!(healthy().await.0, 200, "healthy while the first pages are under way");
+    eventually(Duration::from_secs(20), || async { healthy().await.0 == 503 }).await;
+    let (_, body) = healthy().await;
+    assert!(body.contains("customers"), "{body}");
+    eventually(Duration::from_secs(80), || async {
+        success(&exporter.scrape().await) == Some(0.0)
+    })
+    .await;
+    let landing = reqwest::get(exporter.url("/")).await.unwrap().text().await.unwrap();
+    assert!(landing.contains("deadline"), "the landing page says why");
+    // The next refresh starts at once and makes no more progress.
+    for _ in 0..8 {
+        assert_eq!(healthy().await.0, 503, "a new refresh is no progress");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    // Once the pages come quickly, the next refresh ends in time.
+    api.sim.clear_faults();
+    eventually(Duration::from_secs(120), || async { healthy().await.0 == 200 }).await;
+    exporter.stop().await;
+}

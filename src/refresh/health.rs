@@ -187,10 +187,13 @@ impl Status {
         *self.lock().refused.entry(code.to_owned()).or_default() += 1;
     }
 
-    /// Starts a refresh: its items are counted from zero.
-    pub(super) fn refresh_started(&self, at: Instant) {
+    /// Starts a refresh: its items are counted from zero. The start is
+    /// progress unless the refresh before ran out of time.
+    pub(super) fn refresh_started(&self, at: Instant, progress: bool) {
         let mut view = self.lock();
-        view.last_progress = at;
+        if progress {
+            view.last_progress = at;
+        }
         view.last_attempt = Some(SystemTime::now());
         view.phase = Phase::Refreshing;
         if let Some(progress) = &mut view.progress {

@@ -260,7 +260,8 @@ impl<'k, T, K: Fn(&T) -> u64> Walk<'k, T, K> {
     }
 }
 
-/// [`walk_pages`] for `ctx`'s collector: what was odd about the listing's
+/// [`walk_pages`] for `ctx`'s collector, within the refresh's deadline: a
+/// walk still under way at it fails. What was odd about the listing's
 /// answers is counted (`tencentcloud_partner_listing_anomalies_total`) and
 /// logged at `warn`, the first time of each kind, with the figures.
 pub async fn walk<T, F, Fut>(
@@ -275,7 +276,10 @@ where
     F: Fn(u64, u64) -> Fut,
     Fut: Future<Output = Result<Page<T>, api::Error>>,
 {
-    let walked = walk_pages(listing, page_size, known, key, fetch).await;
+    let walking = walk_pages(listing, page_size, known, key, fetch);
+    let walked = tokio::time::timeout_at(ctx.deadline(), walking)
+        .await
+        .unwrap_or_else(|_| Err(ctx.deadline_error()));
     match &walked {
         Ok(walked) => {
             if walked.duplicates > 0 {

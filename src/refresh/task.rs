@@ -62,6 +62,10 @@ pub async fn run<C: Collector>(
         customers.mark_unchanged();
         status.set_phase(Phase::Idle);
     }
+    // A refresh that ran out of time made no progress to speak of, nor does
+    // the one that starts after it: three intervals of those and
+    // `/-/healthy` says so.
+    let mut out_of_time = false;
     let mut ticker = tokio::time::interval(schedule.interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -78,7 +82,7 @@ pub async fn run<C: Collector>(
             _ = cancel.cancelled() => return,
         }
         let started = Instant::now();
-        status.refresh_started(started);
+        status.refresh_started(started, !out_of_time);
         ctx.refresh_started();
         let Some(result) = refresh(&mut collector, &ctx, &status, &inputs, schedule, &cancel).await else {
             return;
@@ -90,13 +94,13 @@ pub async fn run<C: Collector>(
                 publish(&inputs, &status, Arc::new(rows.into()), schedule.max_age, true).await;
                 status.refresh_ended(None, elapsed, schedule.interval);
                 status.progressed();
+                out_of_time = false;
                 tracing::debug!(collector = %kind, duration = ?elapsed, "refresh complete");
             }
             Err(error) => {
                 status.refresh_ended(Some(error.to_string()), elapsed, schedule.interval);
-                // A refresh that ran out of time made no progress to speak
-                // of: three intervals of those and `/-/healthy` says so.
-                if !matches!(error, super::Error::Deadline { .. }) {
+                out_of_time = matches!(error, super::Error::Deadline { .. });
+                if !out_of_time {
                     status.progressed();
                 }
                 tracing::warn!(account = %inputs.account, collector = %kind, %error, "refresh failed; keeping what was published");
