@@ -29,6 +29,8 @@ type Stamps = Vec<(PathBuf, Option<(SystemTime, u64)>)>;
 pub enum Error {
     #[error("--web.config.file: {0}")]
     Web(web_config::Error),
+    #[error("--web.config.file {path}: refused on reload: {why}")]
+    Weakens { path: PathBuf, why: &'static str },
     #[error("--config.file: {0}")]
     Accounts(config::accounts::Error),
     #[error("{0}")]
@@ -124,6 +126,14 @@ impl Reloader {
             ),
             None => None,
         };
+        if let (Some(web), Some(path)) = (&web, &self.sources.web_config_file)
+            && let Some(why) = web.weakens(&self.guard.active().config)
+        {
+            return Err(Error::Weakens {
+                path: path.clone(),
+                why,
+            });
+        }
         if let Some(path) = &self.sources.accounts_file {
             let accounts = config::accounts::load(path, &self.sources.flags, |name| std::env::var(name).ok())
                 .map_err(Error::Accounts)?;

@@ -458,3 +458,69 @@ async fn the_example_web_configuration_works_as_documented() {
     assert_eq!(response.headers()["x-frame-options"], "deny");
     assert_eq!(status(client.get(&url)).await, StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn a_reload_never_turns_tls_or_authentication_off() {
+    let site = Site::new();
+    let secured = format!("{TLS}basic_auth_users:\n  prometheus: {}\n", hash("pw", COST));
+    let config = site.config(&secured);
+    let exporter = start(&config, &[]);
+    let tls = client(&site.ca.pem, None);
+    let scrape = || {
+        tls.get(exporter.url("https", "/metrics"))
+            .basic_auth("prometheus", Some("pw"))
+    };
+    assert_eq!(status(scrape()).await, StatusCode::OK);
+    let weaker = [
+        (
+            "emptied in place, as `cat x > web.yml` does",
+            String::new(),
+            "sets nothing",
+        ),
+        ("comments only", "# rendered by a template\n".to_owned(), "sets nothing"),
+        (
+            "without TLS",
+            format!("basic_auth_users:\n  prometheus: {}\n", hash("pw", COST)),
+            "TLS off",
+        ),
+        ("without users", TLS.to_owned(), "every user"),
+    ];
+    for (what, text, why) in weaker {
+        // Written in place, not renamed: what a full disk or a non-atomic
+        // write leaves.
+        let told = || exporter.log().lines().filter(|l| l.contains(why)).count();
+        let before = told();
+        std::fs::write(&config, &text).unwrap();
+        support::eventually(Duration::from_secs(10), || async { told() > before }).await;
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert!(
+            plain().get(exporter.url("http", "/metrics")).send().await.is_err(),
+            "{what}: plain HTTP is still refused"
+        );
+        assert_eq!(
+            status(tls.get(exporter.url("https", "/metrics"))).await,
+            StatusCode::UNAUTHORIZED,
+            "{what}: credentials are still required"
+        );
+        let exposition = body(scrape()).await;
+        assert!(
+            exposition.contains("tencentcloud_partner_config_last_reload_successful 0"),
+            "{what}: the reload is reported failed"
+        );
+        assert!(
+            exporter
+                .log()
+                .lines()
+                .any(|l| l.contains("level=error") && l.contains(why)),
+            "{what}: logged at error"
+        );
+        // Restored, the file reloads again.
+        std::fs::write(&config, &secured).unwrap();
+        support::eventually(Duration::from_secs(10), || async {
+            body(scrape())
+                .await
+                .contains("tencentcloud_partner_config_last_reload_successful 1")
+        })
+        .await;
+    }
+}

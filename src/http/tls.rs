@@ -121,6 +121,14 @@ impl Settings {
                 .any(|p| set_path(p).is_some())
     }
 
+    /// Whether a client must present a certificate to connect.
+    pub fn requires_client_certificate(&self) -> bool {
+        matches!(
+            set(&self.client_auth_type),
+            Some("RequireAnyClientCert" | "RequireAndVerifyClientCert")
+        )
+    }
+
     /// The settings with relative file names resolved against `base`.
     pub fn relative_to(mut self, base: &Path) -> Self {
         for path in [&mut self.cert_file, &mut self.key_file, &mut self.client_ca_file] {

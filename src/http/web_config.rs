@@ -86,6 +86,10 @@ pub struct WebConfig {
     /// Added to every response, the 401s included.
     pub headers: HeaderMap,
     pub rate_limit: Option<RequestRate>,
+    /// Whether TLS requires a client certificate.
+    pub client_certificates: bool,
+    /// Whether the file sets nothing at all: empty, comments only, or `{}`.
+    pub blank: bool,
     /// The configuration file and every file it names, so a change to a
     /// rotated certificate is noticed like a change to the file itself.
     pub files: Vec<PathBuf>,
@@ -109,12 +113,20 @@ impl WebConfig {
     pub fn load(path: &Path) -> Result<Self, Error> {
         let invalid = |message: String| crate::config::file::invalid(path, WHAT, message);
         let file: File = crate::config::file::read_yaml(path, WHAT)?;
+        let blank = file.tls_server_config.is_none()
+            && file.http_server_config.is_none()
+            && file.rate_limit.is_none()
+            && file.basic_auth_users.is_none();
         let base = path.parent().unwrap_or(Path::new("."));
         let mut files = vec![path.to_owned()];
         let http = file.http_server_config.unwrap_or(HttpServerConfig {
             http2: true,
             headers: BTreeMap::new(),
         });
+        let client_certificates = file
+            .tls_server_config
+            .as_ref()
+            .is_some_and(|settings| settings.is_enabled() && settings.requires_client_certificate());
         let tls = match file.tls_server_config {
             Some(settings) if settings.is_enabled() => {
                 let settings = settings.relative_to(base);
@@ -137,8 +149,28 @@ impl WebConfig {
             users: Arc::new(users),
             headers: headers(&http.headers).map_err(invalid)?,
             rate_limit: file.rate_limit.map(request_rate).transpose().map_err(invalid)?,
+            client_certificates,
+            blank,
             files,
         })
+    }
+
+    /// Why this configuration may not replace `running` on reload, if it
+    /// would weaken it: a file caught empty mid-write (`cat x > web.yml`), a
+    /// template that rendered nothing, or an edit that drops TLS, client
+    /// certificates or every user. Serving with less takes a restart.
+    pub fn weakens(&self, running: &WebConfig) -> Option<&'static str> {
+        if self.blank {
+            Some("the file sets nothing (empty, or comments only); a reload never turns TLS or authentication off")
+        } else if running.tls.is_some() && self.tls.is_none() {
+            Some("it would turn TLS off; that takes a restart")
+        } else if running.client_certificates && !self.client_certificates {
+            Some("it would stop requiring client certificates; that takes a restart")
+        } else if running.requires_auth() && !self.requires_auth() {
+            Some("it would remove every user of basic_auth_users; that takes a restart")
+        } else {
+            None
+        }
     }
 
     /// Whether requests must carry a user and password.

@@ -91,8 +91,10 @@ pub async fn run<C: Collector>(
         let kind = <C::Rows as Rows>::KIND;
         match result {
             Ok(rows) => {
-                publish(&inputs, &status, Arc::new(rows.into()), schedule.max_age, true).await;
+                // Its duration is recorded first: whoever sees the new
+                // success time sees the duration of the same refresh.
                 status.refresh_ended(None, elapsed, schedule.interval);
+                publish(&inputs, &status, Arc::new(rows.into()), schedule.max_age, true).await;
                 status.progressed();
                 out_of_time = false;
                 tracing::debug!(collector = %kind, duration = ?elapsed, "refresh complete");
