@@ -524,3 +524,94 @@ async fn a_reload_never_turns_tls_or_authentication_off() {
         .await;
     }
 }
+
+/// A client whose connections come from `address` (any of 127.0.0.0/8).
+fn from(address: std::net::Ipv4Addr) -> reqwest::Client {
+    tencentcloud_partner_exporter::api::install_crypto_provider();
+    reqwest::Client::builder()
+        .local_address(std::net::IpAddr::V4(address))
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
+}
+
+/// Sends wrong passwords for `user` from `client` until `until`, each new.
+async fn guess(client: reqwest::Client, url: String, user: &'static str, until: Instant) -> usize {
+    let mut sent = 0;
+    while Instant::now() < until {
+        let password = format!("{:x}", rand::random::<u64>());
+        let response = client.get(&url).basic_auth(user, Some(password)).send().await;
+        if let Ok(response) = response {
+            assert_ne!(response.status(), StatusCode::OK, "a wrong password got in");
+        }
+        sent += 1;
+    }
+    sent
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn wrong_passwords_from_a_crowd_do_not_slow_the_scraper() {
+    // bcrypt at cost 10, as `htpasswd -B` makes it: about 0.1 s of a core
+    // for each password checked.
+    let dir = tempfile::tempdir().unwrap();
+    let config = write(
+        dir.path(),
+        "web.yml",
+        &format!("basic_auth_users:\n  prometheus: {}\n", hash("secret", 10)),
+    );
+    let exporter = start(&config, &[]);
+    let url = exporter.url("http", "/metrics");
+    let scrape = |client: &reqwest::Client| client.get(&url).basic_auth("prometheus", Some("secret")).send();
+    // Prometheus scrapes as usual when the flood begins.
+    let scraper = from(std::net::Ipv4Addr::new(127, 0, 0, 1));
+    assert_eq!(scrape(&scraper).await.unwrap().status(), StatusCode::OK);
+    let until = Instant::now() + Duration::from_secs(20);
+    // 100 clients: half from one address, half each from its own.
+    let crowd: Vec<_> = (0..100_u8)
+        .map(|n| {
+            let address = if n < 50 {
+                std::net::Ipv4Addr::new(127, 0, 1, 1)
+            } else {
+                std::net::Ipv4Addr::new(127, 0, 2, n)
+            };
+            tokio::spawn(guess(from(address), url.clone(), "prometheus", until))
+        })
+        .collect();
+    let mut times = Vec::new();
+    while Instant::now() < until {
+        let started = Instant::now();
+        let response = scrape(&scraper).await.unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::OK,
+            "scrape {} under the flood",
+            times.len() + 1
+        );
+        response.bytes().await.unwrap();
+        times.push(started.elapsed());
+        if times.len() == 8 {
+            // A second scraper, never seen before, is checked among the crowd.
+            let started = Instant::now();
+            let newcomer = from(std::net::Ipv4Addr::new(127, 0, 0, 2));
+            assert_eq!(scrape(&newcomer).await.unwrap().status(), StatusCode::OK);
+            let first = started.elapsed();
+            assert!(
+                first < Duration::from_secs(3),
+                "a new scraper's first check took {first:?}"
+            );
+        }
+        tokio::time::sleep(Duration::from_secs(1).saturating_sub(started.elapsed())).await;
+    }
+    let mut sent = 0;
+    for guesser in crowd {
+        sent += guesser.await.unwrap();
+    }
+    times.sort();
+    let p99 = times[(times.len() * 99).div_ceil(100) - 1];
+    assert!(times.len() >= 15, "{} scrapes", times.len());
+    assert!(
+        p99 < Duration::from_secs(1),
+        "scrape p99 {p99:?} under {sent} wrong passwords"
+    );
+    eprintln!("{} scrapes, p99 {p99:?}, under {sent} wrong passwords", times.len());
+}

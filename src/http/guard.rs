@@ -3,37 +3,32 @@
 //! authentication (401 with `WWW-Authenticate`). It holds the active web
 //! configuration, swapped whole on reload; it never reads files.
 //!
-//! Password checks cost a bcrypt verification each, so, as in the
-//! exporter-toolkit, they run one at a time off the async workers and their
-//! outcome is remembered under a digest of (user, hash, password): a scraper
-//! pays once, not every 15 seconds. An unknown user is checked against a
-//! hash of the same cost as the real ones, so timing does not tell which
-//! users exist.
+//! Passwords are checked by [`super::passwords`], so that a wrong one
+//! costs its sender and not the scraper. The guard stands outside the
+//! router's limit on concurrent requests, so a flood of wrong passwords
+//! does not take the scraper's place there either.
 
+use super::passwords::{FAILURE_MEMORY, Passwords, Verdict};
 use super::web_config::WebConfig;
 use arc_swap::ArcSwap;
+use axum::extract::ConnectInfo;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use sha2::{Digest, Sha256};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
 /// Paths that answer without credentials when the operator allows probes in.
 const PROBE_PATHS: [&str; 2] = ["/-/healthy", "/-/ready"];
-/// Outcomes of password checks remembered; a scraper needs one.
-const REMEMBERED_CHECKS: u64 = 1024;
 
 /// A web configuration in force, with what serving it needs.
 pub struct Active {
     pub config: WebConfig,
     limiter: Option<DefaultDirectRateLimiter>,
-    /// A hash of a random password at the users' highest cost, checked for
-    /// unknown users.
-    decoy: Option<String>,
 }
 
 impl Active {
@@ -43,17 +38,7 @@ impl Active {
             let quota = Quota::with_period(rate.interval).expect("validated above zero");
             RateLimiter::direct(quota.allow_burst(burst))
         });
-        let decoy = config
-            .users
-            .values()
-            .filter_map(|h| h.parse::<bcrypt::HashParts>().ok())
-            .map(|h| h.get_cost())
-            .max()
-            .map(|cost| {
-                let password = format!("{:032x}", rand::random::<u128>());
-                bcrypt::hash(password, cost).expect("a cost read from a valid hash is valid")
-            });
-        Self { config, limiter, decoy }
+        Self { config, limiter }
     }
 }
 
@@ -62,8 +47,7 @@ pub struct Guard {
     active: ArcSwap<Active>,
     /// Lets `/-/healthy` and `/-/ready` answer without credentials.
     open_probes: bool,
-    checks: moka::sync::Cache<[u8; 32], bool>,
-    bcrypt: tokio::sync::Mutex<()>,
+    passwords: Passwords,
 }
 
 impl Guard {
@@ -71,8 +55,7 @@ impl Guard {
         Self {
             active: ArcSwap::from_pointee(Active::new(config)),
             open_probes,
-            checks: moka::sync::Cache::new(REMEMBERED_CHECKS),
-            bcrypt: tokio::sync::Mutex::new(()),
+            passwords: Passwords::default(),
         }
     }
 
@@ -85,37 +68,15 @@ impl Guard {
     pub fn active(&self) -> Arc<Active> {
         self.active.load_full()
     }
-
-    /// Whether `user` and `password` are a configured pair.
-    async fn check(&self, active: &Active, user: &str, password: &str) -> bool {
-        let (hash, known) = match active.config.users.get(user) {
-            Some(hash) => (hash.clone(), true),
-            None => match &active.decoy {
-                Some(decoy) => (decoy.clone(), false),
-                None => return false,
-            },
-        };
-        let key = digest(user, &hash, password);
-        if let Some(outcome) = self.checks.get(&key) {
-            return outcome && known;
-        }
-        let _one_at_a_time = self.bcrypt.lock().await;
-        let password = password.to_owned();
-        let matches = tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash).unwrap_or(false))
-            .await
-            .unwrap_or(false);
-        self.checks.insert(key, matches);
-        matches && known
-    }
 }
 
-fn digest(user: &str, hash: &str, password: &str) -> [u8; 32] {
-    let mut digest = Sha256::new();
-    for part in [user, hash, password] {
-        digest.update((part.len() as u64).to_be_bytes());
-        digest.update(part.as_bytes());
-    }
-    digest.finalize().into()
+/// The address of the client that sent `request`; unspecified when the
+/// router is called without a connection (its tests).
+fn client_of(request: &Request) -> IpAddr {
+    request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |info| info.0.ip())
 }
 
 /// The user and password of a `Basic` Authorization header.
@@ -143,13 +104,32 @@ pub async fn guard(State(guard): State<Arc<Guard>>, request: Request, next: Next
         );
     }
     let open = !active.config.requires_auth() || (guard.open_probes && PROBE_PATHS.contains(&request.uri().path()));
-    let allowed = open
-        || match basic_credentials(&request) {
-            Some((user, password)) => guard.check(&active, &user, &password).await,
-            None => false,
-        };
-    let response = if allowed {
+    let verdict = if open {
+        Verdict::Granted
+    } else {
+        match basic_credentials(&request) {
+            Some((user, password)) => {
+                let users = &active.config.users;
+                guard
+                    .passwords
+                    .check(users, client_of(&request), &user, &password)
+                    .await
+            }
+            None => Verdict::Refused,
+        }
+    };
+    let response = if verdict == Verdict::Granted {
         next.run(request).await
+    } else if verdict == Verdict::NotChecked {
+        let mut response = (
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many wrong credentials; try again later\n",
+        )
+            .into_response();
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(FAILURE_MEMORY.as_secs()));
+        response
     } else {
         let mut response = (StatusCode::UNAUTHORIZED, "Unauthorized\n").into_response();
         response
@@ -170,11 +150,6 @@ fn with_headers(active: &Active, mut response: Response) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn digests_do_not_collide_on_where_the_colon_falls() {
-        assert_ne!(digest("a:b", "h", "c"), digest("a", "h", "b:c"));
-    }
 
     #[test]
     fn basic_credentials_split_at_the_first_colon() {

@@ -6,6 +6,7 @@
 mod client_auth;
 pub mod guard;
 mod landing;
+mod passwords;
 pub mod server;
 pub mod tls;
 pub mod web_config;
@@ -71,7 +72,6 @@ pub fn router(state: AppState) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
         ))
-        .layer(axum::middleware::from_fn_with_state(state.guard.clone(), guard::guard))
         .layer(
             tower::ServiceBuilder::new()
                 .layer(HandleErrorLayer::new(|_: tower::BoxError| async {
@@ -80,6 +80,9 @@ pub fn router(state: AppState) -> Router {
                 .load_shed()
                 .concurrency_limit(MAX_CONCURRENT_REQUESTS),
         )
+        // Outermost: credentials are checked before a request takes a place
+        // among the concurrent ones, so wrong ones cannot crowd out the scraper.
+        .layer(axum::middleware::from_fn_with_state(state.guard.clone(), guard::guard))
         .with_state(state)
 }
 

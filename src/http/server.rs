@@ -11,10 +11,14 @@
 
 use super::guard::Guard;
 use axum::Router;
+use axum::extract::ConnectInfo;
+use axum::http::Request;
+use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +26,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_io_timeout::TimeoutStream;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tower::ServiceExt;
 
 /// Time for a client to send a request's headers, counted from when the
 /// connection is ready for a request (so it also closes idle keep-alive
@@ -51,9 +56,9 @@ pub async fn serve(
     let connections = TaskTracker::new();
     let mut shutdown = pin!(shutdown);
     loop {
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => stream,
+                Ok(accepted) => accepted,
                 Err(error) => {
                     // Out of file descriptors and the like: wait, don't spin.
                     tracing::warn!(%error, "cannot accept a connection");
@@ -66,7 +71,7 @@ pub async fn serve(
         let tls = guard.active().config.tls.clone();
         let (protocols, router, stop) = (protocols.clone(), router.clone(), stop.clone());
         connections.spawn(async move {
-            if let Err(error) = connection(stream, tls, &protocols, router, stop).await {
+            if let Err(error) = connection(stream, peer, tls, &protocols, router, stop).await {
                 tracing::debug!(%error, "connection ended with an error");
             }
         });
@@ -109,6 +114,7 @@ struct Protocols {
 
 async fn connection(
     stream: TcpStream,
+    peer: SocketAddr,
     tls: Option<Arc<rustls::ServerConfig>>,
     protocols: &Protocols,
     router: Router,
@@ -120,7 +126,11 @@ async fn connection(
     let mut stream = TimeoutStream::new(stream);
     stream.set_write_timeout(Some(WRITE_STALL_TIMEOUT));
     let stream = Box::pin(stream);
-    let service = TowerToHyperService::new(router);
+    // The guard holds wrong passwords against the address that sent them.
+    let service = TowerToHyperService::new(router.map_request(move |mut request: Request<Incoming>| {
+        request.extensions_mut().insert(ConnectInfo(peer));
+        request
+    }));
     match tls {
         None => drive(protocols.http1.serve_connection(TokioIo::new(stream), service), &stop).await,
         Some(config) => {

@@ -148,7 +148,12 @@ impl WebConfig {
             tls,
             users: Arc::new(users),
             headers: headers(&http.headers).map_err(invalid)?,
-            rate_limit: file.rate_limit.map(request_rate).transpose().map_err(invalid)?,
+            rate_limit: file
+                .rate_limit
+                .map(request_rate)
+                .transpose()
+                .map_err(invalid)?
+                .flatten(),
             client_certificates,
             blank,
             files,
@@ -157,10 +162,11 @@ impl WebConfig {
 
     /// Why this configuration may not replace `running` on reload, if it
     /// would weaken it: a file caught empty mid-write (`cat x > web.yml`), a
-    /// template that rendered nothing, or an edit that drops TLS, client
-    /// certificates or every user. Serving with less takes a restart.
+    /// template that rendered nothing (unless the running one set nothing
+    /// either), or an edit that drops TLS, client certificates or every
+    /// user. Serving with less takes a restart.
     pub fn weakens(&self, running: &WebConfig) -> Option<&'static str> {
-        if self.blank {
+        if self.blank && !running.blank {
             Some("the file sets nothing (empty, or comments only); a reload never turns TLS or authentication off")
         } else if running.tls.is_some() && self.tls.is_none() {
             Some("it would turn TLS off; that takes a restart")
@@ -198,19 +204,21 @@ fn headers(configured: &BTreeMap<String, String>) -> Result<HeaderMap, String> {
     Ok(out)
 }
 
-fn request_rate(limit: RateLimit) -> Result<RequestRate, String> {
+/// The rate limit `limit` sets: none when its interval or burst is zero or
+/// left out, the exporter-toolkit's way of turning it off.
+fn request_rate(limit: RateLimit) -> Result<Option<RequestRate>, String> {
     let interval = match limit.interval.as_deref() {
-        None => return Err("rate_limit: interval is missing".into()),
+        None => Duration::ZERO,
         Some(text) => humantime::parse_duration(text)
             .map_err(|e| format!("rate_limit: interval {text:?} is not a duration: {e}"))?,
     };
     if interval.is_zero() || limit.burst == 0 {
-        return Err("rate_limit: burst and interval must both be above zero".into());
+        return Ok(None);
     }
-    Ok(RequestRate {
+    Ok(Some(RequestRate {
         burst: limit.burst,
         interval,
-    })
+    }))
 }
 
 #[cfg(test)]
@@ -260,7 +268,7 @@ mod tests {
     }
 
     #[test]
-    fn rate_limits_need_a_burst_and_an_interval() {
+    fn a_rate_limit_with_a_zero_or_missing_burst_or_interval_is_off() {
         let config = load("rate_limit:\n  burst: 5\n  interval: 1s\n").unwrap();
         assert_eq!(
             config.rate_limit,
@@ -269,8 +277,16 @@ mod tests {
                 interval: Duration::from_secs(1)
             })
         );
-        assert!(message("rate_limit:\n  burst: 5\n").contains("interval is missing"));
-        assert!(message("rate_limit:\n  burst: 0\n  interval: 1s\n").contains("above zero"));
+        for off in [
+            "rate_limit:\n  burst: 5\n",
+            "rate_limit:\n  burst: 0\n  interval: 1s\n",
+            "rate_limit:\n  burst: 5\n  interval: 0s\n",
+            "rate_limit:\n  burst: 5\n  interval: 0\n",
+            "rate_limit: {}\n",
+        ] {
+            assert_eq!(load(off).unwrap().rate_limit, None, "{off}");
+        }
+        assert!(message("rate_limit:\n  burst: 5\n  interval: soon\n").contains("not a duration"));
     }
 
     #[test]
