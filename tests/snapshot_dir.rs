@@ -113,10 +113,13 @@ async fn a_restart_serves_the_last_values_at_once_while_the_api_is_down() {
     );
 }
 
-/// Rewrites the snapshot file of `collector` through `edit`.
+/// Rewrites the snapshot file of `collector` through `edit`, as a file of
+/// the version before checksums, which is read without one.
 fn edit(dir: &Path, collector: &str, edit: impl FnOnce(&mut serde_json::Value)) {
     let path = dir.join("default").join(format!("{collector}.json"));
     let mut file: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    file["version"] = 1.into();
+    file.as_object_mut().unwrap().remove("sha256");
     edit(&mut file);
     std::fs::write(&path, file.to_string()).unwrap();
 }
@@ -169,4 +172,102 @@ async fn corrupt_foreign_future_and_old_files_are_ignored_with_the_reason() {
     assert_eq!(status, 503, "nothing usable was restored");
     let scrape = Exposition::parse(&get(&second, "/metrics").1);
     assert!(values(&scrape).is_empty(), "nothing is served from an ignored file");
+}
+
+fn temporaries(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir.join("default"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|name| name.ends_with(".tmp"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_with_one_digit_changed_is_ignored_and_the_others_served() {
+    let api = start_api(shape(), support::fast_settings()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let first = start(&api.endpoint, dir.path());
+    wait_ready(&first, Duration::from_secs(60));
+    let before = Exposition::parse(&get(&first, "/metrics").1);
+    assert!(first.stop().success());
+
+    // One digit of one customer's credit, as a bad disk or a hand would.
+    let path = dir.path().join("default/customers.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let at = text.find("\"credit\":").expect("a credit in the snapshot") + "\"credit\":".len();
+    let digit = text[at..].find(|c: char| c.is_ascii_digit()).unwrap() + at;
+    let changed = if &text[digit..=digit] == "7" { "8" } else { "7" };
+    std::fs::write(&path, format!("{}{changed}{}", &text[..digit], &text[digit + 1..])).unwrap();
+
+    api.sim.inject(Rule::always(Fault::Error("InternalError".into())));
+    let second = start(&api.endpoint, dir.path());
+    second.wait_for_log("does not match its checksum", Duration::from_secs(5));
+    let after = Exposition::parse(&get(&second, "/metrics").1);
+    let credit = "tencentcloud_partner_credit_usd{account=\"default\"}";
+    assert_eq!(after.get(credit), before.get(credit), "an untouched file is served");
+    assert!(
+        after.series("tencentcloud_partner_customer_credit_usd").is_empty(),
+        "nothing of the altered file is served"
+    );
+}
+
+#[test]
+fn a_second_exporter_on_the_same_directory_fails_to_start_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let flag = format!("--cache.snapshot-dir={}", dir.path().display());
+    let first = Binary::start(&["--demo", &flag]);
+    let second = std::process::Command::new(support::binary::BIN)
+        .args(["--demo", &flag, "--web.listen-address=127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(!second.status.success());
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    let errors: Vec<_> = stderr
+        .lines()
+        .filter(|l| l.contains("in use by another process"))
+        .collect();
+    assert_eq!(errors.len(), 1, "{stderr}");
+    assert!(first.stop().success(), "the first goes on");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_that_fail_or_are_killed_leave_no_temporary_file() {
+    let api = start_api(shape(), support::fast_settings()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        format!("--api.endpoint={}", api.endpoint),
+        format!("--cache.snapshot-dir={}", dir.path().display()),
+        "--api.rate-limit-fraction=20".to_owned(),
+        "--refresh.vouchers-interval=1s".to_owned(),
+        "--refresh.customers-interval=1s".to_owned(),
+    ];
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let env = [
+        ("TENCENTCLOUD_SECRET_ID", SECRET_ID),
+        ("TENCENTCLOUD_SECRET_KEY", SECRET_KEY),
+    ];
+    // A disk with room for 8 KiB a file: the larger snapshots cannot be kept.
+    let full = Binary::start_with_file_size_limit(&args, &env, 8);
+    full.wait_for_log("cannot keep the snapshot on disk", Duration::from_secs(60));
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(temporaries(dir.path()).is_empty(), "{:?}", temporaries(dir.path()));
+    assert!(
+        dir.path().join("default/partner.json").exists(),
+        "small snapshots are kept"
+    );
+    drop(full);
+
+    // Killed while it writes, every 1 s refresh writing: a temporary file
+    // may be left, and one is planted for sure; the next start sweeps both.
+    let mut killed = Binary::start_with(&args, &env);
+    std::thread::sleep(Duration::from_millis(2500));
+    killed.signal("KILL");
+    while killed.is_running() {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::fs::write(dir.path().join("default/.vouchers.json.99999.0.tmp"), "half").unwrap();
+    let next = Binary::start_with(&args, &env);
+    next.wait_for_log("removed the temporary file", Duration::from_secs(5));
+    assert!(temporaries(dir.path()).is_empty(), "{:?}", temporaries(dir.path()));
+    assert!(next.stop().success());
 }

@@ -33,8 +33,21 @@ impl Binary {
 
     /// Starts the binary with `args` and environment `env`.
     pub fn start_with(args: &[&str], env: &[(&str, &str)]) -> Self {
+        Self::launch(Command::new(BIN), args, env)
+    }
+
+    /// Starts the binary as [`Binary::start_with`] does, unable to write a
+    /// file larger than `kib` KiB: each write beyond fails as on a full disk.
+    pub fn start_with_file_size_limit(args: &[&str], env: &[(&str, &str)], kib: u64) -> Self {
+        let mut command = Command::new("bash");
+        // SIGXFSZ ignored, a write beyond the limit fails with EFBIG; the
+        // ignored signal and the limit both survive the exec.
+        command.args(["-c", &format!("trap '' XFSZ; ulimit -f {kib}; exec \"$0\" \"$@\""), BIN]);
+        Self::launch(command, args, env)
+    }
+
+    fn launch(mut command: Command, args: &[&str], env: &[(&str, &str)]) -> Self {
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-        let mut command = Command::new(BIN);
         command
             .args(args)
             .arg(format!("--web.listen-address={addr}"))

@@ -5,22 +5,34 @@
 //! Each collector's last published snapshot (complete, or what a refresh
 //! under way had read so far) is one file,
 //! `<dir>/<account>/<collector>.json`, written whole: a temporary file,
-//! fsync, rename, fsync of the directory. The file carries a format name and
-//! version, the account, the collector and when the refresh completed. A
-//! file that is corrupt, of another format or version, from the future or
-//! older than the maximum age is refused with the reason; the caller logs it
-//! and starts cold. This module reads and writes files; what is served, and
-//! when, is the cache's business.
+//! fsync, rename, fsync of the directory; a write that fails removes its
+//! temporary file, and the first store of a directory sweeps away those of
+//! writes killed half-way. The file carries a format name and version, the
+//! account, the collector, when the refresh completed, and a SHA-256 of all
+//! of it. A file that is corrupt, altered, of another format or version,
+//! from the future or older than the maximum age is refused with the reason;
+//! the caller logs it and starts cold. The directory of each account is
+//! locked by one process ([`lock`]). This module reads and writes files;
+//! what is served, and when, is the cache's business.
+
+mod lock;
 
 use crate::snapshot::{Kind, Snapshot};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use sha2::{Digest, Sha256};
+use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The `format` of every snapshot file.
 pub const FORMAT: &str = "tencentcloud-partner-exporter/snapshot";
-/// The version written, and the only one read.
-pub const VERSION: u32 = 1;
+/// The version written: 2 carries a checksum. Version 1, without one, is
+/// still read, so that an upgrade does not start cold.
+pub const VERSION: u32 = 2;
+/// The version before checksums.
+const UNCHECKED: u32 = 1;
 /// The most a snapshot file may hold: room for a partner a hundred times
 /// the 50,000 vouchers of the scale benchmark (a voucher is a few hundred
 /// bytes of JSON), while a file that is not a snapshot is refused rather
@@ -37,6 +49,12 @@ pub enum Error {
     Write { path: PathBuf, cause: std::io::Error },
     #[error("cannot read {path}: {cause}")]
     Read { path: PathBuf, cause: std::io::Error },
+    #[error(
+        "{path} is in use by another process: two exporters cannot share a --cache.snapshot-dir (give each its own)"
+    )]
+    Locked { path: PathBuf },
+    #[error("{path} does not match its checksum: it was altered or damaged after it was written")]
+    Altered { path: PathBuf },
     #[error("{path} is not a snapshot file: {message}")]
     Corrupt { path: PathBuf, message: String },
     #[error("{path} is of format {format:?} version {version}, not {FORMAT:?} version {VERSION}")]
@@ -76,6 +94,12 @@ struct File<S> {
     /// goes on from it. Files written before parts were published are whole.
     #[serde(default = "whole")]
     complete: bool,
+    /// SHA-256, in hex, of the other fields (see [`checksum`]); absent in
+    /// version 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sha256: Option<String>,
+    // `taken_at` is in the checksum by its bits: serde_json's
+    // `float_roundtrip` reads back exactly the f64 written.
     snapshot: S,
 }
 
@@ -104,19 +128,27 @@ pub struct Restored {
 pub struct Store {
     dir: PathBuf,
     account: String,
+    _lock: Arc<lock::DirLock>,
 }
 
 impl Store {
-    /// The store of `account` under `root`; creates the directory.
+    /// The store of `account` under `root`; creates the directory and locks
+    /// it for this process.
     pub fn open(root: &Path, account: &str) -> Result<Self, Error> {
         let dir = root.join(account);
-        std::fs::create_dir_all(&dir).map_err(|cause| Error::Write {
+        let cannot = |cause| Error::Write {
             path: dir.clone(),
             cause,
+        };
+        std::fs::create_dir_all(&dir).map_err(cannot)?;
+        let lock = lock::lock(&dir).map_err(|refused| match refused {
+            lock::Refused::Held => Error::Locked { path: dir.clone() },
+            lock::Refused::Io(cause) => cannot(cause),
         })?;
         Ok(Self {
             dir,
             account: account.to_owned(),
+            _lock: lock,
         })
     }
 
@@ -130,15 +162,24 @@ impl Store {
     pub fn save(&self, snapshot: &Snapshot, taken_at: SystemTime, complete: bool) -> Result<(), Error> {
         let kind = snapshot.kind();
         let path = self.path(kind);
-        let file = File {
+        let mut file = File {
             format: FORMAT.into(),
             version: VERSION,
             account: self.account.clone(),
             collector: kind.name().into(),
             taken_at: unix(taken_at),
             complete,
+            sha256: None,
             snapshot,
         };
+        // The snapshot is encoded twice, once for its checksum and once to
+        // the file, rather than held whole in memory (tens of megabytes).
+        let mut hasher = Hasher(checksum_of_header(&file));
+        serde_json::to_writer(&mut hasher, snapshot).map_err(|e| Error::Write {
+            path: path.clone(),
+            cause: e.into(),
+        })?;
+        file.sha256 = Some(hex(hasher.0.finalize().as_slice()));
         // Unique per writer: an account stopping after a reload and its
         // successor may write the same collector's file at once.
         static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -156,8 +197,11 @@ impl Store {
             path: path.clone(),
             cause,
         };
-        write(&temporary).map_err(failed)?;
-        std::fs::rename(&temporary, &path).map_err(failed)?;
+        if let Err(cause) = write(&temporary).and_then(|()| std::fs::rename(&temporary, &path)) {
+            // Not left to fill the disk: a full one is the likeliest cause.
+            let _ = std::fs::remove_file(&temporary);
+            return Err(failed(cause));
+        }
         // The rename is durable only once the directory is.
         std::fs::File::open(&self.dir)
             .and_then(|d| d.sync_all())
@@ -179,15 +223,23 @@ impl Store {
             message,
         };
         let header: Header = serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
-        if header.format != FORMAT || header.version != VERSION {
+        if header.format != FORMAT || !(UNCHECKED..=VERSION).contains(&header.version) {
             return Err(Error::Foreign {
                 path,
                 format: header.format,
                 version: header.version,
             });
         }
-        let file: File<Snapshot> = serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
-        if file.collector != kind.name() || file.snapshot.kind() != kind || file.account != self.account {
+        let file: File<&RawValue> = serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
+        if header.version > UNCHECKED {
+            let mut hasher = checksum_of_header(&file);
+            hasher.update(file.snapshot.get().as_bytes());
+            if file.sha256.as_deref() != Some(hex(hasher.finalize().as_slice()).as_str()) {
+                return Err(Error::Altered { path });
+            }
+        }
+        let snapshot: Snapshot = serde_json::from_str(file.snapshot.get()).map_err(|e| corrupt(e.to_string()))?;
+        if file.collector != kind.name() || snapshot.kind() != kind || file.account != self.account {
             return Err(Error::Mismatch {
                 path,
                 found: file.collector,
@@ -207,12 +259,51 @@ impl Store {
             }),
             Ok(age) if age >= max_age => Err(Error::TooOld { path, age, max_age }),
             _ => Ok(Some(Restored {
-                snapshot: file.snapshot,
+                snapshot,
                 taken_at,
                 complete: file.complete,
             })),
         }
     }
+}
+
+/// A SHA-256 under way of a file's fields other than its snapshot, each
+/// length-prefixed so that no two files share one; the snapshot's bytes,
+/// as written, follow.
+fn checksum_of_header<S>(file: &File<S>) -> Sha256 {
+    let mut hasher = Sha256::new();
+    let taken_at = file.taken_at.to_bits().to_be_bytes();
+    let fields: [&[u8]; 6] = [
+        file.format.as_bytes(),
+        &file.version.to_be_bytes(),
+        file.account.as_bytes(),
+        file.collector.as_bytes(),
+        &taken_at,
+        &[u8::from(file.complete)],
+    ];
+    for field in fields {
+        hasher.update((field.len() as u64).to_be_bytes());
+        hasher.update(field);
+    }
+    hasher
+}
+
+/// Feeds what is written to a SHA-256.
+struct Hasher(Sha256);
+
+impl Write for Hasher {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.update(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Creates (or truncates) a file only its owner can read: a snapshot holds
@@ -230,113 +321,4 @@ fn unix(t: SystemTime) -> f64 {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::snapshot::{CustomerRow, CustomersSnapshot};
-
-    fn customers() -> Snapshot {
-        Snapshot::Customers(CustomersSnapshot {
-            total: 1,
-            customers: vec![CustomerRow {
-                uin: 100001,
-                remark: "a \"quoted\"\nremark".into(),
-                credit: Some(1234.56),
-                remaining: None,
-                ..Default::default()
-            }],
-        })
-    }
-
-    const HOUR: Duration = Duration::from_secs(3600);
-
-    #[test]
-    fn two_writers_of_one_collector_at_once_leave_one_whole_file() {
-        // An account stopping after a reload and its successor, both saving.
-        let dir = tempfile::tempdir().unwrap();
-        let (first, second) = (
-            Store::open(dir.path(), "default").unwrap(),
-            Store::open(dir.path(), "default").unwrap(),
-        );
-        let taken_at = UNIX_EPOCH + Duration::from_secs(1_764_000_000);
-        std::thread::scope(|s| {
-            for store in [&first, &second] {
-                s.spawn(move || {
-                    for _ in 0..200 {
-                        store.save(&customers(), taken_at, true).unwrap();
-                    }
-                });
-            }
-        });
-        let restored = first.load(Kind::Customers, HOUR, taken_at).unwrap().unwrap();
-        assert_eq!(restored.snapshot, customers());
-        let names: Vec<_> = std::fs::read_dir(dir.path().join("default"))
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert_eq!(names, vec!["customers.json"]);
-    }
-
-    #[test]
-    fn a_saved_snapshot_loads_back_exactly_with_its_time() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), "default").unwrap();
-        let taken_at = UNIX_EPOCH + Duration::from_millis(1_764_000_000_250);
-        store.save(&customers(), taken_at, true).unwrap();
-        let restored = store
-            .load(Kind::Customers, HOUR, taken_at + Duration::from_secs(5))
-            .unwrap()
-            .unwrap();
-        assert_eq!(restored.snapshot, customers());
-        assert_eq!(restored.taken_at, taken_at);
-        assert!(store.load(Kind::Partner, HOUR, taken_at).unwrap().is_none());
-        let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("default"))
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert_eq!(leftovers, vec!["customers.json"], "no temporary file left behind");
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(store.path(Kind::Customers))
-                .unwrap()
-                .permissions()
-                .mode();
-            assert_eq!(mode & 0o777, 0o600, "only the exporter's user reads customers' data");
-        }
-    }
-
-    #[test]
-    fn old_future_foreign_and_other_accounts_files_are_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), "default").unwrap();
-        let now = SystemTime::now();
-        store.save(&customers(), now - 2 * HOUR, true).unwrap();
-        assert!(matches!(
-            store.load(Kind::Customers, HOUR, now),
-            Err(Error::TooOld { .. })
-        ));
-        store.save(&customers(), now + HOUR, true).unwrap();
-        assert!(matches!(
-            store.load(Kind::Customers, HOUR, now),
-            Err(Error::Future { .. })
-        ));
-        let path = store.path(Kind::Customers);
-        std::fs::write(&path, r#"{"format":"something-else","version":7}"#).unwrap();
-        assert!(matches!(
-            store.load(Kind::Customers, HOUR, now),
-            Err(Error::Foreign { .. })
-        ));
-        std::fs::write(&path, "{\"format\": \"tencentcloud-partner-exporter/snapsh").unwrap();
-        assert!(matches!(
-            store.load(Kind::Customers, HOUR, now),
-            Err(Error::Corrupt { .. })
-        ));
-        let other = Store::open(dir.path(), "other").unwrap();
-        other.save(&customers(), now, false).unwrap();
-        std::fs::copy(other.path(Kind::Customers), &path).unwrap();
-        assert!(matches!(
-            store.load(Kind::Customers, HOUR, now),
-            Err(Error::Mismatch { .. })
-        ));
-    }
-}
+mod tests;
