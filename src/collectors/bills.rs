@@ -5,7 +5,10 @@
 //! customers takes 2 h 47 min. So the collector is off by default, and reads
 //! a customer's bill again only when
 //! - its `RemainingCredit` (customers collector) or what is left on its
-//!   vouchers (vouchers collector, when on) changed since: spending moves them;
+//!   vouchers (vouchers collector, when on) changed since: spending moves them.
+//!   What is left on the vouchers is taken as served when the bill is read,
+//!   never newer than the bill; a bill read before the vouchers were first
+//!   published is read again once they are;
 //! - the month turned: every bill starts again. The month is the API's, by its
 //!   clock as the client knows it, in `--api.timezone`;
 //! - the full sweep is due (`--refresh.bills-full-interval`), for a bill
@@ -119,6 +122,7 @@ impl Collector for Bills {
             HashMap::new()
         };
         let vouchers = voucher_balances(ctx);
+        let balances = Balances::default();
         let now = unix_now();
         let read_before = list
             .customers
@@ -147,7 +151,10 @@ impl Collector for Bills {
                 in_flight: CALLS_IN_FLIGHT,
                 key: |(uin, _)| Key::customer(*uin),
             },
-            |(uin, remaining)| read_bill(ctx, uin, remaining, &month, vouchers.get(&uin).copied(), now),
+            // What is left on the customer's vouchers as served when its
+            // bill is read: never newer than the bill, so that spending
+            // between the two shows as a move at the next refresh.
+            |(uin, remaining)| read_bill(ctx, uin, remaining, &month, balances.at_read(ctx, uin), now),
             |known, outcome| {
                 if let Outcome::Answered(row) = outcome {
                     known.insert(row.uin, row);
@@ -156,14 +163,6 @@ impl Collector for Bills {
             so_far,
         )
         .await;
-        if outcome.is_ok() {
-            // Vouchers first seen since a bill was read (their collector had
-            // not refreshed yet, or the customer had none) are a baseline, not
-            // spending.
-            for row in known.values_mut().filter(|r| r.vouchers_seen.is_none()) {
-                row.vouchers_seen = vouchers.get(&row.uin).copied();
-            }
-        }
         let snapshot = so_far(&known);
         (self.month, self.known) = (month, known);
         outcome.map(|()| snapshot)
@@ -221,10 +220,14 @@ fn changed<'c>(
         .filter(|c| match known.get(&c.uin) {
             None => true,
             Some(last) => {
-                let vouchers_moved = matches!(
-                    (last.vouchers_seen, vouchers.get(&c.uin)),
-                    (Some(seen), Some(now)) if seen != *now
-                );
+                // Vouchers not known when the bill was read (their collector
+                // had not published yet, or the customer had none) may have
+                // been spent since: read again once.
+                let vouchers_moved = match (last.vouchers_seen, vouchers.get(&c.uin)) {
+                    (Some(seen), Some(now)) => seen != *now,
+                    (None, Some(_)) => true,
+                    (_, None) => false,
+                };
                 last.remaining_seen != c.remaining || vouchers_moved
             }
         })
@@ -242,14 +245,38 @@ fn by_credit_left(customers: &mut [&CustomerRow]) {
 /// What is left on each customer's vouchers, from the vouchers collector's
 /// snapshot; empty when it does not run.
 fn voucher_balances(ctx: &Context) -> HashMap<u64, f64> {
-    let Some(served) = ctx.served::<VouchersSnapshot>() else {
-        return HashMap::new();
-    };
+    ctx.served::<VouchersSnapshot>()
+        .map_or_else(HashMap::new, |served| sum_by_customer(&served.snapshot))
+}
+
+/// What is left on the vouchers of `snapshot`, by customer.
+fn sum_by_customer(snapshot: &crate::snapshot::Snapshot) -> HashMap<u64, f64> {
     let mut balances = HashMap::new();
-    for voucher in VouchersSnapshot::of(&served.snapshot).map_or(&[][..], |s| &s.rows) {
+    for voucher in VouchersSnapshot::of(snapshot).map_or(&[][..], |s| &s.rows) {
         *balances.entry(voucher.customer_uin).or_insert(0.0) += voucher.remaining.unwrap_or(0.0);
     }
     balances
+}
+
+/// What is left on each customer's vouchers in the vouchers snapshot
+/// served, summed again only when a new one is.
+#[derive(Default)]
+struct Balances {
+    last: std::sync::Mutex<Option<Summed>>,
+}
+
+/// A vouchers publication, and what is left on its vouchers by customer.
+type Summed = (std::sync::Arc<crate::metrics::exposition::Published>, HashMap<u64, f64>);
+
+impl Balances {
+    fn at_read(&self, ctx: &Context, uin: u64) -> Option<f64> {
+        let served = ctx.served::<VouchersSnapshot>()?;
+        let mut last = self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !last.as_ref().is_some_and(|(of, _)| std::sync::Arc::ptr_eq(of, &served)) {
+            *last = Some((served.clone(), sum_by_customer(&served.snapshot)));
+        }
+        last.as_ref().and_then(|(_, balances)| balances.get(&uin).copied())
+    }
 }
 
 /// Reads one customer's bill for `month`. A customer the API does not know
@@ -343,15 +370,17 @@ mod tests {
             bill(4, 70.0, Some(8.0)),
             bill(5, 5.0, None),
         ]);
-        // Customer 2's vouchers were not known when its bill was read: a
-        // balance first seen is no sign of spending.
-        let vouchers = HashMap::from([(1, 3.0), (2, 9.0), (4, 7.5)]);
+        let vouchers = HashMap::from([(1, 3.0), (4, 7.5)]);
         let (read, unread) = due(&customers, &known, &vouchers, HashSet::from([5]), 10);
         let uins: Vec<u64> = read.iter().map(|c| c.uin).collect();
         assert_eq!(uins, [5, 2, 4, 3]);
         assert_eq!(unread, 0);
         let unchanged_credit = [customer(2, 12.5)];
         assert!(changed(&unchanged_credit, &known, &vouchers).is_empty());
+        // Customer 2's vouchers were not known when its bill was read: they
+        // may have been spent since, and it is read again.
+        let first_seen = HashMap::from([(2, 9.0)]);
+        assert_eq!(changed(&unchanged_credit, &known, &first_seen).len(), 1);
     }
 
     #[test]
