@@ -67,6 +67,48 @@ async fn serves_openmetrics_to_prometheus_and_text_to_others_gzipped_on_request(
         compressed.len(),
         plain.len()
     );
+
+    // q=0 refuses, for the format and the coding alike, on both formats.
+    let ask = |accept: &'static str, encoding: &'static str| {
+        client
+            .get(exporter.url("/metrics"))
+            .header("Accept", accept)
+            .header("Accept-Encoding", encoding)
+            .send()
+    };
+    for (accept, encoding, format, gzip) in [
+        (
+            prometheus_accept,
+            "gzip;q=0, identity",
+            "application/openmetrics-text",
+            false,
+        ),
+        (
+            prometheus_accept,
+            "identity;q=0.5, gzip;q=0.9",
+            "application/openmetrics-text",
+            true,
+        ),
+        (
+            "application/openmetrics-text;q=0, text/plain",
+            "gzip",
+            "text/plain",
+            true,
+        ),
+        ("text/plain", "gzip;q=0", "text/plain", false),
+    ] {
+        let response = ask(accept, encoding).await.unwrap();
+        let headers = response.headers().clone();
+        let what = format!("Accept: {accept}; Accept-Encoding: {encoding}");
+        assert!(headers["content-type"].to_str().unwrap().starts_with(format), "{what}");
+        assert_eq!(headers.get("content-encoding").is_some(), gzip, "{what}");
+        let body = response.bytes().await.unwrap();
+        assert_eq!(
+            body.starts_with(b"\x1f\x8b"),
+            gzip,
+            "{what}: the body is what the headers say"
+        );
+    }
     exporter.stop().await;
 }
 

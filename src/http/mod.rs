@@ -91,19 +91,12 @@ pub fn router(state: AppState) -> Router {
 /// gzipped here, from the blocks compressed at publication; the classic format
 /// is left to the compression layer.
 async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let accepts = |name: header::HeaderName, what: &str| {
-        headers
-            .get_all(name)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .any(|v| v.contains(what))
-    };
-    let format = if accepts(header::ACCEPT, "application/openmetrics-text") {
+    let format = if accepts(&headers, header::ACCEPT, "application/openmetrics-text") {
         Format::OpenMetrics
     } else {
         Format::Text
     };
-    let gzip = format == Format::OpenMetrics && accepts(header::ACCEPT_ENCODING, "gzip");
+    let gzip = format == Format::OpenMetrics && accepts(&headers, header::ACCEPT_ENCODING, "gzip");
     let chunks = state.metrics.scrape(format, gzip);
     let length: usize = chunks.iter().map(|c| c.len()).sum();
     let body = Body::from_stream(futures::stream::iter(chunks.into_iter().map(Ok::<_, Infallible>)));
@@ -120,6 +113,26 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
         headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     }
     response
+}
+
+/// Whether the `name` headers accept `what` (a media type or a coding) by
+/// name, with a quality above zero: `gzip;q=0` refuses gzip.
+fn accepts(headers: &HeaderMap, name: header::HeaderName, what: &str) -> bool {
+    headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|entry| {
+            let mut parts = entry.split(';').map(str::trim);
+            let value = parts.next()?;
+            let quality = parts
+                .filter_map(|p| p.split_once('='))
+                .find(|(key, _)| key.trim().eq_ignore_ascii_case("q"))
+                .map_or(Some(1.0), |(_, q)| q.trim().parse::<f32>().ok())?;
+            Some((value, quality))
+        })
+        .any(|(value, quality)| value.eq_ignore_ascii_case(what) && quality > 0.0)
 }
 
 async fn healthy(State(state): State<AppState>) -> Response {
