@@ -125,7 +125,10 @@ pub async fn run(
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(address = %addr, path = %config.telemetry_path, "listening");
     }
-    let served = http::server::serve(listener, http::router(state), reloader.guard(), shutdown).await;
+    let open_files = http::connections::raise_open_file_limit();
+    let connections =
+        http::connections::Connections::new(http::connections::cap(config.web.max_connections, open_files));
+    let served = http::server::serve(listener, http::router(state), reloader.guard(), connections, shutdown).await;
     cancel.cancel();
     let _ = watcher.await;
     fleet.stop(SHUTDOWN_GRACE).await;

@@ -159,3 +159,87 @@ fn clients_that_never_read_are_dropped_and_memory_stays_flat() {
     }
     assert_eq!(scrape(&exporter), Ok(200));
 }
+
+#[test]
+fn a_crowd_of_idle_connections_beyond_the_open_file_limit_does_not_lock_the_probes_out() {
+    // 1,024 files, soft and hard: the exporter cannot raise it, and caps its
+    // connections below it. 1,100 connections that never send a request,
+    // reopened as they are closed, while probes come and go.
+    let exporter = Binary::start_with_open_file_limit(&["--demo", "--log.level=warn"], 1024);
+    let hard = rustix_free_limit();
+    assert!(
+        hard >= 2400,
+        "the test needs room for its own 1,100 sockets: hard limit {hard}"
+    );
+    let mut idle: Vec<TcpStream> = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut probes = Vec::new();
+    while Instant::now() < deadline {
+        idle.retain_mut(|stream| {
+            stream.set_nonblocking(true).unwrap();
+            let mut byte = [0u8; 1];
+            !matches!(stream.read(&mut byte), Ok(0))
+        });
+        while idle.len() < 1100 {
+            match TcpStream::connect(exporter.addr) {
+                Ok(stream) => idle.push(stream),
+                Err(_) => break,
+            }
+        }
+        let started = Instant::now();
+        let answered = probe(&exporter);
+        probes.push((answered, started.elapsed()));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let failed: Vec<_> = probes
+        .iter()
+        .filter(|(ok, took)| !ok || *took > Duration::from_secs(1))
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "{} of {} probes failed or took over 1 s: {failed:?}",
+        failed.len(),
+        probes.len()
+    );
+    let log = exporter.log();
+    let accept_warnings = log.lines().filter(|l| l.contains("cannot accept")).count();
+    assert!(accept_warnings <= 2, "accept errors are logged once per 10 s:\n{log}");
+}
+
+/// `/-/healthy` over a fresh connection: whether it answered 200.
+fn probe(exporter: &Binary) -> bool {
+    let Ok(mut stream) = TcpStream::connect(exporter.addr) else {
+        return false;
+    };
+    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    if write!(
+        stream,
+        "GET /-/healthy HTTP/1.1\r\nHost: exporter\r\nConnection: close\r\n\r\n"
+    )
+    .is_err()
+    {
+        return false;
+    }
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    response.starts_with(b"HTTP/1.1 200")
+}
+
+/// Raises this test process's own open-file limit to its hard limit, which
+/// it returns.
+fn rustix_free_limit() -> u64 {
+    tencentcloud_partner_exporter::http::connections::raise_open_file_limit().unwrap_or(0)
+}
+
+#[test]
+fn sigterm_with_a_request_half_sent_stops_at_once() {
+    let exporter = demo();
+    let mut half = TcpStream::connect(exporter.addr).unwrap();
+    write!(half, "GET /metrics HTTP/1.1\r\nHost: exp").unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let started = Instant::now();
+    assert!(exporter.stop().success());
+    // Before, it waited out the 4 s drain for a request that does not exist.
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(2), "stopped after {took:?}");
+}

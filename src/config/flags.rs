@@ -57,6 +57,10 @@ pub struct Flags {
     #[arg(long = "web.probes-without-auth", env = "TENCENTCLOUD_PARTNER_EXPORTER_WEB_PROBES_WITHOUT_AUTH", action = ArgAction::SetTrue)]
     pub probes_without_auth: bool,
 
+    /// Most connections open at once; beyond, the oldest is closed (at once when idle). Kept below the open-file limit.
+    #[arg(long = "web.max-connections", env = "TENCENTCLOUD_PARTNER_EXPORTER_WEB_MAX_CONNECTIONS", default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..), value_name = "N")]
+    pub max_connections: u32,
+
     /// Enable POST /-/reload, which re-reads the configuration files.
     #[arg(long = "web.enable-lifecycle", env = "TENCENTCLOUD_PARTNER_EXPORTER_WEB_ENABLE_LIFECYCLE", action = ArgAction::SetTrue)]
     pub enable_lifecycle: bool,

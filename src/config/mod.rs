@@ -142,6 +142,8 @@ pub struct Web {
     pub probes_without_auth: bool,
     /// `POST /-/reload`.
     pub enable_lifecycle: bool,
+    /// `--web.max-connections`.
+    pub max_connections: usize,
 }
 
 impl Config {
@@ -195,6 +197,7 @@ impl Config {
                 config_file: flags.web_config_file,
                 probes_without_auth: flags.probes_without_auth,
                 enable_lifecycle: flags.enable_lifecycle,
+                max_connections: flags.max_connections as usize,
             },
             api: api::Settings {
                 endpoint: flags.endpoint,

@@ -4,6 +4,7 @@
 //! calls the API.
 
 mod client_auth;
+pub mod connections;
 pub mod guard;
 mod landing;
 mod passwords;

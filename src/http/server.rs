@@ -9,6 +9,7 @@
 //! it stops accepting, lets requests in flight finish, and closes idle
 //! connections.
 
+use super::connections::{AcceptErrors, Connections};
 use super::guard::Guard;
 use axum::Router;
 use axum::extract::ConnectInfo;
@@ -21,6 +22,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_io_timeout::TimeoutStream;
@@ -41,11 +43,18 @@ pub const MAX_HEADER_BYTES: usize = 64 * 1024;
 /// How long shutdown waits for requests in flight.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(4);
 
-/// Serves `router` behind `guard` on `listener` until `shutdown` completes.
+/// How long a connection asked to close (the oldest beyond
+/// `--web.max-connections`, or every one at shutdown) is given to finish the
+/// response it is sending; one that never sent a request is closed at once.
+const CLOSE_GRACE: Duration = Duration::from_secs(3);
+
+/// Serves `router` behind `guard` on `listener`, at most `connections` open
+/// at once, until `shutdown` completes.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     guard: Arc<Guard>,
+    connections: Connections,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let protocols = Arc::new(Protocols {
@@ -53,7 +62,8 @@ pub async fn serve(
         http2: builder().http2_only(),
     });
     let stop = CancellationToken::new();
-    let connections = TaskTracker::new();
+    let tasks = TaskTracker::new();
+    let mut accept_errors = AcceptErrors::default();
     let mut shutdown = pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -61,25 +71,27 @@ pub async fn serve(
                 Ok(accepted) => accepted,
                 Err(error) => {
                     // Out of file descriptors and the like: wait, don't spin.
-                    tracing::warn!(%error, "cannot accept a connection");
+                    accept_errors.record(&error, connections.open());
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
                 }
             },
             () = &mut shutdown => break,
         };
+        let place = connections.admit(&stop);
         let tls = guard.active().config.tls.clone();
-        let (protocols, router, stop) = (protocols.clone(), router.clone(), stop.clone());
-        connections.spawn(async move {
-            if let Err(error) = connection(stream, peer, tls, &protocols, router, stop).await {
+        let (protocols, router) = (protocols.clone(), router.clone());
+        tasks.spawn(async move {
+            if let Err(error) = connection(stream, peer, tls, &protocols, router, &place.close).await {
                 tracing::debug!(%error, "connection ended with an error");
             }
+            drop(place);
         });
     }
     drop(listener);
     stop.cancel();
-    connections.close();
-    if tokio::time::timeout(DRAIN_TIMEOUT, connections.wait()).await.is_err() {
+    tasks.close();
+    if tokio::time::timeout(DRAIN_TIMEOUT, tasks.wait()).await.is_err() {
         tracing::warn!("some requests did not finish before shutdown");
     }
     Ok(())
@@ -118,7 +130,7 @@ async fn connection(
     tls: Option<Arc<rustls::ServerConfig>>,
     protocols: &Protocols,
     router: Router,
-    stop: CancellationToken,
+    close: &CancellationToken,
 ) -> Result<(), BoxError> {
     // The exposition goes out in several chunks; without TCP_NODELAY the last
     // small one can wait 40 ms for a delayed ACK (Nagle's algorithm).
@@ -127,31 +139,47 @@ async fn connection(
     stream.set_write_timeout(Some(WRITE_STALL_TIMEOUT));
     let stream = Box::pin(stream);
     // The guard holds wrong passwords against the address that sent them.
+    let requested = Arc::new(AtomicBool::new(false));
+    let seen = requested.clone();
     let service = TowerToHyperService::new(router.map_request(move |mut request: Request<Incoming>| {
+        seen.store(true, Ordering::Relaxed);
         request.extensions_mut().insert(ConnectInfo(peer));
         request
     }));
+    let stop = Stop {
+        close,
+        requested: &requested,
+    };
     match tls {
-        None => drive(protocols.http1.serve_connection(TokioIo::new(stream), service), &stop).await,
+        None => drive(protocols.http1.serve_connection(TokioIo::new(stream), service), stop).await,
         Some(config) => {
             let accept = tokio_rustls::TlsAcceptor::from(config).accept(stream);
-            let stream = tokio::time::timeout(HANDSHAKE_TIMEOUT, accept)
-                .await
-                .map_err(|_| "TLS handshake timed out")??;
+            let stream = tokio::select! {
+                accepted = tokio::time::timeout(HANDSHAKE_TIMEOUT, accept) => {
+                    accepted.map_err(|_| "TLS handshake timed out")??
+                }
+                () = close.cancelled() => return Ok(()),
+            };
             let http = match stream.get_ref().1.alpn_protocol() {
                 Some(b"h2") => &protocols.http2,
                 _ => &protocols.http1,
             };
-            drive(http.serve_connection(TokioIo::new(stream), service), &stop).await
+            drive(http.serve_connection(TokioIo::new(stream), service), stop).await
         }
     }
 }
 
-/// Runs a connection to its end, closing it gracefully on `stop`.
-async fn drive<I, S, B>(
-    conn: auto::Connection<'_, I, S, TokioExecutor>,
-    stop: &CancellationToken,
-) -> Result<(), BoxError>
+/// When a connection is to close, and whether it ever sent a request.
+#[derive(Clone, Copy)]
+struct Stop<'a> {
+    close: &'a CancellationToken,
+    requested: &'a AtomicBool,
+}
+
+/// Runs a connection to its end. Asked to close, one that never sent a
+/// request (still sending its first headers, or never will) is dropped at
+/// once; another is closed gracefully, its response given [`CLOSE_GRACE`].
+async fn drive<I, S, B>(conn: auto::Connection<'_, I, S, TokioExecutor>, stop: Stop<'_>) -> Result<(), BoxError>
 where
     S: hyper::service::Service<axum::http::Request<hyper::body::Incoming>, Response = axum::http::Response<B>>,
     S::Future: Send + 'static,
@@ -165,9 +193,12 @@ where
     let mut conn = pin!(conn);
     tokio::select! {
         result = conn.as_mut() => result,
-        () = stop.cancelled() => {
+        () = stop.close.cancelled() => {
+            if !stop.requested.load(Ordering::Relaxed) {
+                return Ok(());
+            }
             conn.as_mut().graceful_shutdown();
-            conn.await
+            tokio::time::timeout(CLOSE_GRACE, conn).await.unwrap_or(Ok(()))
         }
     }
 }

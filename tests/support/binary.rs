@@ -39,10 +39,21 @@ impl Binary {
     /// Starts the binary as [`Binary::start_with`] does, unable to write a
     /// file larger than `kib` KiB: each write beyond fails as on a full disk.
     pub fn start_with_file_size_limit(args: &[&str], env: &[(&str, &str)], kib: u64) -> Self {
-        let mut command = Command::new("bash");
         // SIGXFSZ ignored, a write beyond the limit fails with EFBIG; the
         // ignored signal and the limit both survive the exec.
-        command.args(["-c", &format!("trap '' XFSZ; ulimit -f {kib}; exec \"$0\" \"$@\""), BIN]);
+        Self::start_after(&format!("trap '' XFSZ; ulimit -f {kib}"), args, env)
+    }
+
+    /// Starts the binary as [`Binary::start`] does, able to open at most
+    /// `files` files and sockets (soft and hard limit alike).
+    pub fn start_with_open_file_limit(args: &[&str], files: u64) -> Self {
+        Self::start_after(&format!("ulimit -n {files}"), args, &[])
+    }
+
+    /// Starts the binary from a shell that first runs `prelude`.
+    fn start_after(prelude: &str, args: &[&str], env: &[(&str, &str)]) -> Self {
+        let mut command = Command::new("bash");
+        command.args(["-c", &format!("{prelude}; exec \"$0\" \"$@\""), BIN]);
         Self::launch(command, args, env)
     }
 
