@@ -277,8 +277,17 @@ impl Fleet {
         let max_age_floor = common.max_age;
         let max_age = move |status: &Status| max_age_floor.max(status.interval * 2);
         if let (Some(store), true) = (&store, restoring) {
-            for status in &statuses {
-                refresh::task::restore(&name, store, status, max_age(status), &snapshots);
+            // Reading and encoding the files (tens of megabytes at 50,000
+            // vouchers) is kept off the async workers, which serve scrapes
+            // meanwhile when an account is added on reload.
+            let (name, store, statuses, snapshots) = (name.clone(), store.clone(), statuses.clone(), snapshots.clone());
+            let restoring = tokio::task::spawn_blocking(move || {
+                for status in &statuses {
+                    refresh::task::restore(&name, &store, status, max_age(status), &snapshots);
+                }
+            });
+            if let Err(error) = restoring.await {
+                tracing::warn!(account = %config.name, %error, "restoring the snapshots kept on disk stopped");
             }
         } else {
             // A restarted account keeps serving what it served; its statuses are new.

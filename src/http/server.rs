@@ -24,6 +24,7 @@ use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_io_timeout::TimeoutStream;
 use tokio_util::sync::CancellationToken;
@@ -135,6 +136,28 @@ async fn connection(
     // The exposition goes out in several chunks; without TCP_NODELAY the last
     // small one can wait 40 ms for a delayed ACK (Nagle's algorithm).
     stream.set_nodelay(true)?;
+    if tls.is_some() && speaks_plain_http(&stream, close).await {
+        // As Go's servers answer, and node_exporter's with them.
+        let mut stream = stream;
+        let answer = b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n";
+        let answered = async {
+            stream.write_all(answer).await?;
+            stream.shutdown().await?;
+            // What the client sent is read and dropped: closed with it
+            // unread, the socket would reset and lose the answer.
+            let mut unread = [0_u8; 4096];
+            let mut left = MAX_HEADER_BYTES;
+            while left > 0 {
+                match stream.read(&mut unread).await? {
+                    0 => break,
+                    n => left = left.saturating_sub(n),
+                }
+            }
+            Ok::<(), std::io::Error>(())
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(1), answered).await;
+        return Ok(());
+    }
     let mut stream = TimeoutStream::new(stream);
     stream.set_write_timeout(Some(WRITE_STALL_TIMEOUT));
     let stream = Box::pin(stream);
@@ -166,6 +189,19 @@ async fn connection(
             };
             drive(http.serve_connection(TokioIo::new(stream), service), stop).await
         }
+    }
+}
+
+/// Whether a client connected to the TLS listener opened with plain HTTP: a
+/// TLS client's first byte is 22 (a handshake record), an HTTP client's a
+/// method's first letter.
+async fn speaks_plain_http(stream: &TcpStream, close: &CancellationToken) -> bool {
+    let mut first = [0_u8; 1];
+    tokio::select! {
+        peeked = tokio::time::timeout(HANDSHAKE_TIMEOUT, stream.peek(&mut first)) => {
+            matches!(peeked, Ok(Ok(1))) && first[0].is_ascii_uppercase()
+        }
+        () = close.cancelled() => false,
     }
 }
 
