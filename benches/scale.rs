@@ -385,7 +385,10 @@ struct Latency {
     p99_ms: f64,
 }
 
-async fn measure(url: &str, gzip: bool, n: usize, concurrency: usize) -> Latency {
+/// What the classic text scrapers (curl, vmagent set for text) send.
+const CLASSIC_TEXT: &str = "text/plain;version=0.0.4";
+
+async fn measure(url: &str, accept: &'static str, gzip: bool, n: usize, concurrency: usize) -> Latency {
     let client = reqwest::Client::builder().no_gzip().build().unwrap();
     let per_task = n.div_ceil(concurrency);
     let mut tasks = Vec::new();
@@ -394,7 +397,7 @@ async fn measure(url: &str, gzip: bool, n: usize, concurrency: usize) -> Latency
         tasks.push(tokio::spawn(async move {
             let mut samples = Vec::with_capacity(per_task);
             for _ in 0..per_task {
-                let mut request = client.get(&url).header("Accept", OPENMETRICS);
+                let mut request = client.get(&url).header("Accept", accept);
                 if gzip {
                     request = request.header("Accept-Encoding", "gzip");
                 }
@@ -757,17 +760,18 @@ async fn main() {
         .unwrap();
     let floor_base = static_floor(plain_body.clone(), gz_body.clone()).await;
     let mut scrape_rows = Vec::new();
-    for (label, gzip, concurrency) in [
-        ("plain", false, 1),
-        ("gzip", true, 1),
-        ("plain, 4 concurrent", false, 4),
-        ("gzip, 4 concurrent", true, 4),
+    for (label, accept, gzip, concurrency) in [
+        ("plain", OPENMETRICS, false, 1),
+        ("gzip", OPENMETRICS, true, 1),
+        ("classic text, gzip", CLASSIC_TEXT, true, 1),
+        ("plain, 4 concurrent", OPENMETRICS, false, 4),
+        ("gzip, 4 concurrent", OPENMETRICS, true, 4),
     ] {
         let cpu_before = cpu_seconds(pid);
-        let ours = measure(&format!("{base}/metrics"), gzip, scrapes, concurrency).await;
+        let ours = measure(&format!("{base}/metrics"), accept, gzip, scrapes, concurrency).await;
         let cpu_ms = (cpu_seconds(pid) - cpu_before) * 1000.0 / scrapes as f64;
         let floor_path = if gzip { "/gzip" } else { "/plain" };
-        let floor = measure(&format!("{floor_base}{floor_path}"), gzip, scrapes, concurrency).await;
+        let floor = measure(&format!("{floor_base}{floor_path}"), accept, gzip, scrapes, concurrency).await;
         scrape_rows.push((label, ours, floor, cpu_ms));
     }
     let (peak, rss) = memory(pid);
@@ -876,7 +880,7 @@ async fn main() {
         let url = format!("http://127.0.0.1:{port}/metrics");
         let body = reqwest::get(&url).await.unwrap().text().await.unwrap();
         let py_series = body.lines().filter(|l| !l.starts_with('#') && !l.is_empty()).count();
-        let latency = measure(&url, false, 10, 1).await;
+        let latency = measure(&url, OPENMETRICS, false, 10, 1).await;
         Some((latency, py_series))
     } else {
         eprintln!(

@@ -108,6 +108,20 @@ async fn serves_openmetrics_to_prometheus_and_text_to_others_gzipped_on_request(
             gzip,
             "{what}: the body is what the headers say"
         );
+        if gzip && format == "text/plain" {
+            // Stitched from blocks compressed at publication: the same text.
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&body[..]), &mut text).unwrap();
+            let values = |text: &str| -> Vec<String> {
+                text.lines()
+                    .filter(|l| l.starts_with("tencentcloud_partner_customer_"))
+                    .map(str::to_owned)
+                    .collect()
+            };
+            assert!(!text.contains("# UNIT") && !text.contains("# EOF"), "{what}");
+            assert_eq!(values(&text), values(&plain), "{what}");
+            assert!(values(&text).len() > 30);
+        }
     }
     exporter.stop().await;
 }

@@ -88,16 +88,16 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Serves OpenMetrics to scrapers that ask for it (Prometheus does), and the
-/// classic text format to everyone else (curl, older scrapers). OpenMetrics is
-/// gzipped here, from the blocks compressed at publication; the classic format
-/// is left to the compression layer.
+/// classic text format to everyone else (curl, older scrapers), gzipped on
+/// request from the blocks compressed at publication: neither format is
+/// compressed again at a scrape.
 async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let format = if accepts(&headers, header::ACCEPT, "application/openmetrics-text") {
         Format::OpenMetrics
     } else {
         Format::Text
     };
-    let gzip = format == Format::OpenMetrics && accepts(&headers, header::ACCEPT_ENCODING, "gzip");
+    let gzip = accepts(&headers, header::ACCEPT_ENCODING, "gzip");
     let chunks = state.metrics.scrape(format, gzip);
     let length: usize = chunks.iter().map(|c| c.len()).sum();
     let body = Body::from_stream(futures::stream::iter(chunks.into_iter().map(Ok::<_, Infallible>)));

@@ -27,8 +27,10 @@ use std::collections::HashMap;
 pub struct Family {
     pub name: String,
     pub header: Block,
-    /// The descriptor without `# UNIT`, for the classic text format.
-    pub classic_header: bytes::Bytes,
+    /// The descriptor without `# UNIT`, for the classic text format;
+    /// compressed at publication too, so that a gzipped classic scrape costs
+    /// what a gzipped OpenMetrics one does.
+    pub classic_header: Block,
     pub samples: Block,
 }
 
@@ -177,7 +179,7 @@ impl<'l> Families<'l> {
                 Family {
                     name,
                     header: Block::new(header),
-                    classic_header: Bytes::from(classic),
+                    classic_header: Block::new(classic),
                     samples,
                 }
             }
@@ -257,7 +259,7 @@ mod tests {
             assert_eq!(String::from_utf8(rejoined).unwrap(), TEXT);
             assert_eq!(families[0].samples.to_vec(), b"a_usd{account=\"x\"} 1.0\n");
             assert_eq!(
-                &families[0].classic_header[..],
+                families[0].classic_header.to_vec(),
                 b"# HELP a_usd First.\n# TYPE a_usd gauge\n"
             );
             assert_eq!(

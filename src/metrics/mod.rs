@@ -155,35 +155,22 @@ impl Metrics {
             }
         }
         let own = self.own(format);
-        match (format, gzip) {
-            (Format::OpenMetrics, true) => {
-                let blocks: Vec<&block::Block> = parts
-                    .iter()
-                    .map(|(f, header)| if *header { &f.header } else { &f.samples })
-                    .collect();
-                block::gzip(&blocks, own.as_bytes())
-            }
-            (Format::OpenMetrics, false) => parts
-                .iter()
-                .flat_map(|(f, header)| {
-                    let block = if *header { &f.header } else { &f.samples };
-                    block.text().cloned()
-                })
+        // The classic format is the same text without `# UNIT` lines, which
+        // only descriptors have: those were prepared at publication.
+        let blocks = parts.iter().map(|(f, header)| match (header, format) {
+            (true, Format::OpenMetrics) => &f.header,
+            (true, Format::Text) => &f.classic_header,
+            (false, _) => &f.samples,
+        });
+        if gzip {
+            // Stitched from the blocks compressed at publication.
+            let blocks: Vec<&block::Block> = blocks.collect();
+            block::gzip(&blocks, own.as_bytes())
+        } else {
+            blocks
+                .flat_map(|block| block.text().cloned())
                 .chain(std::iter::once(Bytes::from(own)))
-                .collect(),
-            // The classic format is the same text without `# UNIT` lines,
-            // which only descriptors have: those were prepared at publication.
-            (Format::Text, _) => parts
-                .iter()
-                .flat_map(|(f, header)| {
-                    if *header {
-                        vec![f.classic_header.clone()]
-                    } else {
-                        f.samples.text().cloned().collect()
-                    }
-                })
-                .chain(std::iter::once(Bytes::from(own)))
-                .collect(),
+                .collect()
         }
     }
 }
