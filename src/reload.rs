@@ -68,7 +68,7 @@ impl Reloader {
         metrics: ReloadMetrics,
         fleet: Arc<Fleet>,
     ) -> Self {
-        describe(&web);
+        describe(&web, &metrics);
         let seen = stamps(&watched(&sources, &web));
         Self {
             sources,
@@ -140,7 +140,7 @@ impl Reloader {
             self.fleet.apply(accounts).await.map_err(Error::Account)?;
         }
         if let Some(web) = web {
-            describe(&web);
+            describe(&web, &self.metrics);
             self.guard.replace(web);
         }
         Ok(())
@@ -207,7 +207,23 @@ fn stamps(files: &[PathBuf]) -> Stamps {
         .collect()
 }
 
-fn describe(web: &WebConfig) {
+/// How long before its expiry a certificate is warned about.
+const EXPIRY_WARNING: Duration = Duration::from_secs(14 * 24 * 3600);
+
+fn describe(web: &WebConfig, metrics: &ReloadMetrics) {
+    metrics.certificate_expires(web.certificate_expires);
+    if let Some(expires) = web.certificate_expires {
+        let left = expires.duration_since(SystemTime::now());
+        let at = humantime::format_rfc3339_seconds(expires);
+        match left {
+            Err(_) => tracing::warn!(expired = %at, "the TLS certificate served has expired: clients will refuse it"),
+            Ok(left) if left < EXPIRY_WARNING => {
+                let left = humantime::format_duration(Duration::from_secs(left.as_secs()));
+                tracing::warn!(expires = %at, %left, "the TLS certificate served expires soon");
+            }
+            Ok(_) => {}
+        }
+    }
     if web.files.is_empty() {
         return;
     }

@@ -616,3 +616,43 @@ async fn wrong_passwords_from_a_crowd_do_not_slow_the_scraper() {
     );
     eprintln!("{} scrapes, p99 {p99:?}, under {sent} wrong passwords", times.len());
 }
+
+#[tokio::test]
+async fn an_expired_certificate_is_warned_about_and_its_expiry_exported() {
+    let site = Site::new();
+    site.ca.issue_valid(
+        site.path(),
+        "server",
+        &["127.0.0.1"],
+        Some(((2020, 1, 1), (2021, 1, 1))),
+    );
+    let exporter = start(&site.config(TLS), &[]);
+    exporter.wait_for_log("the TLS certificate served has expired", Duration::from_secs(5));
+    assert!(
+        exporter
+            .log()
+            .lines()
+            .any(|l| l.contains("level=warn") && l.contains("has expired")),
+        "{}",
+        exporter.log()
+    );
+    // Served still (the operator decides), and its expiry exported; a client
+    // that checks dates refuses it.
+    tencentcloud_partner_exporter::api::install_crypto_provider();
+    let insecure = reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .build()
+        .unwrap();
+    let exposition = body(insecure.get(exporter.url("https", "/metrics"))).await;
+    assert!(
+        exposition.contains("tencentcloud_partner_web_certificate_expiry_timestamp_seconds 1609459200"),
+        "{exposition}"
+    );
+    assert!(
+        client(&site.ca.pem, None)
+            .get(exporter.url("https", "/metrics"))
+            .send()
+            .await
+            .is_err()
+    );
+}

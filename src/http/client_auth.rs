@@ -1,7 +1,8 @@
 //! The client-certificate checks rustls does not have: a certificate asked
 //! for but not verified against a CA (`RequestClientCert`,
 //! `RequireAnyClientCert`), and a verified one whose subject alternative
-//! names must include one of `client_allowed_sans`, as in the exporter-toolkit.
+//! names must include one of `client_allowed_sans`, as in the exporter-toolkit;
+//! and what is read from a certificate (its names, its expiry).
 
 use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::pki_types::{CertificateDer, UnixTime};
@@ -141,6 +142,13 @@ fn subject_alt_names(certificate: &CertificateDer<'_>) -> Option<Vec<String>> {
         })
         .collect();
     Some(names)
+}
+
+/// When `certificate` expires, or `None` if it cannot be parsed.
+pub(super) fn not_after(certificate: &CertificateDer<'_>) -> Option<std::time::SystemTime> {
+    let (_, parsed) = x509_parser::parse_x509_certificate(certificate.as_ref()).ok()?;
+    let seconds = u64::try_from(parsed.validity().not_after.timestamp()).ok()?;
+    std::time::UNIX_EPOCH.checked_add(std::time::Duration::from_secs(seconds))
 }
 
 fn ip_address(bytes: &[u8]) -> Option<std::net::IpAddr> {

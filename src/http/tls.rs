@@ -14,6 +14,7 @@ use rustls::{SupportedCipherSuite, SupportedProtocolVersion};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use super::client_auth;
 
@@ -173,12 +174,13 @@ impl Settings {
 
     /// The rustls configuration these settings describe, offering HTTP/2 by
     /// ALPN when `http2`.
-    pub fn server_config(&self, http2: bool) -> Result<ServerConfig, Error> {
+    pub fn server_config(&self, http2: bool) -> Result<(ServerConfig, Option<SystemTime>), Error> {
         let provider = Arc::new(self.provider()?);
         let versions = self.versions()?;
         let certificate = self.certificate()?;
         let key_source = self.key()?;
         let chain = certificates(&certificate)?;
+        let expires = chain.first().and_then(super::client_auth::not_after);
         let key = private_key(&key_source)?;
         let builder = ServerConfig::builder_with_provider(provider.clone())
             .with_protocol_versions(&versions)
@@ -196,7 +198,7 @@ impl Settings {
         } else {
             vec![b"http/1.1".to_vec()]
         };
-        Ok(config)
+        Ok((config, expires))
     }
 
     /// ring's provider narrowed to the configured cipher suites and curves.
@@ -437,6 +439,7 @@ mod tests {
     fn an_inline_key_that_is_not_pem_is_named_not_shown() {
         let error = settings("cert: not-pem\nkey: SECRET-PRIVATE-KEY")
             .server_config(true)
+            .map(|(config, _)| config)
             .unwrap_err()
             .to_string();
         assert!(!error.contains("SECRET-PRIVATE-KEY"), "{error}");

@@ -88,6 +88,8 @@ pub struct WebConfig {
     pub rate_limit: Option<RequestRate>,
     /// Whether TLS requires a client certificate.
     pub client_certificates: bool,
+    /// When the server's certificate expires, with TLS.
+    pub certificate_expires: Option<std::time::SystemTime>,
     /// Whether the file sets nothing at all: empty, comments only, or `{}`.
     pub blank: bool,
     /// The configuration file and every file it names, so a change to a
@@ -127,14 +129,14 @@ impl WebConfig {
             .tls_server_config
             .as_ref()
             .is_some_and(|settings| settings.is_enabled() && settings.requires_client_certificate());
-        let tls = match file.tls_server_config {
+        let (tls, certificate_expires) = match file.tls_server_config {
             Some(settings) if settings.is_enabled() => {
                 let settings = settings.relative_to(base);
                 files.extend(settings.files());
-                let config = settings.server_config(http.http2).map_err(|e| invalid(e.to_string()))?;
-                Some(Arc::new(config))
+                let (config, expires) = settings.server_config(http.http2).map_err(|e| invalid(e.to_string()))?;
+                (Some(Arc::new(config)), expires)
             }
-            _ => None,
+            _ => (None, None),
         };
         let users = file.basic_auth_users.unwrap_or_default();
         for (user, hash) in &users {
@@ -155,6 +157,7 @@ impl WebConfig {
                 .map_err(invalid)?
                 .flatten(),
             client_certificates,
+            certificate_expires,
             blank,
             files,
         })

@@ -244,6 +244,8 @@ impl Observer for AccountApiMetrics {
 pub struct ReloadMetrics {
     successful: Gauge,
     success_time: Gauge<f64, AtomicU64>,
+    /// No series without TLS.
+    certificate_expiry: Family<Vec<(String, String)>, Gauge<f64, AtomicU64>>,
 }
 
 impl ReloadMetrics {
@@ -262,8 +264,25 @@ impl ReloadMetrics {
             Unit::Seconds,
             metrics.success_time.clone(),
         );
+        registry.register_with_unit(
+            "web_certificate_expiry_timestamp",
+            "When the TLS certificate served expires, as a Unix time (no series without TLS)",
+            Unit::Seconds,
+            metrics.certificate_expiry.clone(),
+        );
         metrics.record(true);
         metrics
+    }
+
+    /// Records when the certificate in force expires, if TLS is on.
+    pub fn certificate_expires(&self, at: Option<std::time::SystemTime>) {
+        self.certificate_expiry.clear();
+        if let Some(at) = at {
+            let seconds = at.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+            self.certificate_expiry
+                .get_or_create(&Vec::new())
+                .set(seconds.as_secs_f64());
+        }
     }
 
     /// Records a reload's outcome.

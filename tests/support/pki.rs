@@ -11,6 +11,9 @@ pub struct Authority {
     pub pem: String,
 }
 
+/// A day: year, month, day.
+pub type Date = (i32, u8, u8);
+
 /// A certificate and its private key, as PEM files.
 pub struct Issued {
     pub cert: PathBuf,
@@ -39,8 +42,25 @@ impl Authority {
     /// Issues a certificate for `names` (DNS names, IP addresses), written
     /// to `dir/<file>.crt` and `dir/<file>.key`.
     pub fn issue(&self, dir: &Path, file: &str, names: &[&str]) -> Issued {
+        self.issue_valid(dir, file, names, None)
+    }
+
+    /// Issues a certificate as [`Authority::issue`] does, valid from the
+    /// first to the second date, each (year, month, day) (rcgen's default
+    /// when `None`).
+    pub fn issue_valid(
+        &self,
+        dir: &Path,
+        file: &str,
+        names: &[&str],
+        validity: Option<(Date, Date)>,
+    ) -> Issued {
         let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
         let mut params = CertificateParams::new(names).unwrap();
+        if let Some(((y0, m0, d0), (y1, m1, d1))) = validity {
+            params.not_before = rcgen::date_time_ymd(y0, m0, d0);
+            params.not_after = rcgen::date_time_ymd(y1, m1, d1);
+        }
         params.distinguished_name.push(DnType::CommonName, file);
         let key = KeyPair::generate().unwrap();
         let cert = params.signed_by(&key, &self.issuer).unwrap();
