@@ -117,3 +117,30 @@ async fn uin_list_mode_reads_only_the_listed_customers_in_batches_of_fifty() {
     }
     exporter.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remark_of_100_kb_is_cut_to_1024_bytes_with_a_marker_and_counted() {
+    let api = start_api(SHAPE, fast_settings()).await;
+    let uin = api.sim.with_data(|d| {
+        let customer = d.customers.values_mut().next().unwrap();
+        customer.remark = "très long ".repeat(10_000);
+        customer.uin
+    });
+    let exporter = Exporter::start(&api, Exporter::FAST).await;
+    exporter.wait_refreshed(Duration::from_secs(60)).await;
+    let text = exporter.scrape_text().await;
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("tencentcloud_partner_customer_info{") && l.contains(&format!("\"{uin}\"")))
+        .expect("the customer is exported");
+    let remark = line.split("remark=\"").nth(1).unwrap().split('"').next().unwrap();
+    assert!(remark.len() <= 1024, "{} bytes", remark.len());
+    assert!(remark.ends_with("…[cut]"), "{remark}");
+    assert!(remark.starts_with("très long très long"));
+    let cut = text
+        .lines()
+        .find_map(|l| l.strip_prefix("tencentcloud_partner_label_values_cut_total "))
+        .and_then(|v| v.parse::<f64>().ok());
+    assert!(cut.is_some_and(|n| n >= 1.0), "counted: {cut:?}");
+    exporter.stop().await;
+}

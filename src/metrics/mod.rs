@@ -105,6 +105,11 @@ impl Metrics {
             "Snapshots that could not be written to --cache.snapshot-dir",
             store_errors.clone(),
         );
+        registry.register(
+            "label_values_cut",
+            "Label values cut to 1024 bytes (a customer's remark, say), counted at every encoding of a publication that holds one",
+            table::LABEL_VALUES_CUT.clone(),
+        );
         let counters = counters::Counters::register(registry, counters);
         registry.register_collector(refresh);
         Self {

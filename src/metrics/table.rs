@@ -105,15 +105,53 @@ fn encode_family<R>(encoder: &mut DescriptorEncoder, metric: &Metric<R>, rows: &
     let mut family = encoder.encode_descriptor(metric.name, &help, metric.unit.encoded(), MetricType::Gauge)?;
     for (row, value) in samples {
         let mut labels: Labels<'_> = vec![("account", Cow::Borrowed(ctx.account))];
-        labels.extend((metric.labels)(row, ctx.options));
+        labels.extend(
+            (metric.labels)(row, ctx.options)
+                .into_iter()
+                .map(|(name, value)| (name, capped(value))),
+        );
         ConstGauge::new(value).encode(family.encode_family(&labels)?)?;
     }
     Ok(())
 }
 
+/// The longest label value exported, in bytes: a customer's remark can be
+/// 100 KB, and a Prometheus with `label_value_length_limit` rejects a whole
+/// scrape for one value over its limit.
+pub const LABEL_VALUE_CAP: usize = 1024;
+/// What ends a label value cut to [`LABEL_VALUE_CAP`].
+pub const CUT_MARKER: &str = "…[cut]";
+
+/// Label values cut, at every encoding of a publication that holds them.
+pub static LABEL_VALUES_CUT: LazyLock<prometheus_client::metrics::counter::Counter> = LazyLock::new(Default::default);
+
+/// `value`, or its first bytes up to [`LABEL_VALUE_CAP`] with the marker,
+/// cut at a character's boundary.
+fn capped(value: Cow<'_, str>) -> Cow<'_, str> {
+    if value.len() <= LABEL_VALUE_CAP {
+        return value;
+    }
+    LABEL_VALUES_CUT.inc();
+    let mut end = LABEL_VALUE_CAP - CUT_MARKER.len();
+    while !value.is_char_boundary(end) {
+        end -= 1;
+    }
+    Cow::Owned(format!("{}{CUT_MARKER}", &value[..end]))
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    #[test]
+    fn a_label_value_beyond_the_cap_is_cut_at_a_character_with_a_marker() {
+        assert_eq!(capped(Cow::Borrowed("short")), "short");
+        let long = "é".repeat(2000);
+        let cut = capped(Cow::Borrowed(&long));
+        assert!(cut.len() <= LABEL_VALUE_CAP, "{}", cut.len());
+        assert!(cut.ends_with(CUT_MARKER));
+        assert!(long.starts_with(cut.trim_end_matches(CUT_MARKER)));
+    }
 
     /// The exposition of `snapshot` by `table`, account `a`, as a collector's tests check it.
     pub(crate) fn exposition<S: Clone + Send + Sync, R: Sync>(

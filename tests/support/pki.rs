@@ -48,13 +48,7 @@ impl Authority {
     /// Issues a certificate as [`Authority::issue`] does, valid from the
     /// first to the second date, each (year, month, day) (rcgen's default
     /// when `None`).
-    pub fn issue_valid(
-        &self,
-        dir: &Path,
-        file: &str,
-        names: &[&str],
-        validity: Option<(Date, Date)>,
-    ) -> Issued {
+    pub fn issue_valid(&self, dir: &Path, file: &str, names: &[&str], validity: Option<(Date, Date)>) -> Issued {
         let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
         let mut params = CertificateParams::new(names).unwrap();
         if let Some(((y0, m0, d0), (y1, m1, d1))) = validity {
