@@ -264,8 +264,9 @@ async fn median_rejection(client: &reqwest::Client, url: &str, user: &str, attem
     times[attempts / 2]
 }
 
-#[tokio::test]
-async fn an_unknown_user_takes_as_long_to_refuse_as_a_wrong_password() {
+/// The exporter with one user, `prometheus`, password `secret`, hashed at
+/// cost 10 as `htpasswd -B` makes it; the directory of its configuration.
+fn prometheus_with_password_at_cost_10() -> (tempfile::TempDir, Binary) {
     let dir = tempfile::tempdir().unwrap();
     let config = write(
         dir.path(),
@@ -273,6 +274,12 @@ async fn an_unknown_user_takes_as_long_to_refuse_as_a_wrong_password() {
         &format!("basic_auth_users:\n  prometheus: {}\n", hash("secret", 10)),
     );
     let exporter = start(&config, &[]);
+    (dir, exporter)
+}
+
+#[tokio::test]
+async fn an_unknown_user_takes_as_long_to_refuse_as_a_wrong_password() {
+    let (_dir, exporter) = prometheus_with_password_at_cost_10();
     let (client, url) = (plain(), exporter.url("http", "/metrics"));
     let known = median_rejection(&client, &url, "prometheus", 7).await;
     let unknown = median_rejection(&client, &url, "nobody", 7).await;
@@ -552,15 +559,8 @@ async fn guess(client: reqwest::Client, url: String, user: &'static str, until: 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn wrong_passwords_from_a_crowd_do_not_slow_the_scraper() {
-    // bcrypt at cost 10, as `htpasswd -B` makes it: about 0.1 s of a core
-    // for each password checked.
-    let dir = tempfile::tempdir().unwrap();
-    let config = write(
-        dir.path(),
-        "web.yml",
-        &format!("basic_auth_users:\n  prometheus: {}\n", hash("secret", 10)),
-    );
-    let exporter = start(&config, &[]);
+    // About 0.1 s of a core for each password checked.
+    let (_dir, exporter) = prometheus_with_password_at_cost_10();
     let url = exporter.url("http", "/metrics");
     let scrape = |client: &reqwest::Client| client.get(&url).basic_auth("prometheus", Some("secret")).send();
     // Prometheus scrapes as usual when the flood begins.
@@ -655,4 +655,53 @@ async fn an_expired_certificate_is_warned_about_and_its_expiry_exported() {
             .await
             .is_err()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_hashed_at_cost_18_costs_only_its_own_logins() {
+    // A hash of cost 18 (about 25 s a check here), made from one of cost 4:
+    // its digest is of no password, the time a check takes is what counts.
+    let slow = hash("unknown", 4).replacen("$04$", "$18$", 1);
+    let dir = tempfile::tempdir().unwrap();
+    let config = write(
+        dir.path(),
+        "web.yml",
+        &format!(
+            "basic_auth_users:\n  slow: {slow}\n  prometheus: {}\n",
+            hash("secret", COST)
+        ),
+    );
+    let started = Instant::now();
+    let exporter = start(&config, &[]);
+    let client = plain();
+    let url = exporter.url("http", "/metrics");
+    // Serving at once: no hash is made at the highest user's cost at start.
+    assert_eq!(status(client.get(&url)).await, StatusCode::UNAUTHORIZED);
+    let serving = started.elapsed();
+    assert!(serving < Duration::from_secs(3), "first answer after {serving:?}");
+    // The slow user's check, and an unknown user's, under way...
+    let slow_login = tokio::spawn(status(client.get(&url).basic_auth("slow", Some("guess"))));
+    let unknown = tokio::spawn(status(client.get(&url).basic_auth("nobody", Some("guess"))));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // ...do not hold up the scraper's.
+    let asked = Instant::now();
+    assert_eq!(
+        status(client.get(&url).basic_auth("prometheus", Some("secret"))).await,
+        StatusCode::OK
+    );
+    let took = asked.elapsed();
+    assert!(took < Duration::from_secs(1), "a good login took {took:?}");
+    assert_eq!(unknown.await.unwrap(), StatusCode::UNAUTHORIZED);
+    assert!(
+        unknown_is_quick(&client, &url).await,
+        "an unknown user costs the decoy's 0.1 s, not cost 18"
+    );
+    slow_login.abort();
+}
+
+/// Whether refusing an unknown user takes under a second.
+async fn unknown_is_quick(client: &reqwest::Client, url: &str) -> bool {
+    let asked = Instant::now();
+    let refused = status(client.get(url).basic_auth("nobody-else", Some("guess"))).await == StatusCode::UNAUTHORIZED;
+    refused && asked.elapsed() < Duration::from_secs(1)
 }
