@@ -48,31 +48,47 @@ fn run(flags: Flags) -> anyhow::Result<()> {
     telemetry::init(config.log_level, config.log_format);
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
+        let shutdown = shutdown_signal();
         let listener = tokio::net::TcpListener::bind(config.listen_address)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen_address))?;
-        app::run(config, listener, shutdown_signal()).await?;
+        app::run(config, listener, shutdown).await?;
         Ok(())
     })
 }
 
-/// Completes on the first SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
+/// Completes on the first SIGINT (Ctrl-C) or SIGTERM. The handlers are
+/// installed at once, not when the future is first polled (once the
+/// accounts have started): a SIGTERM during start-up is a clean shutdown,
+/// not the default action's kill.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
+    let (mut terminate, mut interrupt) = {
+        use tokio::signal::unix::{SignalKind, signal};
+        (
+            signal(SignalKind::terminate()).ok(),
+            signal(SignalKind::interrupt()).ok(),
+        )
     };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = interrupt => {}
-        _ = terminate => {}
+    async move {
+        #[cfg(unix)]
+        {
+            let next = |signal: &mut Option<tokio::signal::unix::Signal>| {
+                let signal = signal.take();
+                async move {
+                    match signal {
+                        Some(mut signal) => signal.recv().await,
+                        None => std::future::pending().await,
+                    }
+                }
+            };
+            tokio::select! {
+                _ = next(&mut terminate) => {}
+                _ = next(&mut interrupt) => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down");
     }
-    tracing::info!("shutting down");
 }

@@ -77,6 +77,8 @@ async fn two_accounts_are_served_side_by_side_each_with_its_own_values() {
         let own = series.contains("build_info")
             || series.contains("_config_")
             || series.contains("snapshot_write")
+            || series.contains("label_values_cut")
+            || series.contains("_web_certificate_")
             || series.starts_with("process_");
         assert!(own || series.contains("account=\""), "{series} has no account label");
     }

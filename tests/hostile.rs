@@ -243,3 +243,21 @@ fn sigterm_with_a_request_half_sent_stops_at_once() {
     let took = started.elapsed();
     assert!(took < Duration::from_secs(2), "stopped after {took:?}");
 }
+
+#[test]
+fn sigterm_during_start_up_is_a_clean_stop() {
+    // Before its accounts have started: the handler is installed first thing.
+    let mut child = std::process::Command::new(support::binary::BIN)
+        .args(["--demo", "--web.listen-address=127.0.0.1:0"])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+}

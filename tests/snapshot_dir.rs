@@ -216,10 +216,23 @@ fn a_second_exporter_on_the_same_directory_fails_to_start_with_one_line() {
     let dir = tempfile::tempdir().unwrap();
     let flag = format!("--cache.snapshot-dir={}", dir.path().display());
     let first = Binary::start(&["--demo", &flag]);
-    let second = std::process::Command::new(support::binary::BIN)
+    // Listening comes before the accounts start: their directories are
+    // locked once it says so.
+    first.wait_for_log("listening", Duration::from_secs(20));
+    let mut second = std::process::Command::new(support::binary::BIN)
         .args(["--demo", &flag, "--web.listen-address=127.0.0.1:0"])
-        .output()
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while second.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = second.kill();
+            panic!("the second exporter is still running after 20 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let second = second.wait_with_output().unwrap();
     assert!(!second.status.success());
     let stderr = String::from_utf8_lossy(&second.stderr);
     let errors: Vec<_> = stderr
@@ -269,5 +282,7 @@ async fn writes_that_fail_or_are_killed_leave_no_temporary_file() {
     let next = Binary::start_with(&args, &env);
     next.wait_for_log("removed the temporary file", Duration::from_secs(5));
     assert!(temporaries(dir.path()).is_empty(), "{:?}", temporaries(dir.path()));
-    assert!(next.stop().success());
+    let log = next.log();
+    let stopped = next.stop();
+    assert!(stopped.success(), "{stopped:?}:\n{log}");
 }
