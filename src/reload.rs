@@ -211,6 +211,9 @@ fn stamps(files: &[PathBuf]) -> Stamps {
 const EXPIRY_WARNING: Duration = Duration::from_secs(14 * 24 * 3600);
 
 fn describe(web: &WebConfig, metrics: &ReloadMetrics) {
+    for warning in &web.warnings {
+        tracing::warn!("{warning}");
+    }
     metrics.certificate_expires(web.certificate_expires);
     if let Some(expires) = web.certificate_expires {
         let left = expires.duration_since(SystemTime::now());

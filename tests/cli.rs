@@ -275,8 +275,8 @@ fn a_bad_web_config_file_is_one_line_and_exit_code_1() {
             "server.crt",
         ),
         (
-            Some("tls_server_config:\n  min_version: TLS10\n  cert_file: a\n  key_file: b\n"),
-            "TLS 1.0",
+            Some("tls_server_config:\n  max_version: TLS11\n  cert_file: a\n  key_file: b\n"),
+            "TLS 1.0 or 1.1",
         ),
         (
             Some("http_server_config:\n  headers:\n    Server: mine\n"),

@@ -34,7 +34,7 @@ pub struct Active {
 impl Active {
     fn new(config: WebConfig) -> Self {
         let limiter = config.rate_limit.map(|rate| {
-            let burst = NonZeroU32::new(rate.burst).expect("validated above zero");
+            let burst = NonZeroU32::new(rate.burst).unwrap_or(NonZeroU32::MIN);
             let quota = Quota::with_period(rate.interval).expect("validated above zero");
             RateLimiter::direct(quota.allow_burst(burst))
         });

@@ -3,7 +3,6 @@
 //! guard, served plain or over TLS. Every handler reads memory only; none
 //! calls the API.
 
-mod client_auth;
 pub mod connections;
 pub mod guard;
 mod landing;

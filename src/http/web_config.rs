@@ -92,6 +92,8 @@ pub struct WebConfig {
     pub certificate_expires: Option<std::time::SystemTime>,
     /// Whether the file sets nothing at all: empty, comments only, or `{}`.
     pub blank: bool,
+    /// What the file asks for and is not offered, said at `warn` on each load.
+    pub warnings: Vec<String>,
     /// The configuration file and every file it names, so a change to a
     /// rotated certificate is noticed like a change to the file itself.
     pub files: Vec<PathBuf>,
@@ -129,12 +131,14 @@ impl WebConfig {
             .tls_server_config
             .as_ref()
             .is_some_and(|settings| settings.is_enabled() && settings.requires_client_certificate());
+        let mut warnings = Vec::new();
         let (tls, certificate_expires) = match file.tls_server_config {
             Some(settings) if settings.is_enabled() => {
                 let settings = settings.relative_to(base);
                 files.extend(settings.files());
-                let (config, expires) = settings.server_config(http.http2).map_err(|e| invalid(e.to_string()))?;
-                (Some(Arc::new(config)), expires)
+                let built = settings.server_config(http.http2).map_err(|e| invalid(e.to_string()))?;
+                warnings = built.warnings;
+                (Some(Arc::new(built.config)), built.expires)
             }
             _ => (None, None),
         };
@@ -160,6 +164,7 @@ impl WebConfig {
             certificate_expires,
             blank,
             files,
+            warnings,
         })
     }
 
@@ -207,19 +212,21 @@ fn headers(configured: &BTreeMap<String, String>) -> Result<HeaderMap, String> {
     Ok(out)
 }
 
-/// The rate limit `limit` sets: none when its interval or burst is zero or
-/// left out, the exporter-toolkit's way of turning it off.
+/// The rate limit `limit` sets: none when its interval is zero or left out,
+/// the exporter-toolkit's way of turning it off. A burst of zero admits one
+/// request per interval: Go's limiter would admit none at all, which no
+/// operator means by writing an interval.
 fn request_rate(limit: RateLimit) -> Result<Option<RequestRate>, String> {
     let interval = match limit.interval.as_deref() {
         None => Duration::ZERO,
         Some(text) => humantime::parse_duration(text)
             .map_err(|e| format!("rate_limit: interval {text:?} is not a duration: {e}"))?,
     };
-    if interval.is_zero() || limit.burst == 0 {
+    if interval.is_zero() {
         return Ok(None);
     }
     Ok(Some(RequestRate {
-        burst: limit.burst,
+        burst: limit.burst.max(1),
         interval,
     }))
 }
@@ -271,7 +278,7 @@ mod tests {
     }
 
     #[test]
-    fn a_rate_limit_with_a_zero_or_missing_burst_or_interval_is_off() {
+    fn a_rate_limit_with_a_zero_or_missing_interval_is_off_and_a_zero_burst_is_one() {
         let config = load("rate_limit:\n  burst: 5\n  interval: 1s\n").unwrap();
         assert_eq!(
             config.rate_limit,
@@ -280,9 +287,15 @@ mod tests {
                 interval: Duration::from_secs(1)
             })
         );
+        for one in [
+            "rate_limit:\n  burst: 0\n  interval: 1s\n",
+            "rate_limit:\n  interval: 1s\n",
+        ] {
+            assert_eq!(load(one).unwrap().rate_limit.unwrap().burst, 1, "{one}");
+        }
         for off in [
             "rate_limit:\n  burst: 5\n",
-            "rate_limit:\n  burst: 0\n  interval: 1s\n",
+            "rate_limit:\n  burst: 0\n  interval: 0\n",
             "rate_limit:\n  burst: 5\n  interval: 0s\n",
             "rate_limit:\n  burst: 5\n  interval: 0\n",
             "rate_limit: {}\n",
