@@ -306,7 +306,7 @@ fn check(text: &str, data: &Dataset, missing: bool) -> usize {
             .format("%Y-%m")
             .to_string();
         for c in data.customers.values() {
-            let cost = usd(c.costs.get(&month).copied().unwrap_or(0));
+            let cost = usd(c.month_cents(&month));
             let labels = format!("customer_uin=\"{}\"", c.uin);
             wrong += differs("customer_cost_month_to_date_usd", labels, cost);
         }

@@ -277,8 +277,8 @@ async fn a_bill_read_before_the_vouchers_were_known_is_read_again_once_they_are(
     // first walk sees it: the bill grows, the credit does not move.
     api.sim.with_data(|d| {
         d.spend_voucher(payer.0, 500);
-        let month = tencentcloud_partner_exporter::simulator::dataset::month_of(api.sim.china_now());
-        *d.customers.get_mut(&payer.1).unwrap().costs.entry(month).or_default() += 500;
+        let today = api.sim.china_now().date();
+        *d.customers.get_mut(&payer.1).unwrap().daily.entry(today).or_default() += 500;
     });
     exporter.wait_refreshed(Duration::from_secs(60)).await;
     wait_exact(&api, &exporter).await;

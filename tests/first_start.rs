@@ -125,7 +125,7 @@ fn wrong_values(scrape: &Exposition, data: &Dataset) -> Vec<String> {
             newest.map(|a| usd(a.credit_cents)),
         );
         if let Some(month) = &month {
-            let cost = c.costs.get(month).copied().unwrap_or(0);
+            let cost = c.month_cents(month);
             check(customer("customer_cost_month_to_date_usd"), Some(usd(cost)));
         }
     }

@@ -274,6 +274,10 @@ fn simulator_request(action: &Declared, customer: u64, voucher: u64) -> Value {
         "DescribeCustomerVoucherUsageDetails" => {
             json!({"Page": 1, "PageSize": 100, "CustomerUin": customer, "VoucherId": voucher})
         }
+        "DescribeCustomerBillDetailByDay" => {
+            let yesterday = tencentcloud_partner_exporter::simulator::china_now().date() - chrono::Days::new(1);
+            json!({"CustomerUin": customer, "Date": yesterday.format("%Y-%m-%d").to_string()})
+        }
         other => panic!("no simulator request for {other}: add one to this test"),
     }
 }
@@ -377,4 +381,72 @@ async fn the_simulator_refuses_an_action_the_exporter_does_not_declare() {
     .await;
     let answer = call(&api.endpoint, "QueryDirectCustomersCredit", &json!({})).await;
     assert_eq!(answer["Error"]["Code"], "InvalidAction");
+}
+
+#[tokio::test]
+async fn the_simulators_days_add_up_to_its_month_and_no_day_before_june_2025_is_answered() {
+    let api = start_api(
+        Shape {
+            customers: 10,
+            vouchers_per_customer: 0.0,
+            seed: 5,
+        },
+        Settings {
+            rate_limit_scale: None,
+            ..Settings::default()
+        },
+    )
+    .await;
+    let today = tencentcloud_partner_exporter::simulator::china_now().date();
+    let month = today.format("%Y-%m").to_string();
+    let customers: Vec<u64> = api.sim.with_data(|d| d.customers.keys().copied().collect());
+    let mut spenders = 0;
+    for customer in customers {
+        let mut days = 0.0;
+        for day in today
+            .iter_days()
+            .rev()
+            .take_while(|d| d.format("%Y-%m").to_string() == month)
+        {
+            let date = day.format("%Y-%m-%d").to_string();
+            let answer = call(
+                &api.endpoint,
+                "DescribeCustomerBillDetailByDay",
+                &json!({"CustomerUin": customer, "Date": date}),
+            )
+            .await;
+            let cost = answer["TotalCost"]
+                .as_str()
+                .expect("TotalCost is a string, as the SDK says");
+            days += cost.parse::<f64>().unwrap();
+        }
+        let summary = call(
+            &api.endpoint,
+            "DescribeCustomerBillSummary",
+            &json!({"CustomerUin": customer, "Month": month}),
+        )
+        .await;
+        let month_cost = summary["TotalCost"].as_f64().unwrap();
+        assert!(
+            (days - month_cost).abs() < 0.005,
+            "{customer}: {days} by day, {month_cost} by month"
+        );
+        spenders += usize::from(month_cost > 0.0);
+    }
+    assert!(spenders > 0, "some customers spend");
+    for date in ["2025-05-31", "2024-12-01"] {
+        let answer = call(
+            &api.endpoint,
+            "DescribeCustomerBillDetailByDay",
+            &json!({"CustomerUin": 100000000000u64, "Date": date}),
+        )
+        .await;
+        assert!(
+            answer["Error"]["Code"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("InvalidParameter"),
+            "{date}: {answer}"
+        );
+    }
 }

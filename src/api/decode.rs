@@ -162,8 +162,19 @@ impl<'a> Fields<'a> {
         self.amount_within(name, 0.0)
     }
 
+    /// An amount the SDK types as a string (`"12.34"`), as
+    /// DescribeCustomerBillDetailByDay's `TotalCost`: as [`Fields::amount`];
+    /// a JSON number is read too.
+    pub fn amount_text(&mut self, name: &str) -> Option<f64> {
+        self.read_amount(name, Wire::String, -MOST_USD)
+    }
+
     fn amount_within(&mut self, name: &str, least: f64) -> Option<f64> {
-        let value = self.get(name, Wire::Float)?;
+        self.read_amount(name, Wire::Float, least)
+    }
+
+    fn read_amount(&mut self, name: &str, wire: Wire, least: f64) -> Option<f64> {
+        let value = self.get(name, wire)?;
         let read = match value {
             Value::Number(n) => n.as_f64(),
             Value::String(s) => s.trim().parse::<f64>().ok(),

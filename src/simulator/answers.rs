@@ -12,6 +12,8 @@ pub(super) struct Call<'a> {
     pub body: &'a Value,
     pub data: &'a Dataset,
     pub settings: &'a Settings,
+    /// The simulated API's clock, UTC+8.
+    pub now: NaiveDateTime,
 }
 
 /// The answer to `action`, or the error Tencent would give.
@@ -27,6 +29,7 @@ pub(super) fn answer(action: &str, call: Call<'_>) -> Result<Value, ApiError> {
         "DescribeCustomerInfo" => describe_customer_info(&call),
         "QuerySubAgentsDetailV2" => query_sub_agents_detail(&call),
         "DescribeCustomerBillSummary" => describe_customer_bill_summary(&call),
+        "DescribeCustomerBillDetailByDay" => describe_customer_bill_detail_by_day(&call),
         _ => Err(fail("InvalidAction", format!("The action {action} does not exist"))),
     }
 }
@@ -274,8 +277,42 @@ fn describe_customer_bill_summary(call: &Call<'_>) -> Result<Value, ApiError> {
             format!("{uin} is not your customer"),
         )
     })?;
-    let cost = customer.costs.get(month).copied().unwrap_or(0);
+    let cost = customer.month_cents(month);
     Ok(json!({ "TotalCost": dataset::usd(cost) }))
+}
+
+/// The first bill day DescribeCustomerBillDetailByDay answers for.
+const FIRST_BILL_DAY: &str = "2025-06-01";
+
+fn describe_customer_bill_detail_by_day(call: &Call<'_>) -> Result<Value, ApiError> {
+    let uin = param_u64(call.body, "CustomerUin")?.ok_or_else(|| {
+        fail(
+            "MissingParameter",
+            "The request is missing a required parameter `CustomerUin`",
+        )
+    })?;
+    let text = call.body.get("Date").and_then(Value::as_str).unwrap_or_default();
+    let day = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .filter(|_| text.len() == 10)
+        .ok_or_else(|| fail("InvalidParameterValue.Date", "Date must be YYYY-MM-DD"))?;
+    if text < FIRST_BILL_DAY {
+        return Err(fail(
+            "InvalidParameterValue.Date",
+            "Historical daily bill dated before 2025-06-01 cannot be queried",
+        ));
+    }
+    if day > call.now.date() {
+        return Err(fail("InvalidParameterValue.Date", "Date cannot be in the future"));
+    }
+    let customer = call.data.customers.get(&uin).ok_or_else(|| {
+        fail(
+            "InvalidParameterValue.CustomerUin",
+            format!("{uin} is not your customer"),
+        )
+    })?;
+    // The SDK types TotalCost as a string; Tencent's bills carry 8 decimals.
+    Ok(json!({ "TotalCost": format!("{:.8}", dataset::usd(customer.day_cents(day))) }))
 }
 
 fn query_sub_agents_detail(call: &Call<'_>) -> Result<Value, ApiError> {

@@ -2,7 +2,7 @@
 //! history, their vouchers. Amounts are kept in integer cents, so the truth a
 //! test compares against is exact and the API's floats are derived from it.
 
-use chrono::{Duration as Days, NaiveDate, NaiveDateTime};
+use chrono::{Datelike, Duration as Days, NaiveDate, NaiveDateTime};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use std::collections::BTreeMap;
@@ -42,14 +42,29 @@ pub struct Customer {
     pub force: i64,
     /// Personal data the API returns and the exporter must never show.
     pub phone: String,
-    /// What the customer was billed each month, by `YYYY-MM` (UTC+8).
-    pub costs: BTreeMap<String, i64>,
+    /// What the customer was billed each day, by UTC+8 bill day: a month's
+    /// bill is the sum of its days.
+    pub daily: BTreeMap<NaiveDate, i64>,
 }
 
 impl Customer {
     /// Whether it has spent anything: some of its credit, or a bill.
     pub fn has_expense(&self) -> bool {
-        self.remaining_cents < self.credit_cents || self.costs.values().any(|&cents| cents > 0)
+        self.remaining_cents < self.credit_cents || self.daily.values().any(|&cents| cents > 0)
+    }
+
+    /// What it was billed in `month` (`YYYY-MM`), the sum of its days.
+    pub fn month_cents(&self, month: &str) -> i64 {
+        self.daily
+            .iter()
+            .filter(|(day, _)| month_of(day.and_time(chrono::NaiveTime::MIN)) == month)
+            .map(|(_, cents)| cents)
+            .sum()
+    }
+
+    /// What it was billed on `day`.
+    pub fn day_cents(&self, day: NaiveDate) -> i64 {
+        self.daily.get(&day).copied().unwrap_or(0)
     }
 }
 
@@ -241,7 +256,7 @@ impl Dataset {
     /// puts the customer in arrears (AccountStatus 2).
     pub fn spend(&mut self, uin: u64, cents: i64, time: NaiveDateTime) {
         if let Some(customer) = self.customers.get_mut(&uin) {
-            *customer.costs.entry(month_of(time)).or_default() += cents;
+            *customer.daily.entry(time.date()).or_default() += cents;
             if cents > customer.remaining_cents {
                 customer.account_status = 2;
             }
@@ -344,8 +359,55 @@ fn generate_customer(rng: &mut StdRng, uin: u64, index: usize) -> Customer {
         account_status: if in_arrears { 2 } else { 0 },
         force: if index % 50 == 7 { 2 } else { 0 },
         phone: format!("+852 5{index:07}"),
-        costs: BTreeMap::from([(month_of(base_time()), this_month)]),
+        daily: daily_costs(uin, this_month, index),
     }
+}
+
+/// How far back a generated customer's daily costs go: the 7 complete days
+/// before today are known even on the 1st of a month.
+const DAYS_OF_HISTORY: u64 = 40;
+
+/// A customer's daily costs: `this_month` spread over this month's days
+/// until today (today's share partial), and the days before this month at a
+/// similar pace. Every 25th customer's yesterday is a spike, four usual
+/// days more. A month's bill is the sum of its days, whatever they are.
+/// Drawn from the customer's own generator, so that the rest of the dataset
+/// does not depend on them.
+fn daily_costs(uin: u64, this_month: i64, index: usize) -> BTreeMap<NaiveDate, i64> {
+    let mut rng = StdRng::seed_from_u64(uin);
+    let today = base_time().date();
+    let month_days: Vec<NaiveDate> = today
+        .iter_days()
+        .rev()
+        .take_while(|d| d.month() == today.month())
+        .collect();
+    let mut daily = BTreeMap::new();
+    if this_month <= 0 {
+        return daily;
+    }
+    // Weights: today counts a third of a day, so far.
+    let weights: Vec<i64> = month_days
+        .iter()
+        .map(|d| if *d == today { 1 } else { 3 } * rng.random_range(2..=4))
+        .collect();
+    let total: i64 = weights.iter().sum();
+    let mut left = this_month;
+    for (day, weight) in month_days.iter().zip(&weights).skip(1) {
+        let cents = this_month * weight / total;
+        daily.insert(*day, cents);
+        left -= cents;
+    }
+    daily.insert(today, left);
+    let usual = (this_month * 3 / total).max(1);
+    for back in month_days.len() as u64..DAYS_OF_HISTORY {
+        let day = today - Days::days(back as i64);
+        daily.insert(day, usual * rng.random_range(2..=4) / 3);
+    }
+    if index % 25 == 4 {
+        let yesterday = today - Days::days(1);
+        *daily.entry(yesterday).or_default() += usual * 4;
+    }
+    daily
 }
 
 fn generate_voucher(rng: &mut StdRng, id: u64, customer_uin: u64) -> Voucher {
@@ -438,7 +500,11 @@ mod tests {
         let month = month_of(base_time());
         data.spend(uin, 1_000, base_time());
         let after = &data.customers[&uin];
-        assert_eq!(after.costs[&month], before.costs[&month] + 1_000);
+        assert_eq!(after.month_cents(&month), before.month_cents(&month) + 1_000);
+        assert_eq!(
+            after.day_cents(base_time().date()),
+            before.day_cents(base_time().date()) + 1_000
+        );
         assert_eq!(after.remaining_cents, before.remaining_cents - 1_000);
         assert_eq!(after.account_status, 0);
         data.spend(uin, after.remaining_cents + 1, base_time());

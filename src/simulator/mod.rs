@@ -414,6 +414,7 @@ fn answer(shared: &Backend, action: &str, body: &[u8]) -> Result<Value, ApiError
             body: &body,
             data: &data,
             settings: &shared.settings,
+            now: china_now() + chrono::Duration::seconds(shared.clock_offset.load(Ordering::Relaxed)),
         },
     )
 }

@@ -405,7 +405,7 @@ impl Exposition {
                 for c in data.customers.values() {
                     assert_eq!(
                         self.customer("tencentcloud_partner_customer_cost_month_to_date_usd", c.uin),
-                        Some(usd(c.costs.get(&month).copied().unwrap_or(0))),
+                        Some(usd(c.month_cents(&month))),
                         "cost of {} in {month}",
                         c.uin
                     );

@@ -152,6 +152,12 @@ actions! {
         customer_uin: 100000000001,
         month: "2026-11".into(),
     };
+    /// What one customer spent on one day. 20/s on the action's own page
+    /// (product 1085, document 70562, updated 2025-10-30).
+    DescribeCustomerBillDetailByDay: 20, BillByDayRequest => BillByDay, BillByDayRequest {
+        customer_uin: 100000000001,
+        date: "2026-11-30".into(),
+    };
 }
 
 #[cfg(test)]
