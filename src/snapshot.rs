@@ -94,6 +94,7 @@ collectors! {
     Status = "status" => StatusSnapshot,
     Subagents = "subagents" => SubagentsSnapshot,
     Bills = "bills" => BillsSnapshot,
+    Spend = "spend" => SpendSnapshot,
 }
 
 /// What one collector's refresh produces: the payload of one [`Snapshot`] variant.
@@ -320,4 +321,48 @@ pub struct BillsSnapshot {
     pub month_start: Option<f64>,
     /// Sorted by UIN; a customer not read yet this month has no row.
     pub rows: Vec<BillRow>,
+}
+
+/// What one customer spent on one complete bill day.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SpendDay {
+    /// `YYYY-MM-DD`, the bill day (UTC+8 by default, `--api.timezone`).
+    pub date: String,
+    /// DescribeCustomerBillDetailByDay's `TotalCost`, USD.
+    pub cost: f64,
+    /// Whether it was read on the day after the day after: late settlement
+    /// is in, and it is never read again.
+    pub settled: bool,
+}
+
+/// One customer's spend: today so far, and the complete days of the week
+/// before. The three exported values are worked out from the days when the
+/// snapshot is made.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SpendRow {
+    pub uin: u64,
+    /// Today so far, USD.
+    pub today: Option<f64>,
+    /// Yesterday's total, USD.
+    pub yesterday: Option<f64>,
+    /// The total of the 7 complete days before today, once all 7 are known.
+    pub last_7_days: Option<f64>,
+    /// When today's figure was read, unix seconds. Not exported.
+    pub today_read_at: Option<f64>,
+    /// The customer's `RemainingCredit` when today's figure was read: it is
+    /// read again sooner when that moves. Not exported.
+    pub remaining_seen: Option<f64>,
+    /// The complete days known, newest first, at most the 7 before today.
+    pub days: Vec<SpendDay>,
+}
+
+/// Every customer's spend on the bill day `today` and the 7 days before.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SpendSnapshot {
+    /// `YYYY-MM-DD`, the bill day the values are for.
+    pub today: String,
+    /// Unix seconds of that day's first instant.
+    pub today_start: Option<f64>,
+    /// Sorted by UIN; a customer not read yet, or who never spent, has no row.
+    pub rows: Vec<SpendRow>,
 }

@@ -9,6 +9,7 @@ pub mod bills;
 pub mod customers;
 pub mod partner;
 pub mod pool;
+pub mod spend;
 pub mod status;
 pub mod subagents;
 pub mod vouchers;

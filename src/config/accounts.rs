@@ -272,7 +272,7 @@ mod tests {
             ),
             (
                 "accounts:\n  - {name: a, secret_id_file: x, secret_key_file: y, intervals: {voucher: 5m}}\n",
-                "intervals.voucher: no such collector (one of partner, customers, allocations, vouchers, pool, status, subagents, bills)",
+                "intervals.voucher: no such collector (one of partner, customers, allocations, vouchers, pool, status, subagents, bills, spend)",
             ),
             (
                 "accounts:\n  - {name: a, secret_id_file: x, secret_key_file: y, rate_limit_fraction: 0}\n",

@@ -305,6 +305,7 @@ mod tests {
                 "--no-collector.pool",
                 "--no-collector.status",
                 "--no-collector.subagents",
+                "--no-collector.spend",
             ])
             .unwrap(),
             env,

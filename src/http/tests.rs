@@ -76,7 +76,7 @@ async fn ready_once_every_collector_of_one_account_has_refreshed() {
     assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(
         body,
-        "Not ready: waiting for the first refresh of partner, customers, allocations, vouchers, pool, status, subagents, bills\n"
+        "Not ready: waiting for the first refresh of partner, customers, allocations, vouchers, pool, status, subagents, bills, spend\n"
     );
     for status in &statuses[..3] {
         status.restored(SystemTime::now(), true);
@@ -84,7 +84,7 @@ async fn ready_once_every_collector_of_one_account_has_refreshed() {
     let (_, body) = call(state.clone(), "GET", "/-/ready").await;
     assert_eq!(
         body,
-        "Not ready: waiting for the first refresh of vouchers, pool, status, subagents, bills\n"
+        "Not ready: waiting for the first refresh of vouchers, pool, status, subagents, bills, spend\n"
     );
     for status in &statuses[3..] {
         status.restored(SystemTime::now(), true);
