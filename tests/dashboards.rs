@@ -260,6 +260,11 @@ async fn every_panel_and_rule_evaluates_against_a_real_prometheus() {
         d.customers
             .values()
             .filter(|c| c.credit_cents > 0 && c.recent_expiry.is_some() && with_voucher.contains(&c.uin))
+            // One that spent in the week before today, for the days it has left.
+            .filter(|c| {
+                let today = api.sim.china_now().date();
+                (1..=7).any(|back| c.day_cents(today - chrono::Days::new(back)) > 0)
+            })
             // Not the one whose history was answered without its total.
             .find(|c| {
                 exported

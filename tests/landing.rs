@@ -128,6 +128,28 @@ async fn landing_page_renders_status_calls_and_customers_closest_to_running_out(
             .unwrap_or_else(|| panic!("{uin} missing or out of order"));
         position += found;
     }
+    // Each with its days left at the pace of the 7 days before today.
+    let today = api.sim.china_now().date();
+    for (uin, days) in api.sim.with_data(|d| {
+        d.customers
+            .values()
+            .map(|c| {
+                let week: i64 = (1..=7).map(|back| c.day_cents(today - chrono::Days::new(back))).sum();
+                let days = if week > 0 {
+                    format!("{:.1}", c.remaining_cents as f64 / (week as f64 / 7.0))
+                } else {
+                    "–".to_owned()
+                };
+                (format!("<td>{}</td>", c.uin), days)
+            })
+            .collect::<Vec<_>>()
+    }) {
+        if !expected.contains(&uin) {
+            continue;
+        }
+        let row = section[section.find(&uin).unwrap()..].split("</tr>").next().unwrap();
+        assert!(row.ends_with(&format!("<td class=\"num\">{days}</td>")), "{row}");
+    }
     exporter.stop().await;
 }
 

@@ -9,6 +9,7 @@ use crate::snapshot::CustomerRow;
 use crate::snapshot::{Kind, Snapshot};
 use axum::extract::State;
 use axum::response::Html;
+use std::collections::HashMap;
 use std::fmt::Write;
 use std::time::{Duration, SystemTime};
 
@@ -145,6 +146,16 @@ pub fn closest_to_running_out(customers: &[CustomerRow], n: usize) -> Vec<(&Cust
     with_credit
 }
 
+/// Days of credit left at the pace of the last 7 days, as the
+/// `tencentcloud_partner:customer_credit_days_left` rule works it out; a
+/// dash where the week is not known or nothing was spent in it.
+fn days_left(remaining: Option<f64>, week: Option<f64>) -> String {
+    match (remaining, week) {
+        (Some(remaining), Some(week)) if week > 0.0 => format!("{:.1}", remaining / (week / 7.0)),
+        _ => "–".to_owned(),
+    }
+}
+
 fn customers_table(state_: &AppState) -> String {
     let accounts = state_.accounts.load();
     let lists: Vec<_> = accounts
@@ -152,8 +163,20 @@ fn customers_table(state_: &AppState) -> String {
         .filter_map(|a| Some((a.name.clone(), a.snapshots.latest(Kind::Customers)?)))
         .collect();
     if lists.is_empty() {
-        return "<tr><td colspan=6>No customer list yet.</td></tr>".into();
+        return "<tr><td colspan=7>No customer list yet.</td></tr>".into();
     }
+    let weeks: HashMap<(&str, u64), f64> = accounts
+        .iter()
+        .filter_map(|a| Some((&*a.name, a.snapshots.latest(Kind::Spend)?)))
+        .flat_map(|(account, published)| match &*published.snapshot {
+            Snapshot::Spend(spend) => spend
+                .rows
+                .iter()
+                .filter_map(|r| Some(((account, r.uin), r.last_7_days?)))
+                .collect(),
+            _ => Vec::new(),
+        })
+        .collect();
     let mut closest: Vec<(&str, &CustomerRow, f64)> = lists
         .iter()
         .filter_map(|(account, published)| match &*published.snapshot {
@@ -177,9 +200,10 @@ fn customers_table(state_: &AppState) -> String {
         } else {
             ""
         };
+        let days = days_left(c.remaining, weeks.get(&(account, c.uin)).copied());
         let _ = writeln!(
             rows,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td class=num>{:.2}</td><td class=num>{:.2}</td><td class=\"num {class}\">{:.1} %</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td class=num>{:.2}</td><td class=num>{:.2}</td><td class=\"num {class}\">{:.1} %</td><td class=num>{days}</td></tr>",
             escape(account),
             c.uin,
             escape(&c.remark),
@@ -189,7 +213,7 @@ fn customers_table(state_: &AppState) -> String {
         );
     }
     if rows.is_empty() {
-        rows.push_str("<tr><td colspan=6>No customer has credit.</td></tr>");
+        rows.push_str("<tr><td colspan=7>No customer has credit.</td></tr>");
     }
     rows
 }
@@ -224,7 +248,7 @@ footer{{margin-top:2em;color:#57606a;font-size:.9em}}
 <table><tr><th>Account</th><th>Collector</th><th>State</th><th>Progress</th><th>Interval</th><th>Last success</th><th>Took</th><th>Next run</th><th>Last error</th></tr>
 {collectors}</table>
 <h2>Customers closest to running out of credit</h2>
-<table><tr><th>Account</th><th>UIN</th><th>Remark</th><th class=num>Credit (USD)</th><th class=num>Left (USD)</th><th class=num>Left</th></tr>
+<table><tr><th>Account</th><th>UIN</th><th>Remark</th><th class=num>Credit (USD)</th><th class=num>Left (USD)</th><th class=num>Left</th><th class=num title="At the pace of the 7 complete days before today">Days left</th></tr>
 {customers}</table>
 <h2>API calls since start</h2>
 <table><tr><th>Account</th><th>Action</th><th class=num>Calls</th><th class=num>Throttled</th><th class=num>Errors</th></tr>

@@ -121,3 +121,21 @@ fn the_allowance_earns_two_a_second_up_to_an_hours() {
     assert_eq!(allowance.available(10.0), 20);
     assert_eq!(allowance.available(1e9), 7200);
 }
+
+#[test]
+fn a_week_is_read_once_every_day_is_in_and_settled() {
+    let today = day("2026-12-06");
+    assert!(
+        week_read(&week_of(1, today, false), today),
+        "yesterday need not be settled"
+    );
+    let mut row = week_of(1, today, true);
+    row.days[3].settled = false;
+    assert!(!week_read(&row, today));
+    row.days.remove(3);
+    assert!(!week_read(&row, today));
+    assert!(
+        week_read(&SpendRow::default(), day("2025-06-01")),
+        "no day can be asked for"
+    );
+}
