@@ -153,6 +153,9 @@ pub struct StatusRow {
     pub account_status: Option<i64>,
     /// 1 when the customer has spent anything, 0 when not.
     pub has_expense: Option<i64>,
+    /// Unix seconds when the exporter first saw `account_status` 2, while it lasts.
+    #[serde(default)]
+    pub arrears_since: Option<f64>,
 }
 
 /// The account status of every customer in the customer list.
@@ -200,6 +203,9 @@ pub struct CustomerRow {
     /// `Force`: 0 normal, 2 service forcibly suspended.
     #[serde(default)]
     pub force: Option<i64>,
+    /// Unix seconds when the exporter first saw `force` 2, while it lasts.
+    #[serde(default)]
+    pub suspended_since: Option<f64>,
 }
 
 /// The whole customer list.

@@ -107,3 +107,88 @@ async fn a_missing_permission_for_one_collector_leaves_the_others_and_is_logged_
         .count();
     assert_eq!(rejected, 1, "logged once:\n{log}");
 }
+
+/// The `since` series of every customer, by UIN.
+fn since_of(scrape: &support::Exposition, name: &str) -> std::collections::BTreeMap<u64, f64> {
+    scrape
+        .series(name)
+        .into_iter()
+        .map(|(series, value)| (support::uin_of(series), value))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn arrears_and_suspensions_keep_their_first_sight_across_a_restart_and_end_when_settled() {
+    const ARREARS: &str = "tencentcloud_partner_customer_arrears_since_timestamp_seconds";
+    const SUSPENDED: &str = "tencentcloud_partner_customer_suspended_since_timestamp_seconds";
+    let api = start_api(SHAPE, fast_settings()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = format!("--cache.snapshot-dir={}", dir.path().display());
+    let flags = args(&[
+        "--refresh.status-interval=1s",
+        "--refresh.customers-interval=1s",
+        "--no-collector.spend",
+    ]);
+    let mut with_store: Vec<&str> = flags.clone();
+    with_store.push(&store);
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let exporter = Exporter::start(&api, &with_store).await;
+    exporter.wait_refreshed(Duration::from_secs(30)).await;
+    let data = api.sim.with_data(|d| d.clone());
+    let in_arrears: Vec<u64> = data
+        .customers
+        .values()
+        .filter(|c| c.account_status == 2)
+        .map(|c| c.uin)
+        .collect();
+    let suspended: Vec<u64> = data
+        .customers
+        .values()
+        .filter(|c| c.force == 2)
+        .map(|c| c.uin)
+        .collect();
+    assert!(!in_arrears.is_empty() && !suspended.is_empty());
+    let scrape = exporter.scrape().await;
+    let (arrears, suspensions) = (since_of(&scrape, ARREARS), since_of(&scrape, SUSPENDED));
+    assert_eq!(arrears.keys().copied().collect::<Vec<_>>(), in_arrears);
+    assert_eq!(suspensions.keys().copied().collect::<Vec<_>>(), suspended);
+    assert!(
+        arrears
+            .values()
+            .chain(suspensions.values())
+            .all(|&t| t >= started.floor() - 1.0)
+    );
+    // Refreshes keep the first sight.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let scrape = exporter.scrape().await;
+    assert_eq!(since_of(&scrape, ARREARS), arrears);
+    assert_eq!(since_of(&scrape, SUSPENDED), suspensions);
+    exporter.stop().await;
+
+    // So does a restart, through the snapshot directory.
+    let exporter = Exporter::start(&api, &with_store).await;
+    exporter.wait_refreshed(Duration::from_secs(30)).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let scrape = exporter.scrape().await;
+    assert_eq!(since_of(&scrape, ARREARS), arrears);
+    assert_eq!(since_of(&scrape, SUSPENDED), suspensions);
+
+    // Settled and lifted: gone.
+    let (settled, lifted) = (in_arrears[0], suspended[0]);
+    api.sim.with_data(|d| {
+        d.customers.get_mut(&settled).unwrap().account_status = 0;
+        d.customers.get_mut(&lifted).unwrap().force = 0;
+    });
+    eventually(Duration::from_secs(20), || async {
+        let scrape = exporter.scrape().await;
+        !since_of(&scrape, ARREARS).contains_key(&settled) && !since_of(&scrape, SUSPENDED).contains_key(&lifted)
+    })
+    .await;
+    let scrape = exporter.scrape().await;
+    assert_eq!(since_of(&scrape, ARREARS).len(), in_arrears.len() - 1);
+    assert_eq!(since_of(&scrape, SUSPENDED).len(), suspended.len() - 1);
+    exporter.stop().await;
+}

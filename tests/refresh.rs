@@ -273,6 +273,7 @@ async fn an_outage_fails_the_refresh_within_about_one_interval() {
             "--no-collector.status",
             "--no-collector.allocations",
             "--no-collector.vouchers",
+            "--no-collector.spend",
         ]),
     )
     .await;

@@ -90,7 +90,15 @@ fn drip() -> Response {
 fn exporter(endpoint: SocketAddr) -> Binary {
     let endpoint = format!("--api.endpoint=http://{endpoint}");
     let mut args = vec![endpoint.as_str(), "--refresh.partner-interval=1s", "--api.timeout=2s"];
-    let others = ["customers", "allocations", "vouchers", "pool", "status", "subagents"];
+    let others = [
+        "customers",
+        "allocations",
+        "vouchers",
+        "pool",
+        "status",
+        "subagents",
+        "spend",
+    ];
     let off: Vec<String> = others.iter().map(|c| format!("--no-collector.{c}")).collect();
     args.extend(off.iter().map(String::as_str));
     Binary::start_with(

@@ -7,10 +7,13 @@ use crate::api::actions::{CreditByUinListRequest, CustomersCreditRequest, QueryC
 use crate::metrics::counters::CounterDef;
 use crate::metrics::table::{Labels, Metric, Options, Table, Unit, no_labels};
 use crate::refresh::batches::read_batches;
+use crate::refresh::since::since;
+use crate::refresh::sweep::unix_now;
 use crate::refresh::{Collected, Collector, Context, Error, Page, Walked, walk, walk_checked};
 use crate::snapshot::Rows;
 use crate::snapshot::{CustomerRow, CustomersSnapshot};
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::time::Duration;
 
 /// What the customers collector exports: their number, and each customer's
@@ -52,6 +55,13 @@ pub const METRICS: Table<CustomersSnapshot, CustomerRow> = Table {
             unit: Unit::None,
             labels: customer,
             value: |c| c.force.map(|f| f as f64),
+        },
+        Metric {
+            name: "customer_suspended_since_timestamp",
+            help: "When the exporter first saw the customer's services forcibly suspended (Force 2), at least since: the API gives no start; absent once lifted",
+            unit: Unit::Seconds,
+            labels: customer,
+            value: |c| c.suspended_since,
         },
         Metric {
             name: "customer_info",
@@ -117,12 +127,21 @@ impl Collector for Customers {
             None => {
                 let served = ctx.served::<CustomersSnapshot>();
                 let last = served.as_deref().and_then(|p| CustomersSnapshot::of(&p.snapshot));
+                let suspended: HashMap<u64, f64> = last
+                    .iter()
+                    .flat_map(|s| &s.customers)
+                    .filter_map(|c| Some((c.uin, c.suspended_since?)))
+                    .collect();
                 let last = last.map(|s| s.customers.len());
                 drop(served);
                 let known = last.unwrap_or_default();
                 let walked = walk_checked(ctx, &LIST_RECHECKS, last, || by_listing(ctx, known)).await?;
                 let mut customers = walked.items;
                 customers.sort_by_key(|c| c.uin);
+                let now = unix_now();
+                for c in &mut customers {
+                    c.suspended_since = since(c.force == Some(2), suspended.get(&c.uin).copied(), now);
+                }
                 // The API's `Total`, which the walk reached or nearly reached,
                 // or the customers read when they are more.
                 let total = walked.total.max(customers.len() as u64);
@@ -176,6 +195,7 @@ async fn by_listing(ctx: &Context, known: usize) -> Result<Walked<CustomerRow>, 
                     remaining: c.remaining_credit,
                     expiry: ctx.timestamp(c.recent_expiry.as_deref()),
                     force: c.force,
+                    suspended_since: None,
                 })
             }))
         },
@@ -229,6 +249,7 @@ mod tests {
                     remaining: Some(12.5),
                     expiry: Some(1_700_000_000.0),
                     force: Some(2),
+                    suspended_since: Some(1_796_000_000.0),
                 },
                 // Every value the API may leave out, left out.
                 CustomerRow {
@@ -248,6 +269,7 @@ mod tests {
             "tencentcloud_partner_customer_credit_remaining_usd{account=\"a\",customer_uin=\"100\"} 12.5\n",
             "tencentcloud_partner_customer_credit_expiry_timestamp_seconds{account=\"a\",customer_uin=\"100\"} 1700000000.0\n",
             "tencentcloud_partner_customer_force_status{account=\"a\",customer_uin=\"100\"} 2.0\n",
+            "tencentcloud_partner_customer_suspended_since_timestamp_seconds{account=\"a\",customer_uin=\"100\"} 1796000000.0\n",
             "tencentcloud_partner_customer_info{account=\"a\",customer_uin=\"100\",remark=\"say \\\"hi\\\"\",customer_type=\"new\",identify_type=\"enterprise\"} 1.0\n",
             "tencentcloud_partner_customer_info{account=\"a\",customer_uin=\"200\",remark=\"\",customer_type=\"\",identify_type=\"\"} 1.0\n",
         ] {

@@ -110,8 +110,9 @@ impl Collector for Spend {
 
     /// A new customer list concerns it when the day turned, a customer who
     /// spends has no row yet or days of its week to read (a refresh cut
-    /// short by its budget goes on at the next list, not an hour later), or
-    /// a customer's credit moved.
+    /// short by its budget goes on at the next list, not an hour later), a
+    /// customer's credit moved, or a customer it has a row for left or never
+    /// spent.
     fn concerned(&self, ctx: &Context) -> bool {
         let Some(list) = ctx.customers().ok() else {
             return false;
@@ -120,9 +121,13 @@ impl Collector for Spend {
             return false;
         };
         let never_spent = never_spent(ctx);
+        let listed: HashSet<u64> = list.customers.iter().map(|c| c.uin).collect();
         let today = ctx.api_now().date_naive();
         today.format(DATE).to_string() != self.today
-            || self.rows.keys().any(|uin| never_spent.contains(uin))
+            || self
+                .rows
+                .keys()
+                .any(|uin| never_spent.contains(uin) || !listed.contains(uin))
             || spenders(&list.customers, &never_spent).any(|c| match self.rows.get(&c.uin) {
                 None => true,
                 Some(row) => row.remaining_seen != c.remaining || !week_read(row, today),

@@ -7,6 +7,8 @@ use crate::api;
 use crate::api::actions::{CustomerInfoRequest, DescribeCustomerInfo};
 use crate::metrics::table::{Labels, Metric, Options, Table, Unit};
 use crate::refresh::batches::read_batches;
+use crate::refresh::since::since;
+use crate::refresh::sweep::unix_now;
 use crate::refresh::{Collected, Collector, Context, Error};
 use crate::snapshot::{CustomersSnapshot, Rows, StatusRow, StatusSnapshot};
 use std::borrow::Cow;
@@ -24,6 +26,13 @@ pub const METRICS: Table<StatusSnapshot, StatusRow> = Table {
             unit: Unit::None,
             labels: customer,
             value: |r| r.account_status.map(|s| s as f64),
+        },
+        Metric {
+            name: "customer_arrears_since_timestamp",
+            help: "When the exporter first saw the customer in mandatory arrears (AccountStatus 2), at least since: the API gives no start; absent once settled",
+            unit: Unit::Seconds,
+            labels: customer,
+            value: |r| r.arrears_since,
         },
         Metric {
             name: "customer_has_expense",
@@ -101,16 +110,20 @@ impl Collector for Status {
             .and_then(|p| StatusSnapshot::of(&p.snapshot))
             .map(|s| s.rows.iter().map(|row| (row.uin, row)).collect())
             .unwrap_or_default();
+        let now = unix_now();
         let rows = uins
             .iter()
             .map(|uin| {
-                found.remove(uin).unwrap_or_else(|| match last.get(uin) {
+                let seen = last.get(uin).and_then(|row| row.arrears_since);
+                let mut row = found.remove(uin).unwrap_or_else(|| match last.get(uin) {
                     Some(row) => (*row).clone(),
                     None => StatusRow {
                         uin: *uin,
                         ..Default::default()
                     },
-                })
+                });
+                row.arrears_since = since(row.account_status == Some(2), seen, now);
+                row
             })
             .collect();
         Ok(StatusSnapshot { rows })
@@ -134,6 +147,7 @@ async fn statuses(ctx: &Context, batch: Vec<u64>) -> Result<Vec<(u64, StatusRow)
                 uin,
                 account_status: item.account_status,
                 has_expense: item.has_expense,
+                arrears_since: None,
             };
             Some((uin, row))
         })
@@ -154,6 +168,7 @@ mod tests {
                     uin: 100,
                     account_status: Some(2),
                     has_expense: Some(1),
+                    arrears_since: Some(1_796_000_000.0),
                 },
                 // Left out of the answer: no series but none made up.
                 StatusRow {
@@ -166,6 +181,7 @@ mod tests {
         for line in [
             "tencentcloud_partner_customer_account_status{account=\"a\",customer_uin=\"100\"} 2.0\n",
             "tencentcloud_partner_customer_has_expense{account=\"a\",customer_uin=\"100\"} 1.0\n",
+            "tencentcloud_partner_customer_arrears_since_timestamp_seconds{account=\"a\",customer_uin=\"100\"} 1796000000.0\n",
         ] {
             assert!(text.contains(line), "missing {line} in\n{text}");
         }

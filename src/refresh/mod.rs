@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod pages;
 pub mod publish;
 pub mod refusals;
+pub mod since;
 pub mod sweep;
 pub mod task;
 
