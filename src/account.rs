@@ -116,8 +116,11 @@ pub struct Setup {
 pub type Accounts = Arc<ArcSwap<Vec<Arc<Account>>>>;
 
 impl crate::metrics::Source for ArcSwap<Vec<Arc<Account>>> {
-    fn published(&self, kind: Kind) -> Vec<Arc<crate::metrics::exposition::Published>> {
-        self.load().iter().filter_map(|a| a.snapshots.latest(kind)).collect()
+    fn published(&self, kind: Kind) -> Vec<(Arc<str>, Arc<crate::metrics::exposition::Published>)> {
+        self.load()
+            .iter()
+            .filter_map(|a| Some((a.name.clone(), a.snapshots.latest(kind)?)))
+            .collect()
     }
 }
 

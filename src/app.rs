@@ -32,6 +32,8 @@ pub enum Error {
     Accounts(config::accounts::Error),
     #[error("--web.config.file: {0}")]
     WebConfig(web_config::Error),
+    #[error("--customers.thresholds-file: {0}")]
+    Thresholds(config::file::Error),
 }
 
 /// Starts the built-in simulated partner and returns where it listens and its key.
@@ -62,6 +64,10 @@ pub async fn run(
         Some(path) => WebConfig::load(path).map_err(Error::WebConfig)?,
         None => WebConfig::default(),
     };
+    let thresholds = match &config.thresholds_file {
+        Some(path) => crate::thresholds::Thresholds::load(path).map_err(Error::Thresholds)?,
+        None => crate::thresholds::Thresholds::default(),
+    };
     let account_configs = match &config.config_file {
         Some(path) => {
             config::accounts::load(path, &config, |name| std::env::var(name).ok()).map_err(Error::Accounts)?
@@ -87,6 +93,7 @@ pub async fn run(
         Box::new(crate::refresh::metrics::RefreshMetrics(accounts.clone())),
         crate::refresh::counters(),
     ));
+    metrics.thresholds.store(Arc::new(thresholds));
     let fleet = Arc::new(Fleet::new(
         account::Setup {
             common: config.common(),
@@ -103,12 +110,14 @@ pub async fn run(
         reload::Sources {
             web_config_file: config.web.config_file.clone(),
             accounts_file: config.config_file.clone(),
+            thresholds_file: config.thresholds_file.clone(),
             flags: config.clone(),
         },
         web,
         config.web.probes_without_auth,
         metrics.reload.clone(),
         fleet.clone(),
+        metrics.thresholds.clone(),
     ));
     let cancel = CancellationToken::new();
     let watcher = tokio::spawn(reloader.clone().watch(cancel.clone()));

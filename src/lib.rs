@@ -34,7 +34,10 @@
 //! * [`snapshot`] is the data model and the list of collectors: one line each
 //!   names a collector and what its refresh produces. It depends on
 //!   nothing else here.
-//! * [`local_file`] reads the operator's files with a cap on their size.
+//! * [`local_file`] reads the operator's files with a cap on their size;
+//!   [`yaml_file`] reads the YAML ones with one error type.
+//! * [`thresholds`] is `--customers.thresholds-file`: which customer has
+//!   alert thresholds of its own.
 //! * [`simulator`] is an in-process fake of the API for `--demo` and the tests.
 //! * `fuzzing` feeds arbitrary bytes to each parser of outside input, for the
 //!   fuzz targets in `fuzz/`; the exporter does not use it.
@@ -56,3 +59,5 @@ pub mod simulator;
 pub mod snapshot;
 pub mod store;
 pub mod telemetry;
+pub mod thresholds;
+pub mod yaml_file;

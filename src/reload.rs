@@ -1,7 +1,7 @@
 //! Re-reading configuration files while running, as Prometheus does: on
 //! SIGHUP, on `POST /-/reload` (with `--web.enable-lifecycle`), and when the
-//! accounts file, the web configuration file or a certificate it names
-//! changes on disk. Files that fail to load, or accounts that fail to start,
+//! accounts file, the customer thresholds file, the web configuration file
+//! or a certificate it names changes on disk. Files that fail to load, or accounts that fail to start,
 //! leave the running configuration in force, say why in the log, and set
 //! `tencentcloud_partner_config_last_reload_successful` to 0. This module
 //! decides when and whether to swap; what the files mean belongs to
@@ -12,6 +12,8 @@ use crate::config::{self, Config};
 use crate::http::guard::Guard;
 use crate::http::web_config::{self, WebConfig};
 use crate::metrics::instrumentation::ReloadMetrics;
+use crate::thresholds::Thresholds;
+use arc_swap::ArcSwap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -33,6 +35,8 @@ pub enum Error {
     Weakens { path: PathBuf, why: &'static str },
     #[error("--config.file: {0}")]
     Accounts(config::accounts::Error),
+    #[error("--customers.thresholds-file: {0}")]
+    Thresholds(config::file::Error),
     #[error("{0}")]
     Account(account::Error),
 }
@@ -41,6 +45,7 @@ pub enum Error {
 pub struct Sources {
     pub web_config_file: Option<PathBuf>,
     pub accounts_file: Option<PathBuf>,
+    pub thresholds_file: Option<PathBuf>,
     /// The flags, for what the accounts file leaves out.
     pub flags: Config,
 }
@@ -51,6 +56,8 @@ pub struct Reloader {
     fleet: Arc<Fleet>,
     guard: Arc<Guard>,
     metrics: ReloadMetrics,
+    /// The customer thresholds in force.
+    thresholds: Arc<ArcSwap<Thresholds>>,
     /// The files as last loaded, or last failed to load, so a bad file is
     /// reported once rather than every [`WATCH_INTERVAL`].
     seen: Mutex<Stamps>,
@@ -67,6 +74,7 @@ impl Reloader {
         probes_without_auth: bool,
         metrics: ReloadMetrics,
         fleet: Arc<Fleet>,
+        thresholds: Arc<ArcSwap<Thresholds>>,
     ) -> Self {
         describe(&web, &metrics);
         let seen = stamps(&watched(&sources, &web));
@@ -75,6 +83,7 @@ impl Reloader {
             fleet,
             guard: Arc::new(Guard::new(web, probes_without_auth)),
             metrics,
+            thresholds,
             seen: Mutex::new(seen),
             running: tokio::sync::Mutex::new(()),
         }
@@ -134,6 +143,11 @@ impl Reloader {
                 why,
             });
         }
+        // Read before anything is applied: a bad file keeps everything as it is.
+        let thresholds = match &self.sources.thresholds_file {
+            Some(path) => Some(Thresholds::load(path).map_err(Error::Thresholds)?),
+            None => None,
+        };
         if let Some(path) = &self.sources.accounts_file {
             let accounts = config::accounts::load(path, &self.sources.flags, |name| std::env::var(name).ok())
                 .map_err(Error::Accounts)?;
@@ -142,6 +156,9 @@ impl Reloader {
         if let Some(web) = web {
             describe(&web, &self.metrics);
             self.guard.replace(web);
+        }
+        if let Some(thresholds) = thresholds {
+            self.thresholds.store(Arc::new(thresholds));
         }
         Ok(())
     }
@@ -192,6 +209,7 @@ fn watched(sources: &Sources, web: &WebConfig) -> Vec<PathBuf> {
         files.push(path.clone());
     }
     files.extend(sources.accounts_file.clone());
+    files.extend(sources.thresholds_file.clone());
     files
 }
 

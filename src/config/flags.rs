@@ -133,6 +133,14 @@ pub struct Flags {
     #[arg(long = "customers.uins", env = "TENCENTCLOUD_PARTNER_EXPORTER_CUSTOMERS_UINS", value_delimiter = ',', value_parser = parse_uin, value_name = "UIN,...")]
     pub customer_uins: Option<Vec<u64>>,
 
+    /// Alert thresholds of customers' own (YAML; read again on change and SIGHUP), exported as tencentcloud_partner_customer_threshold.
+    #[arg(
+        long = "customers.thresholds-file",
+        env = "TENCENTCLOUD_PARTNER_EXPORTER_CUSTOMERS_THRESHOLDS_FILE",
+        value_name = "PATH"
+    )]
+    pub thresholds_file: Option<PathBuf>,
+
     /// Add the customer's name (often an e-mail address) to tencentcloud_partner_customer_info.
     #[arg(long = "customer.export-names", env = "TENCENTCLOUD_PARTNER_EXPORTER_CUSTOMER_EXPORT_NAMES", action = ArgAction::SetTrue)]
     pub export_names: bool,

@@ -5,7 +5,7 @@
 
 pub mod accounts;
 mod collectors;
-pub mod file;
+pub use crate::yaml_file as file;
 mod flags;
 mod values;
 
@@ -74,6 +74,8 @@ pub struct Config {
     pub demo: bool,
     /// `--config.file`: the accounts, instead of the one the flags describe.
     pub config_file: Option<PathBuf>,
+    /// `--customers.thresholds-file`.
+    pub thresholds_file: Option<PathBuf>,
 }
 
 /// The account the flags describe, when there is no `--config.file`.
@@ -221,6 +223,7 @@ impl Config {
             log_format: flags.log_format,
             demo: flags.demo,
             config_file: flags.config_file.filter(|f| !f.as_os_str().is_empty()),
+            thresholds_file: flags.thresholds_file.filter(|f| !f.as_os_str().is_empty()),
         })
     }
 }

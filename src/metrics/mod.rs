@@ -12,6 +12,7 @@ pub mod families;
 pub mod instrumentation;
 pub mod process;
 pub mod table;
+pub mod thresholds;
 
 use crate::snapshot::Kind;
 use bytes::Bytes;
@@ -53,8 +54,9 @@ pub enum Format {
 
 /// The snapshots `/metrics` serves, as their collectors published them.
 pub trait Source: Send + Sync + std::fmt::Debug {
-    /// The latest snapshot of `kind` of every account served, in account order.
-    fn published(&self, kind: Kind) -> Vec<Arc<exposition::Published>>;
+    /// The latest snapshot of `kind` of every account served, with the
+    /// account's name, in account order.
+    fn published(&self, kind: Kind) -> Vec<(Arc<str>, Arc<exposition::Published>)>;
 }
 
 /// The exporter's metrics, ready to serve.
@@ -69,6 +71,8 @@ pub struct Metrics {
     pub store_errors: prometheus_client::metrics::counter::Counter,
     /// The counters the collectors declare.
     pub counters: counters::Counters,
+    /// `--customers.thresholds-file` in force, exported per customer.
+    pub thresholds: Arc<arc_swap::ArcSwap<crate::thresholds::Thresholds>>,
 }
 
 impl Metrics {
@@ -112,6 +116,11 @@ impl Metrics {
         );
         let counters = counters::Counters::register(registry, counters);
         registry.register_collector(refresh);
+        let thresholds = Arc::default();
+        registry.register_collector(Box::new(thresholds::ThresholdMetrics::new(
+            source.clone(),
+            Arc::clone(&thresholds),
+        )));
         Self {
             registry: root,
             source,
@@ -119,6 +128,7 @@ impl Metrics {
             reload,
             store_errors,
             counters,
+            thresholds,
         }
     }
 
@@ -142,7 +152,10 @@ impl Metrics {
 
     fn chunks(&self, format: Format, gzip: bool) -> Vec<Bytes> {
         let mut parts: Vec<(&exposition::Family, bool)> = Vec::new();
-        let published: Vec<Vec<_>> = Kind::ALL.iter().map(|kind| self.source.published(*kind)).collect();
+        let published: Vec<Vec<_>> = Kind::ALL
+            .iter()
+            .map(|kind| self.source.published(*kind).into_iter().map(|(_, p)| p).collect())
+            .collect();
         for group in &published {
             let mut names: Vec<&str> = Vec::new();
             for family in group.iter().flat_map(|p| &p.families) {

@@ -1,5 +1,5 @@
 //! Reading a YAML configuration file, with the one error type the accounts
-//! file and the web configuration share.
+//! file, the customer thresholds file and the web configuration share.
 
 use serde::de::DeserializeOwned;
 use std::path::{Path, PathBuf};
