@@ -31,8 +31,8 @@
 //! --api.rate-limit-fraction, so a refresh that takes an hour at the real
 //! limits takes minutes; the floor scales with it), BENCH_SCRAPES (200),
 //! BENCH_PUBLISH_INTERVAL_MS (30000, before scaling), BENCH_ARGS (more flags for the exporter, as `--no-collector.allocations`
-//! to time the vouchers refresh alone). Every collector runs, `bills`
-//! included (`--no-collector.bills` in BENCH_ARGS to leave it out).
+//! to time the vouchers refresh alone). Every collector runs, `bills` and `spend`
+//! included (`--no-collector.bills` in BENCH_ARGS to leave bills out).
 
 use bytes::Bytes;
 use std::collections::HashMap;
@@ -52,7 +52,7 @@ const SECRET_KEY: &str = "BenchmarkSecretKey000000000000001";
 const OPENMETRICS: &str = "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5";
 
 /// Each collector's actions and their documented rate limits (calls/s).
-const COLLECTORS: [(&str, &[(&str, f64)]); 8] = [
+const COLLECTORS: [(&str, &[(&str, f64)]); 9] = [
     ("partner", &[("QueryPartnerCredit", 5.0)]),
     ("customers", &[("QueryCustomersCredit", 5.0)]),
     ("allocations", &[("QueryCreditAllocationHistory", 5.0)]),
@@ -67,6 +67,7 @@ const COLLECTORS: [(&str, &[(&str, f64)]); 8] = [
     ("status", &[("DescribeCustomerInfo", 20.0)]),
     ("subagents", &[("QuerySubAgentsDetailV2", 20.0)]),
     ("bills", &[("DescribeCustomerBillSummary", 1.0)]),
+    ("spend", &[("DescribeCustomerBillDetailByDay", 20.0)]),
 ];
 
 /// A family followed through the cold start: its label, the prefix of its
@@ -89,6 +90,8 @@ enum Count {
     One,
     Customers,
     Vouchers,
+    /// Customers that have spent (`HasExpense` 1): the spend collector's.
+    Spenders,
 }
 
 #[derive(Clone, Copy)]
@@ -98,12 +101,17 @@ enum Need {
     Customers,
     Vouchers,
     Calls(f64),
+    /// A number of calls per customer that has spent, plus a few more.
+    SpenderDays(f64, f64),
 }
 
 const CUSTOMERS_LIST: (&str, f64) = ("QueryCustomersCredit", 5.0);
 const VOUCHER_LIST: (&str, f64) = ("DescribeCustomerVoucherList", 20.0);
 
-const FAMILIES: [Family; 7] = [
+/// What the spend collector reads: one bill day of one customer a call.
+const BY_DAY: (&str, f64) = ("DescribeCustomerBillDetailByDay", 20.0);
+
+const FAMILIES: [Family; 9] = [
     Family {
         label: "partner credit",
         prefix: "tencentcloud_partner_credit_remaining_usd{",
@@ -160,6 +168,25 @@ const FAMILIES: [Family; 7] = [
         first: &[Need::CustomerPages, Need::Calls(1.0)],
         whole: &[Need::CustomerPages, Need::Customers],
     },
+    // Yesterday first, for every customer that spends.
+    Family {
+        label: "customers' cost yesterday",
+        prefix: "tencentcloud_partner_customer_cost_yesterday_usd{",
+        of: Count::Spenders,
+        chain: &[CUSTOMERS_LIST, BY_DAY],
+        first: &[Need::CustomerPages, Need::Calls(1.0)],
+        whole: &[Need::CustomerPages, Need::SpenderDays(1.0, 0.0)],
+    },
+    // Then today, then the 6 older days customer by customer: the first
+    // whole week after yesterday and today of everyone and one customer's 6.
+    Family {
+        label: "customers' cost over 7 days",
+        prefix: "tencentcloud_partner_customer_cost_7d_usd{",
+        of: Count::Spenders,
+        chain: &[CUSTOMERS_LIST, BY_DAY],
+        first: &[Need::CustomerPages, Need::SpenderDays(2.0, 6.0)],
+        whole: &[Need::CustomerPages, Need::SpenderDays(8.0, 0.0)],
+    },
 ];
 
 impl Family {
@@ -172,7 +199,12 @@ impl Family {
     }
 
     /// Seconds at the documented limits for the calls `needs` asks for.
-    fn floor(&self, needs: &[Need], customers: usize, vouchers: usize) -> f64 {
+    fn floor(&self, needs: &[Need], size: Size) -> f64 {
+        let Size {
+            customers,
+            vouchers,
+            spenders,
+        } = size;
         self.chain
             .iter()
             .zip(needs)
@@ -185,19 +217,30 @@ impl Family {
                     // DescribeCustomerInfo: 20 customers a call.
                     Need::Calls(n) if n.is_nan() => customers.div_ceil(20) as f64,
                     Need::Calls(n) => *n,
+                    Need::SpenderDays(per, more) => spenders as f64 * per + more,
                 };
                 calls / limit
             })
             .sum()
     }
 
-    fn expected(&self, customers: usize, vouchers: usize) -> usize {
+    fn expected(&self, size: Size) -> usize {
         match self.of {
             Count::One => 1,
-            Count::Customers => customers,
-            Count::Vouchers => vouchers,
+            Count::Customers => size.customers,
+            Count::Vouchers => size.vouchers,
+            Count::Spenders => size.spenders,
         }
     }
+}
+
+/// How large the partner is.
+#[derive(Clone, Copy)]
+struct Size {
+    customers: usize,
+    vouchers: usize,
+    /// Customers that have spent: those the spend collector reads.
+    spenders: usize,
 }
 
 type Stats = std::collections::BTreeMap<String, tencentcloud_partner_exporter::simulator::ActionStats>;
@@ -309,6 +352,18 @@ fn check(text: &str, data: &Dataset, missing: bool) -> usize {
             let cost = usd(c.month_cents(&month));
             let labels = format!("customer_uin=\"{}\"", c.uin);
             wrong += differs("customer_cost_month_to_date_usd", labels, cost);
+        }
+    }
+    // With the spend collector on, every complete day's cost as exported.
+    let today = tencentcloud_partner_exporter::simulator::china_now().date();
+    for c in data.customers.values() {
+        let labels = || format!("customer_uin=\"{}\"", c.uin);
+        if get("customer_cost_yesterday_usd", labels()).is_some() {
+            wrong += differs("customer_cost_yesterday_usd", labels(), usd(c.day_cents(today - chrono::Days::new(1))));
+        }
+        if get("customer_cost_7d_usd", labels()).is_some() {
+            let week: i64 = (1..=7).map(|back| c.day_cents(today - chrono::Days::new(back))).sum();
+            wrong += differs("customer_cost_7d_usd", labels(), usd(week));
         }
     }
     if !missing {
@@ -527,9 +582,9 @@ async fn cold_start(
     exporter: &Binary,
     started: Instant,
     scale: f64,
-    customers: usize,
-    vouchers: usize,
+    size: Size,
 ) -> (Vec<Seen>, (f64, f64), usize, usize, f64) {
+    let customers = size.customers;
     let base = format!("http://{}", exporter.addr);
     let mut seen = vec![Seen::default(); FAMILIES.len()];
     let mut ready_after = None;
@@ -592,7 +647,7 @@ async fn cold_start(
             if shown > 0 && seen.first.is_none() {
                 seen.first = at;
             }
-            if shown >= family.expected(customers, vouchers) && seen.whole.is_none() {
+            if shown >= family.expected(size) && seen.whole.is_none() {
                 seen.whole = at;
             }
         }
@@ -656,6 +711,12 @@ async fn main() {
     );
     sim.add_key(SECRET_ID, SECRET_KEY);
     let vouchers = sim.with_data(|d| d.vouchers.len());
+    let spenders = sim.with_data(|d| d.customers.values().filter(|c| c.has_expense()).count());
+    let size = Size {
+        customers,
+        vouchers,
+        spenders,
+    };
     let api = sim.spawn().await.unwrap();
     eprintln!("simulator: {customers} customers, {vouchers} vouchers, limits x{scale}");
 
@@ -718,7 +779,7 @@ async fn main() {
 
     let client = reqwest::Client::new();
     let (cold, ready_after, wrong_at_cold_start, cold_scrapes, allocations_lag) =
-        cold_start(&sim, &client, &exporter, started, scale, customers, vouchers).await;
+        cold_start(&sim, &client, &exporter, started, scale, size).await;
     let refreshed_after = started.elapsed();
     let text = exposition(&format!("{base}/metrics")).await;
     let first_mismatches = sim.with_data(|d| mismatches(&text, d));
@@ -941,12 +1002,12 @@ async fn main() {
         };
         let (first_measured, first_real) = cell(seen.first);
         let (whole_measured, whole_real) = cell(seen.whole);
-        let whole_floor = family.floor(family.whole, customers, vouchers);
+        let whole_floor = family.floor(family.whole, size);
         let _ = writeln!(
             out,
             "| {} | {first_measured} | {first_real} | {} | {whole_measured} | {whole_real} | {} | {:.2} |",
             family.label,
-            human(family.floor(family.first, customers, vouchers)),
+            human(family.floor(family.first, size)),
             human(whole_floor),
             seen.whole.map_or(f64::NAN, |(_, real)| real / whole_floor),
         );
