@@ -359,7 +359,11 @@ fn check(text: &str, data: &Dataset, missing: bool) -> usize {
     for c in data.customers.values() {
         let labels = || format!("customer_uin=\"{}\"", c.uin);
         if get("customer_cost_yesterday_usd", labels()).is_some() {
-            wrong += differs("customer_cost_yesterday_usd", labels(), usd(c.day_cents(today - chrono::Days::new(1))));
+            wrong += differs(
+                "customer_cost_yesterday_usd",
+                labels(),
+                usd(c.day_cents(today - chrono::Days::new(1))),
+            );
         }
         if get("customer_cost_7d_usd", labels()).is_some() {
             let week: i64 = (1..=7).map(|back| c.day_cents(today - chrono::Days::new(back))).sum();

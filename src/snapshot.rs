@@ -332,8 +332,8 @@ pub struct BillsSnapshot {
 /// What one customer spent on one complete bill day.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SpendDay {
-    /// `YYYY-MM-DD`, the bill day (UTC+8 by default, `--api.timezone`).
-    pub date: String,
+    /// The bill day (UTC+8 by default, `--api.timezone`), `YYYY-MM-DD` on disk.
+    pub date: chrono::NaiveDate,
     /// DescribeCustomerBillDetailByDay's `TotalCost`, USD.
     pub cost: f64,
     /// Whether it was read on the day after the day after: late settlement

@@ -247,3 +247,30 @@ fn the_kustomize_base_renders_and_validates() {
     );
     assert_valid(&rendered, "kustomize");
 }
+
+#[test]
+fn the_chart_carries_the_customer_thresholds_file_as_the_exporter_reads_it() {
+    let rendered = template(&["-f", "deploy/helm/examples/one-account.yaml"]);
+    let documents = documents(&rendered);
+    let config_map = documents
+        .iter()
+        .find(|d| d["kind"] == "ConfigMap" && d["metadata"]["name"] == "t-tencentcloud-partner-exporter-thresholds")
+        .expect("a ConfigMap of thresholds");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("thresholds.yml");
+    std::fs::write(&file, config_map["data"]["thresholds.yml"].as_str().unwrap()).unwrap();
+    let thresholds = tencentcloud_partner_exporter::thresholds::Thresholds::load(&file).unwrap();
+    // The UIN is still the integer it was, though Helm reads numbers as floats.
+    assert_eq!(
+        thresholds.of(800000000001, "trial"),
+        [("credit_remaining_ratio", 0.5), ("credit_days_left", 30.0)]
+    );
+    assert_eq!(thresholds.of(1, "trial-7"), [("credit_remaining_ratio", 0.02)]);
+    assert!(
+        rendered.contains("--customers.thresholds-file=/etc/tencentcloud-partner-exporter/thresholds/thresholds.yml")
+    );
+    assert!(
+        !template(&[]).contains("thresholds"),
+        "no file unless thresholds are given"
+    );
+}

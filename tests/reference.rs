@@ -209,7 +209,12 @@ async fn the_metrics_reference_is_what_the_exporter_serves() {
     api.sim.inject(support::voucher_listed_twice(2));
     // One history refused, so that the refused items' family shows too.
     api.sim.inject(support::histories_without_total(1));
-    let mut args = vec!["--collector.bills", "--customer.export-names"];
+    // Every customer with a threshold of its own, so that the family shows.
+    let dir = tempfile::tempdir().unwrap();
+    let thresholds = dir.path().join("thresholds.yml");
+    std::fs::write(&thresholds, "customers:\n  - remark: \"\"\n    credit_days_left: 7\n").unwrap();
+    let thresholds = format!("--customers.thresholds-file={}", thresholds.display());
+    let mut args = vec!["--collector.bills", "--customer.export-names", thresholds.as_str()];
     args.extend(Exporter::FAST);
     let exporter = Exporter::start(&api, &args).await;
     exporter.wait_refreshed(Duration::from_secs(60)).await;

@@ -260,8 +260,7 @@ fn turn_day(rows: &mut HashMap<u64, SpendRow>, today: NaiveDate) {
     for row in rows.values_mut() {
         row.today = None;
         row.today_read_at = None;
-        row.days
-            .retain(|d| NaiveDate::parse_from_str(&d.date, DATE).is_ok_and(|date| date >= oldest && date < today));
+        row.days.retain(|d| d.date >= oldest && d.date < today);
     }
 }
 
@@ -302,11 +301,7 @@ fn plan(
         let row = rows.get(&c.uin);
         for day in (2..=WEEK).filter_map(wanted) {
             // Every day from two days back is settled once read again.
-            let settled = row.is_some_and(|r| {
-                r.days
-                    .iter()
-                    .any(|d| d.settled && d.date == day.format(DATE).to_string())
-            });
+            let settled = row.is_some_and(|r| r.days.iter().any(|d| d.settled && d.date == day));
             if !settled {
                 due.push(Read::Day(c.uin, day));
             }
@@ -328,16 +323,14 @@ fn week(today: NaiveDate) -> impl Iterator<Item = NaiveDate> {
 /// from two days back settled.
 fn week_read(row: &SpendRow, today: NaiveDate) -> bool {
     week(today).all(|day| {
-        let date = day.format(DATE).to_string();
         row.days
             .iter()
-            .any(|d| d.date == date && (d.settled || today - day <= chrono::TimeDelta::days(1)))
+            .any(|d| d.date == day && (d.settled || today - day <= chrono::TimeDelta::days(1)))
     })
 }
 
 fn has_day(row: &SpendRow, day: NaiveDate) -> bool {
-    let date = day.format(DATE).to_string();
-    row.days.iter().any(|d| d.date == date)
+    row.days.iter().any(|d| d.date == day)
 }
 
 /// Asks for one customer's cost on one day. A customer the API refuses is
@@ -367,14 +360,13 @@ fn keep(rows: &mut HashMap<u64, SpendRow>, read: Read, cost: f64, today: NaiveDa
             row.remaining_seen = remaining;
         }
         Read::Day(_, day) => {
-            let date = day.format(DATE).to_string();
-            row.days.retain(|d| d.date != date);
+            row.days.retain(|d| d.date != day);
             row.days.push(SpendDay {
-                date,
+                date: day,
                 cost,
                 settled: today - day > chrono::TimeDelta::days(1),
             });
-            row.days.sort_by(|a, b| b.date.cmp(&a.date));
+            row.days.sort_by_key(|d| std::cmp::Reverse(d.date));
         }
     }
 }
@@ -384,8 +376,7 @@ fn keep(rows: &mut HashMap<u64, SpendRow>, read: Read, cost: f64, today: NaiveDa
 fn snapshot(today: NaiveDate, today_start: Option<f64>, rows: &HashMap<u64, SpendRow>) -> SpendSnapshot {
     let cost_on = |row: &SpendRow, back: u64| {
         let day = today - Days::new(back);
-        let date = day.format(DATE).to_string();
-        row.days.iter().find(|d| d.date == date).map(|d| d.cost)
+        row.days.iter().find(|d| d.date == day).map(|d| d.cost)
     };
     let mut rows: Vec<SpendRow> = rows
         .values()

@@ -21,7 +21,7 @@ fn week_of(uin: u64, today: NaiveDate, settled: bool) -> SpendRow {
         remaining_seen: Some(5.0),
         days: (1..=WEEK)
             .map(|back| SpendDay {
-                date: (today - Days::new(back)).format(DATE).to_string(),
+                date: today - Days::new(back),
                 cost: back as f64 / 10.0,
                 settled: settled || back > 1,
             })
