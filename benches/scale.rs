@@ -673,11 +673,13 @@ async fn cold_start(
             wrong = wrong.max(found);
             // Ready once every collector published: the last of their first
             // series, at the documented limits (usage records come with the
-            // vouchers' listing).
+            // vouchers' listing, the 7-day costs after the spend collector's
+            // first part, yesterday's).
+            let later = ["voucher usage records", "customers' cost over 7 days"];
             let real = FAMILIES
                 .iter()
                 .zip(&seen)
-                .filter(|(family, _)| family.label != "voucher usage records")
+                .filter(|(family, _)| !later.contains(&family.label))
                 .filter_map(|(_, seen)| Some(seen.first?.1))
                 .fold(0.0, f64::max);
             let ready = (ready_after.unwrap_or(f64::NAN), real);
