@@ -526,13 +526,13 @@ async fn a_user_at_cost_18_neither_delays_serving_nor_lets_unknown_users_block_k
     let url = format!("http://{}/", exporter.addr);
     let unknown: Vec<_> = (2..6)
         .map(|host| {
-            let client = from(std::net::Ipv4Addr::new(127, 0, 0, host));
+            let client = support::from(std::net::Ipv4Addr::new(127, 0, 0, host));
             let request = client.get(&url).basic_auth(format!("nobody{host}"), Some("guess"));
             tokio::spawn(request.send())
         })
         .collect();
     let asked = Instant::now();
-    let dave = from(std::net::Ipv4Addr::LOCALHOST)
+    let dave = support::from(std::net::Ipv4Addr::LOCALHOST)
         .get(&url)
         .basic_auth("dave", Some("dave123"))
         .send()
@@ -545,15 +545,6 @@ async fn a_user_at_cost_18_neither_delays_serving_nor_lets_unknown_users_block_k
     for login in unknown {
         assert_eq!(login.await.unwrap().unwrap().status(), 401);
     }
-}
-
-fn from(address: std::net::Ipv4Addr) -> reqwest::Client {
-    tencentcloud_partner_exporter::api::install_crypto_provider();
-    reqwest::Client::builder()
-        .local_address(std::net::IpAddr::V4(address))
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap()
 }
 
 // TestConfigReloading.

@@ -533,16 +533,6 @@ async fn a_reload_never_turns_tls_or_authentication_off() {
     }
 }
 
-/// A client whose connections come from `address` (any of 127.0.0.0/8).
-fn from(address: std::net::Ipv4Addr) -> reqwest::Client {
-    tencentcloud_partner_exporter::api::install_crypto_provider();
-    reqwest::Client::builder()
-        .local_address(std::net::IpAddr::V4(address))
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap()
-}
-
 /// Sends wrong passwords for `user` from `client` until `until`, each new,
 /// at most one every 20 ms: 100 of these send 5,000 a second, and the test's
 /// own clients share the exporter's 2 cores (an attacker's CPU is not).
@@ -568,7 +558,7 @@ async fn wrong_passwords_from_a_crowd_do_not_slow_the_scraper() {
     let url = exporter.url("http", "/metrics");
     let scrape = |client: &reqwest::Client| client.get(&url).basic_auth("prometheus", Some("secret")).send();
     // Prometheus scrapes as usual when the flood begins.
-    let scraper = from(std::net::Ipv4Addr::new(127, 0, 0, 1));
+    let scraper = support::from(std::net::Ipv4Addr::new(127, 0, 0, 1));
     assert_eq!(scrape(&scraper).await.unwrap().status(), StatusCode::OK);
     let until = Instant::now() + Duration::from_secs(20);
     // 100 clients: half from one address, half each from its own.
@@ -579,7 +569,7 @@ async fn wrong_passwords_from_a_crowd_do_not_slow_the_scraper() {
             } else {
                 std::net::Ipv4Addr::new(127, 0, 2, n)
             };
-            tokio::spawn(guess(from(address), url.clone(), "prometheus", until))
+            tokio::spawn(guess(support::from(address), url.clone(), "prometheus", until))
         })
         .collect();
     let mut times = Vec::new();
@@ -597,7 +587,7 @@ async fn wrong_passwords_from_a_crowd_do_not_slow_the_scraper() {
         if times.len() == 8 {
             // A second scraper, never seen before, is checked among the crowd.
             let started = Instant::now();
-            let newcomer = from(std::net::Ipv4Addr::new(127, 0, 0, 2));
+            let newcomer = support::from(std::net::Ipv4Addr::new(127, 0, 0, 2));
             assert_eq!(scrape(&newcomer).await.unwrap().status(), StatusCode::OK);
             let first = started.elapsed();
             assert!(
@@ -687,12 +677,12 @@ async fn a_user_hashed_at_a_high_cost_costs_only_its_own_logins() {
     // The slow user's check, and an unknown user's, under way...
     // From other addresses: one client may have only 2 checks under way.
     let slow_login = tokio::spawn(status(
-        from(std::net::Ipv4Addr::new(127, 0, 0, 2))
+        support::from(std::net::Ipv4Addr::new(127, 0, 0, 2))
             .get(&url)
             .basic_auth("slow", Some("guess")),
     ));
     let unknown = tokio::spawn(status(
-        from(std::net::Ipv4Addr::new(127, 0, 0, 3))
+        support::from(std::net::Ipv4Addr::new(127, 0, 0, 3))
             .get(&url)
             .basic_auth("nobody", Some("guess")),
     ));

@@ -456,6 +456,17 @@ pub async fn scrape_binary(binary: &binary::Binary) -> Exposition {
     Exposition::parse(&body)
 }
 
+/// An HTTP client whose connections come from `address` (any of 127/8):
+/// another client, as the exporter counts clients.
+pub fn from(address: std::net::Ipv4Addr) -> reqwest::Client {
+    tencentcloud_partner_exporter::api::install_crypto_provider();
+    reqwest::Client::builder()
+        .local_address(std::net::IpAddr::V4(address))
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
+}
+
 /// A time string of the simulator (UTC+8) as unix seconds.
 pub fn china_unix(t: &NaiveDateTime) -> f64 {
     (t.and_utc().timestamp() - 8 * 3600) as f64
