@@ -32,6 +32,7 @@ pub(super) fn client_verifier(
     provider: &Arc<CryptoProvider>,
 ) -> Result<Option<Arc<dyn ClientCertVerifier>>, Error> {
     let algorithms = provider.signature_verification_algorithms;
+    let mut anchors = Vec::new();
     let verifier: Arc<dyn ClientCertVerifier> = match auth_type {
         "NoClientCert" => {
             return match allowed_sans {
@@ -46,11 +47,11 @@ pub(super) fn client_verifier(
             algorithms,
         }),
         "VerifyClientCertIfGiven" | "RequireAndVerifyClientCert" => {
-            let anchors = match cas {
+            anchors = match cas {
                 Some(cas) => cas,
                 None => system_cas(auth_type)?,
             };
-            verified(anchors, auth_type == "VerifyClientCertIfGiven", provider)?
+            verified(&anchors, auth_type == "VerifyClientCertIfGiven", provider)?
         }
         other => {
             return Err(invalid(format!(
@@ -59,15 +60,10 @@ pub(super) fn client_verifier(
             )));
         }
     };
-    let verifier = match allowed_sans {
-        Some(allowed) => Arc::new(AllowedSans {
-            inner: verifier,
-            allowed: allowed.to_vec(),
-        }),
-        None => verifier,
-    };
-    Ok(Some(Arc::new(Logged {
+    Ok(Some(Arc::new(Checked {
         inner: verifier,
+        anchors,
+        allowed_sans: allowed_sans.map(<[String]>::to_vec),
         refused: Mutex::new(HashSet::new()),
     })))
 }
@@ -85,8 +81,9 @@ fn system_cas(auth_type: &str) -> Result<Vec<CertificateDer<'static>>, Error> {
     Ok(found.certs)
 }
 
+/// webpki's verification against `anchors`.
 fn verified(
-    anchors: Vec<CertificateDer<'static>>,
+    anchors: &[CertificateDer<'static>],
     optional: bool,
     provider: &Arc<CryptoProvider>,
 ) -> Result<Arc<dyn ClientCertVerifier>, Error> {
@@ -104,7 +101,7 @@ fn verified(
     let inner = builder
         .build()
         .map_err(|e| invalid(format!("cannot verify client certificates: {e}")))?;
-    Ok(Arc::new(Anchored { inner, anchors }))
+    Ok(inner)
 }
 
 /// `RequestClientCert` and `RequireAnyClientCert`: a certificate is asked for
@@ -157,133 +154,6 @@ impl ClientCertVerifier for AnyCertificate {
     }
 }
 
-/// `client_allowed_sans`: after the configured verification, the client
-/// certificate must name one of the allowed DNS names, e-mail addresses, IP
-/// addresses or URIs.
-#[derive(Debug)]
-struct AllowedSans {
-    inner: Arc<dyn ClientCertVerifier>,
-    allowed: Vec<String>,
-}
-
-impl ClientCertVerifier for AllowedSans {
-    fn offer_client_auth(&self) -> bool {
-        self.inner.offer_client_auth()
-    }
-
-    fn client_auth_mandatory(&self) -> bool {
-        self.inner.client_auth_mandatory()
-    }
-
-    fn root_hint_subjects(&self) -> &[DistinguishedName] {
-        self.inner.root_hint_subjects()
-    }
-
-    fn verify_client_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        now: UnixTime,
-    ) -> Result<ClientCertVerified, rustls::Error> {
-        let verified = self.inner.verify_client_cert(end_entity, intermediates, now)?;
-        let names = subject_alt_names(end_entity)
-            .ok_or(rustls::Error::InvalidCertificate(rustls::CertificateError::BadEncoding))?;
-        if names.iter().any(|n| self.allowed.contains(n)) {
-            Ok(verified)
-        } else {
-            Err(rustls::Error::InvalidCertificate(
-                rustls::CertificateError::ApplicationVerificationFailure,
-            ))
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.inner.supported_verify_schemes()
-    }
-}
-
-/// Verification against CAs, also accepting a certificate that is itself
-/// one of the CAs: a self-signed `CA:TRUE` client certificate named in
-/// `client_ca_file`, which Go accepts and webpki refuses as a CA used as an
-/// end entity. It must still be within its validity and allow client
-/// authentication; the handshake signature proves the client holds its key.
-#[derive(Debug)]
-struct Anchored {
-    inner: Arc<dyn ClientCertVerifier>,
-    anchors: Vec<CertificateDer<'static>>,
-}
-
-impl ClientCertVerifier for Anchored {
-    fn offer_client_auth(&self) -> bool {
-        self.inner.offer_client_auth()
-    }
-
-    fn client_auth_mandatory(&self) -> bool {
-        self.inner.client_auth_mandatory()
-    }
-
-    fn root_hint_subjects(&self) -> &[DistinguishedName] {
-        self.inner.root_hint_subjects()
-    }
-
-    fn verify_client_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        now: UnixTime,
-    ) -> Result<ClientCertVerified, rustls::Error> {
-        match self.inner.verify_client_cert(end_entity, intermediates, now) {
-            // webpki refuses a CA as an end entity; Go accepts a client
-            // certificate that is itself one of the trusted CAs.
-            Err(_) if self.anchors.iter().any(|a| a.as_ref() == end_entity.as_ref()) => {
-                usable_for_clients_at(end_entity, now)?;
-                Ok(ClientCertVerified::assertion())
-            }
-            other => other,
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.inner.supported_verify_schemes()
-    }
-}
-
 /// Whether `certificate` is valid at `now` and, if it limits its uses,
 /// allows client authentication, as Go checks a client's chain.
 fn usable_for_clients_at(certificate: &CertificateDer<'_>, now: UnixTime) -> Result<(), rustls::Error> {
@@ -305,16 +175,51 @@ fn usable_for_clients_at(certificate: &CertificateDer<'_>, now: UnixTime) -> Res
     }
 }
 
-/// The outermost verifier: a refused client certificate is logged with its
-/// reason at `warn` the first time, at `debug` after, so an operator sees
-/// why a scraper is turned away without a flood filling the log.
+/// The checks on top of the configured verification, as the toolkit makes
+/// them: a certificate that is itself one of the CAs (`anchors`) is
+/// accepted, as Go accepts a self-signed `CA:TRUE` client certificate named
+/// in `client_ca_file` that webpki refuses as a CA used as an end entity,
+/// if it is within its validity and allows client authentication (the
+/// handshake signature proves the client holds its key); then the
+/// certificate must name one of `client_allowed_sans`. A refused certificate
+/// is logged with its reason at `warn` the first time, at `debug` after, so
+/// an operator sees why a scraper is turned away without a flood filling
+/// the log.
 #[derive(Debug)]
-struct Logged {
+struct Checked {
     inner: Arc<dyn ClientCertVerifier>,
+    anchors: Vec<CertificateDer<'static>>,
+    allowed_sans: Option<Vec<String>>,
     refused: Mutex<HashSet<[u8; 32]>>,
 }
 
-impl Logged {
+impl Checked {
+    fn check(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        let verified = match self.inner.verify_client_cert(end_entity, intermediates, now) {
+            Err(_) if self.anchors.iter().any(|a| a.as_ref() == end_entity.as_ref()) => {
+                usable_for_clients_at(end_entity, now).map(|()| ClientCertVerified::assertion())
+            }
+            other => other,
+        }?;
+        let Some(allowed) = &self.allowed_sans else {
+            return Ok(verified);
+        };
+        let names = subject_alt_names(end_entity)
+            .ok_or(rustls::Error::InvalidCertificate(rustls::CertificateError::BadEncoding))?;
+        if names.iter().any(|n| allowed.contains(n)) {
+            Ok(verified)
+        } else {
+            Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::ApplicationVerificationFailure,
+            ))
+        }
+    }
+
     fn first_refusal(&self, certificate: &CertificateDer<'_>) -> bool {
         let fingerprint: [u8; 32] = Sha256::digest(certificate.as_ref()).into();
         let mut refused = self.refused.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -325,7 +230,7 @@ impl Logged {
     }
 }
 
-impl ClientCertVerifier for Logged {
+impl ClientCertVerifier for Checked {
     fn offer_client_auth(&self) -> bool {
         self.inner.offer_client_auth()
     }
@@ -344,16 +249,14 @@ impl ClientCertVerifier for Logged {
         intermediates: &[CertificateDer<'_>],
         now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
-        self.inner
-            .verify_client_cert(end_entity, intermediates, now)
-            .inspect_err(|error| {
-                let subject = subject(end_entity);
-                if self.first_refusal(end_entity) {
-                    tracing::warn!(%subject, reason = %error, "a client certificate was refused");
-                } else {
-                    tracing::debug!(%subject, reason = %error, "a client certificate was refused again");
-                }
-            })
+        self.check(end_entity, intermediates, now).inspect_err(|error| {
+            let subject = subject(end_entity);
+            if self.first_refusal(end_entity) {
+                tracing::warn!(%subject, reason = %error, "a client certificate was refused");
+            } else {
+                tracing::debug!(%subject, reason = %error, "a client certificate was refused again");
+            }
+        })
     }
 
     fn verify_tls12_signature(
