@@ -198,4 +198,11 @@ mod tests {
             assert!(error.contains(expected), "{text}: {error}");
         }
     }
+
+    proptest::proptest! {
+        #[test]
+        fn no_thresholds_file_panics(text in "(customers|uin|remark|credit_remaining_ratio|credit_days_left|[ :\\-\\[\\]{}\\n\"^$().*+?]|[a-zA-Z0-9.]{1,12}){0,40}") {
+            let _ = load(&text);
+        }
+    }
 }
