@@ -329,46 +329,51 @@ pub struct BillsSnapshot {
     pub rows: Vec<BillRow>,
 }
 
-/// What one customer spent on one complete bill day.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct SpendDay {
-    /// The bill day (UTC+8 by default, `--api.timezone`), `YYYY-MM-DD` on disk.
-    pub date: chrono::NaiveDate,
-    /// DescribeCustomerBillDetailByDay's `TotalCost`, USD.
-    pub cost: f64,
-    /// Whether it was read on the day after the day after: late settlement
-    /// is in, and it is never read again.
-    pub settled: bool,
-}
-
 /// One customer's spend: today so far, and the complete days of the week
-/// before. The three exported values are worked out from the days when the
-/// snapshot is made.
+/// before today, each as the API billed it. Yesterday's and the week's
+/// totals are worked out from the days when they are exported.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SpendRow {
     pub uin: u64,
     /// Today so far, USD.
     pub today: Option<f64>,
-    /// Yesterday's total, USD.
-    pub yesterday: Option<f64>,
-    /// The total of the 7 complete days before today, once all 7 are known.
-    pub last_7_days: Option<f64>,
     /// When today's figure was read, unix seconds. Not exported.
     pub today_read_at: Option<f64>,
     /// The customer's `RemainingCredit` when today's figure was read: it is
     /// read again sooner when that moves. Not exported.
     pub remaining_seen: Option<f64>,
-    /// The complete days known, newest first, at most the 7 before today.
-    pub days: Vec<SpendDay>,
+    /// The complete days before the snapshot's `today`, USD: `[0]` is
+    /// yesterday, `[6]` seven days back; `None` where not read yet, or before
+    /// the first day the API answers for.
+    pub days: [Option<f64>; 7],
+    /// Bit `i` set once `days[i]` was read on the day after the day after:
+    /// late settlement is in, and it is never read again.
+    pub settled: u8,
+}
+
+impl SpendRow {
+    /// Yesterday's total, USD.
+    pub fn yesterday(&self) -> Option<f64> {
+        self.days[0]
+    }
+
+    /// The total of the 7 complete days before today, once all 7 are known,
+    /// to the 8 decimals Tencent's bills carry, so that adding floats leaves
+    /// no trace (`0.30000000000000004`).
+    pub fn last_7_days(&self) -> Option<f64> {
+        let sum: f64 = self.days.iter().copied().sum::<Option<f64>>()?;
+        Some((sum * 1e8).round() / 1e8)
+    }
 }
 
 /// Every customer's spend on the bill day `today` and the 7 days before.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SpendSnapshot {
-    /// `YYYY-MM-DD`, the bill day the values are for.
-    pub today: String,
+    /// The bill day the values are for, `YYYY-MM-DD` on disk.
+    pub today: Option<chrono::NaiveDate>,
     /// Unix seconds of that day's first instant.
     pub today_start: Option<f64>,
-    /// Sorted by UIN; a customer not read yet, or who never spent, has no row.
+    /// Sorted by UIN; a customer who never spent has no row, and one not
+    /// read yet a row with nothing in it.
     pub rows: Vec<SpendRow>,
 }

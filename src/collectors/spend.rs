@@ -24,11 +24,11 @@
 use crate::api::actions::{BillByDayRequest, DescribeCustomerBillDetailByDay};
 use crate::metrics::table::{Labels, Metric, Options, Table, Unit, no_labels};
 use crate::refresh::sweep::unix_now;
-use crate::refresh::{Collected, Collector, Context, Error, Items, Key, Outcome, read_each};
-use crate::snapshot::{CustomerRow, CustomersSnapshot, Rows, SpendDay, SpendRow, SpendSnapshot, StatusSnapshot};
+use crate::refresh::{Collected, Collector, Context, Error, HandOver, Items, Key, Outcome, read_each};
+use crate::snapshot::{CustomerRow, CustomersSnapshot, Rows, SpendRow, SpendSnapshot, StatusSnapshot};
 use chrono::{Days, NaiveDate};
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::time::Duration;
 
 /// What the spend collector exports: the day, and each customer's cost
@@ -55,14 +55,14 @@ pub const METRICS: Table<SpendSnapshot, SpendRow> = Table {
             help: "What the customer was billed yesterday, a complete bill day, in USD",
             unit: Unit::Usd,
             labels: customer,
-            value: |r| r.yesterday,
+            value: SpendRow::yesterday,
         },
         Metric {
             name: "customer_cost_7d",
             help: "What the customer was billed in the 7 complete days before today, in USD; only once all 7 are known",
             unit: Unit::Usd,
             labels: customer,
-            value: |r| r.last_7_days,
+            value: SpendRow::last_7_days,
         },
     ],
 };
@@ -84,8 +84,6 @@ const MOVED_PER_SECOND: f64 = 2.0;
 /// The allowance saved up at most: an hour's.
 const MOVED_SAVED: f64 = 3600.0 * MOVED_PER_SECOND;
 
-const DATE: &str = "%Y-%m-%d";
-
 /// The first bill day the API answers for.
 fn first_day() -> NaiveDate {
     NaiveDate::from_ymd_opt(2025, 6, 1).unwrap_or_default()
@@ -94,9 +92,9 @@ fn first_day() -> NaiveDate {
 /// Refreshes [`SpendSnapshot`], remembering every day read.
 #[derive(Debug)]
 pub struct Spend {
-    /// The bill day of `rows`, `YYYY-MM-DD`.
-    today: String,
-    rows: HashMap<u64, SpendRow>,
+    /// Every day read, as last published: the rows are handed over to each
+    /// part published, not copied (see [`HandOver`]).
+    known: SpendSnapshot,
     allowance: Allowance,
 }
 
@@ -109,10 +107,9 @@ impl Collector for Spend {
     const NEEDS_CUSTOMERS: bool = true;
 
     /// A new customer list concerns it when the day turned, a customer who
-    /// spends has no row yet or days of its week to read (a refresh cut
-    /// short by its budget goes on at the next list, not an hour later), a
-    /// customer's credit moved, or a customer it has a row for left or never
-    /// spent.
+    /// spends has days of its week to read (a refresh cut short by its
+    /// budget goes on at the next list, not an hour later), a customer's
+    /// credit moved, or a customer it has a row for left or never spent.
     fn concerned(&self, ctx: &Context) -> bool {
         let Some(list) = ctx.customers().ok() else {
             return false;
@@ -123,12 +120,12 @@ impl Collector for Spend {
         let never_spent = never_spent(ctx);
         let listed: HashSet<u64> = list.customers.iter().map(|c| c.uin).collect();
         let today = ctx.api_now().date_naive();
-        today.format(DATE).to_string() != self.today
-            || self
-                .rows
-                .keys()
-                .any(|uin| never_spent.contains(uin) || !listed.contains(uin))
-            || spenders(&list.customers, &never_spent).any(|c| match self.rows.get(&c.uin) {
+        let rows = &self.known.rows;
+        self.known.today != Some(today)
+            || rows
+                .iter()
+                .any(|r| never_spent.contains(&r.uin) || !listed.contains(&r.uin))
+            || spenders(&list.customers, &never_spent).any(|c| match row_of(rows, c.uin) {
                 None => true,
                 Some(row) => row.remaining_seen != c.remaining || !week_read(row, today),
             })
@@ -136,12 +133,8 @@ impl Collector for Spend {
 
     /// Starts from the snapshot served: every day in it is kept.
     fn start(previous: Option<&SpendSnapshot>) -> Self {
-        let (today, rows) = previous.map_or_else(Default::default, |p| {
-            (p.today.clone(), p.rows.iter().map(|r| (r.uin, r.clone())).collect())
-        });
         Self {
-            today,
-            rows,
+            known: previous.cloned().unwrap_or_default(),
             allowance: Allowance::default(),
         }
     }
@@ -151,52 +144,51 @@ impl Collector for Spend {
         let list = CustomersSnapshot::of(&customers).ok_or(Error::NoCustomers)?;
         let now_api = ctx.api_now();
         let today = now_api.date_naive();
-        let today_start = today
-            .and_hms_opt(0, 0, 0)
-            .and_then(|t| t.and_local_timezone(now_api.timezone()).single())
-            .map(|t| t.timestamp() as f64);
-        let mut rows = std::mem::take(&mut self.rows);
-        if today.format(DATE).to_string() != self.today {
-            turn_day(&mut rows, today);
-            if !self.today.is_empty() {
+        let mut state = std::mem::take(&mut self.known);
+        if state.today != Some(today) {
+            let turned = state.today.is_some();
+            turn_day(&mut state, today);
+            state.today_start = today
+                .and_hms_opt(0, 0, 0)
+                .and_then(|t| t.and_local_timezone(now_api.timezone()).single())
+                .map(|t| t.timestamp() as f64);
+            if turned {
                 // Nothing of the day before is shown as today's.
-                ctx.publish_part(snapshot(today, today_start, &rows)).await;
+                ctx.publish_part(state.clone()).await;
             }
         }
         let never_spent = never_spent(ctx);
         let mut customers: Vec<&CustomerRow> = spenders(&list.customers, &never_spent).collect();
+        with_a_row_each(&mut state.rows, &customers);
         by_credit_left(&mut customers);
-        let listed: HashSet<u64> = customers.iter().map(|c| c.uin).collect();
-        rows.retain(|uin, _| listed.contains(uin));
         let now = unix_now();
         let fresh_for = ctx.interval().as_secs_f64() * 0.9;
         // Twice an interval's calls: a first start of 10,000 customers
         // (80,000 calls, 67 min at 20/s) is one refresh.
         let budget = 2 * ctx.calls_per_interval::<DescribeCustomerBillDetailByDay>();
         let allowance = self.allowance.available(now);
-        let (due, moved) = plan(&customers, &rows, today, now, fresh_for, allowance, budget);
+        let (due, moved) = plan(&customers, &state.rows, today, now, fresh_for, allowance, budget);
         self.allowance.spend(moved);
         ctx.items_due::<DescribeCustomerBillDetailByDay>(due.len());
         let outcome = read_each(
             ctx,
-            &mut rows,
+            &mut state,
             Items {
                 due,
                 in_flight: CALLS_IN_FLIGHT,
                 key: Read::key,
             },
             |read| read_cost(ctx, read),
-            |rows, outcome| {
+            |state: &mut SpendSnapshot, outcome| {
                 if let Outcome::Answered((read, Some(cost))) = outcome {
-                    keep(rows, read, cost, today, now);
+                    keep(&mut state.rows, read, cost, today, now);
                 }
             },
-            |rows: &HashMap<u64, SpendRow>| snapshot(today, today_start, rows),
+            HandOver,
         )
         .await;
-        let done = snapshot(today, today_start, &rows);
-        (self.today, self.rows) = (today.format(DATE).to_string(), rows);
-        outcome.map(|()| done)
+        self.known = state.clone();
+        outcome.map(|()| state)
     }
 }
 
@@ -253,14 +245,48 @@ fn by_credit_left(customers: &mut [&CustomerRow]) {
     customers.sort_by(|a, b| left(a).total_cmp(&left(b)).then(a.uin.cmp(&b.uin)));
 }
 
-/// A new bill day: yesterday's "today" is no longer today's, and a day
-/// older than the week is dropped.
-fn turn_day(rows: &mut HashMap<u64, SpendRow>, today: NaiveDate) {
-    let oldest = today - Days::new(WEEK);
-    for row in rows.values_mut() {
+/// The row of `uin` in rows sorted by UIN.
+fn row_of(rows: &[SpendRow], uin: u64) -> Option<&SpendRow> {
+    rows.binary_search_by_key(&uin, |r| r.uin).ok().map(|i| &rows[i])
+}
+
+/// Keeps the rows of `customers` only, with an empty row for each that has
+/// none yet, sorted by UIN: the reads then find their row without moving
+/// the others.
+fn with_a_row_each(rows: &mut Vec<SpendRow>, customers: &[&CustomerRow]) {
+    let listed: HashSet<u64> = customers.iter().map(|c| c.uin).collect();
+    rows.retain(|r| listed.contains(&r.uin));
+    let known: HashSet<u64> = rows.iter().map(|r| r.uin).collect();
+    rows.extend(listed.difference(&known).map(|&uin| SpendRow {
+        uin,
+        ..SpendRow::default()
+    }));
+    rows.sort_unstable_by_key(|r| r.uin);
+    rows.shrink_to_fit();
+}
+
+/// A new bill day: yesterday's "today" is no longer today's, each day moves
+/// back as many places as days passed, and a day older than the week is
+/// dropped.
+fn turn_day(state: &mut SpendSnapshot, today: NaiveDate) {
+    let passed = state.today.map(|before| (today - before).num_days());
+    state.today = Some(today);
+    for row in &mut state.rows {
         row.today = None;
         row.today_read_at = None;
-        row.days.retain(|d| d.date >= oldest && d.date < today);
+        match passed
+            .and_then(|n| usize::try_from(n).ok())
+            .filter(|n| *n < row.days.len())
+        {
+            Some(n) => {
+                row.days.rotate_right(n);
+                row.days[..n].fill(None);
+                row.settled = (row.settled << n) & 0x7f;
+            }
+            // A week or more passed, or the clock went back: nothing known
+            // is known to be in this week.
+            None => (row.days, row.settled) = Default::default(),
+        }
     }
 }
 
@@ -270,26 +296,25 @@ fn turn_day(rows: &mut HashMap<u64, SpendRow>, today: NaiveDate) {
 /// week, customer by customer. Also says how much allowance was used.
 fn plan(
     customers: &[&CustomerRow],
-    rows: &HashMap<u64, SpendRow>,
+    rows: &[SpendRow],
     today: NaiveDate,
     now: f64,
     fresh_for: f64,
     allowance: usize,
     budget: usize,
 ) -> (Vec<Read>, usize) {
-    let wanted = |back: u64| Some(today - Days::new(back)).filter(|d| *d >= first_day());
     let mut due = Vec::new();
-    if let Some(yesterday) = wanted(1) {
+    if let Some(yesterday) = day_back(today, 1) {
         due.extend(
             customers
                 .iter()
-                .filter(|c| !rows.get(&c.uin).is_some_and(|r| has_day(r, yesterday)))
+                .filter(|c| row_of(rows, c.uin).is_none_or(|r| r.days[0].is_none()))
                 .map(|c| Read::Day(c.uin, yesterday)),
         );
     }
     let mut moved = 0;
     for c in customers {
-        let row = rows.get(&c.uin);
+        let row = row_of(rows, c.uin);
         let stale = row.and_then(|r| r.today_read_at).is_none_or(|at| now - at >= fresh_for);
         let credit_moved = row.is_some_and(|r| r.remaining_seen != c.remaining);
         if stale || (credit_moved && moved < allowance) {
@@ -298,11 +323,12 @@ fn plan(
         }
     }
     for c in customers {
-        let row = rows.get(&c.uin);
-        for day in (2..=WEEK).filter_map(wanted) {
+        let row = row_of(rows, c.uin);
+        for back in 2..=WEEK {
             // Every day from two days back is settled once read again.
-            let settled = row.is_some_and(|r| r.days.iter().any(|d| d.settled && d.date == day));
-            if !settled {
+            if let Some(day) = day_back(today, back)
+                && !row.is_some_and(|r| settled(r, back))
+            {
                 due.push(Read::Day(c.uin, day));
             }
         }
@@ -312,25 +338,26 @@ fn plan(
     (due, moved_kept)
 }
 
-/// The bill days of the week before `today` that can be asked for.
-fn week(today: NaiveDate) -> impl Iterator<Item = NaiveDate> {
-    (1..=WEEK)
-        .map(move |back| today - Days::new(back))
-        .filter(|d| *d >= first_day())
+/// The bill day `back` days before `today`, if the API answers for it.
+fn day_back(today: NaiveDate, back: u64) -> Option<NaiveDate> {
+    Some(today - Days::new(back)).filter(|d| *d >= first_day())
+}
+
+/// Whether the day `back` days before today is read and settled.
+fn settled(row: &SpendRow, back: u64) -> bool {
+    let i = (back - 1) as usize;
+    row.days[i].is_some() && row.settled & (1 << i) != 0
 }
 
 /// Whether every day of the week that can be asked for is read, and those
 /// from two days back settled.
 fn week_read(row: &SpendRow, today: NaiveDate) -> bool {
-    week(today).all(|day| {
-        row.days
-            .iter()
-            .any(|d| d.date == day && (d.settled || today - day <= chrono::TimeDelta::days(1)))
-    })
-}
-
-fn has_day(row: &SpendRow, day: NaiveDate) -> bool {
-    row.days.iter().any(|d| d.date == day)
+    (1..=WEEK)
+        .filter(|back| day_back(today, *back).is_some())
+        .all(|back| match back {
+            1 => row.days[0].is_some(),
+            _ => settled(row, back),
+        })
 }
 
 /// Asks for one customer's cost on one day. A customer the API refuses is
@@ -340,19 +367,19 @@ async fn read_cost(ctx: &Context, read: Read) -> Result<(Read, Option<f64>), Err
     let (Read::Day(uin, day) | Read::Today(uin, day, _)) = read;
     let request = BillByDayRequest {
         customer_uin: uin,
-        date: day.format(DATE).to_string(),
+        date: day.format("%Y-%m-%d").to_string(),
     };
     let answer = ctx.call::<DescribeCustomerBillDetailByDay>(&request).await?;
     Ok((read, answer.total_cost))
 }
 
 /// Folds one answered read into the customer's row.
-fn keep(rows: &mut HashMap<u64, SpendRow>, read: Read, cost: f64, today: NaiveDate, now: f64) {
+fn keep(rows: &mut [SpendRow], read: Read, cost: f64, today: NaiveDate, now: f64) {
     let (Read::Day(uin, _) | Read::Today(uin, _, _)) = read;
-    let row = rows.entry(uin).or_insert_with(|| SpendRow {
-        uin,
-        ..SpendRow::default()
-    });
+    let Ok(i) = rows.binary_search_by_key(&uin, |r| r.uin) else {
+        return;
+    };
+    let row = &mut rows[i];
     match read {
         Read::Today(_, _, remaining) => {
             row.today = Some(cost);
@@ -360,47 +387,19 @@ fn keep(rows: &mut HashMap<u64, SpendRow>, read: Read, cost: f64, today: NaiveDa
             row.remaining_seen = remaining;
         }
         Read::Day(_, day) => {
-            row.days.retain(|d| d.date != day);
-            row.days.push(SpendDay {
-                date: day,
-                cost,
-                settled: today - day > chrono::TimeDelta::days(1),
-            });
-            row.days.sort_by_key(|d| std::cmp::Reverse(d.date));
+            let Some(i) = usize::try_from((today - day).num_days() - 1)
+                .ok()
+                .filter(|i| *i < row.days.len())
+            else {
+                return;
+            };
+            row.days[i] = Some(cost);
+            // Read on the day after the day after: settled.
+            if i >= 1 {
+                row.settled |= 1 << i;
+            }
         }
     }
-}
-
-/// The rows known, with yesterday's and the week's totals worked out: the
-/// week only when all 7 days are known.
-fn snapshot(today: NaiveDate, today_start: Option<f64>, rows: &HashMap<u64, SpendRow>) -> SpendSnapshot {
-    let cost_on = |row: &SpendRow, back: u64| {
-        let day = today - Days::new(back);
-        row.days.iter().find(|d| d.date == day).map(|d| d.cost)
-    };
-    let mut rows: Vec<SpendRow> = rows
-        .values()
-        .map(|row| SpendRow {
-            yesterday: cost_on(row, 1),
-            last_7_days: (1..=WEEK)
-                .map(|back| cost_on(row, back))
-                .sum::<Option<f64>>()
-                .map(to_the_bill),
-            ..row.clone()
-        })
-        .collect();
-    rows.sort_by_key(|r| r.uin);
-    SpendSnapshot {
-        today: today.format(DATE).to_string(),
-        today_start,
-        rows,
-    }
-}
-
-/// A sum of costs to the 8 decimals Tencent's bills carry, so that adding
-/// floats leaves no trace (`0.30000000000000004`).
-fn to_the_bill(sum: f64) -> f64 {
-    (sum * 1e8).round() / 1e8
 }
 
 /// What is left of the allowance for re-reading today's figure of customers

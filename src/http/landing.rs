@@ -172,7 +172,7 @@ fn customers_table(state_: &AppState) -> String {
             Snapshot::Spend(spend) => spend
                 .rows
                 .iter()
-                .filter_map(|r| Some(((account, r.uin), r.last_7_days?)))
+                .filter_map(|r| Some(((account, r.uin), r.last_7_days()?)))
                 .collect(),
             _ => Vec::new(),
         })
