@@ -52,6 +52,34 @@ async fn start_demo() -> Result<(url::Url, Credentials), Error> {
     Ok((endpoint, Credentials::new(secret_id, secret_key, None)))
 }
 
+/// The address a person opens for a server on `addr`: `localhost` for a
+/// server on every address.
+fn url_of(scheme: &str, addr: std::net::SocketAddr) -> String {
+    match addr.ip() {
+        ip if ip.is_unspecified() => format!("{scheme}://localhost:{}/", addr.port()),
+        std::net::IpAddr::V6(ip) => format!("{scheme}://[{ip}]:{}/", addr.port()),
+        ip => format!("{scheme}://{ip}:{}/", addr.port()),
+    }
+}
+
+/// Logs once when the exporter becomes ready: an account's every collector
+/// serves values, and `/-/ready` answers 200.
+async fn announce_ready(accounts: Accounts, cancel: CancellationToken) {
+    let started = std::time::Instant::now();
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = cancel.cancelled() => return,
+        }
+        if accounts.load().iter().any(|a| a.is_ready()) {
+            let after = humantime::format_duration(Duration::from_millis(started.elapsed().as_millis() as u64));
+            tracing::info!(%after, "ready: every collector serves values, and /-/ready answers 200");
+            return;
+        }
+    }
+}
+
 /// Runs the exporter on `listener` until `shutdown` completes.
 pub async fn run(
     mut config: Config,
@@ -106,6 +134,7 @@ pub async fn run(
     ));
     fleet.apply(account_configs).await.map_err(Error::Account)?;
 
+    let scheme = if web.tls.is_some() { "https" } else { "http" };
     let reloader = Arc::new(Reloader::new(
         reload::Sources {
             web_config_file: config.web.config_file.clone(),
@@ -121,6 +150,7 @@ pub async fn run(
     ));
     let cancel = CancellationToken::new();
     let watcher = tokio::spawn(reloader.clone().watch(cancel.clone()));
+    tokio::spawn(announce_ready(accounts.clone(), cancel.clone()));
 
     let state = AppState {
         metrics,
@@ -132,7 +162,8 @@ pub async fn run(
         lifecycle: config.web.enable_lifecycle,
     };
     if let Ok(addr) = listener.local_addr() {
-        tracing::info!(address = %addr, path = %config.telemetry_path, "listening");
+        let page = url_of(scheme, addr);
+        tracing::info!(address = %addr, "listening: open {page} (metrics at {})", config.telemetry_path);
     }
     let open_files = http::connections::raise_open_file_limit();
     let connections =

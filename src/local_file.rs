@@ -21,7 +21,7 @@ pub fn read(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
     if bytes.len() as u64 > limit {
         return Err(io::Error::new(
             io::ErrorKind::FileTooLarge,
-            format!("it holds more than {}, the most this file may", size(limit)),
+            format!("it holds more than {}, the most this file may hold", size(limit)),
         ));
     }
     Ok(bytes)
@@ -54,9 +54,15 @@ mod tests {
         assert_eq!(read(&path, 10).unwrap(), b"0123456789");
         let error = read(&path, 9).unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::FileTooLarge);
-        assert_eq!(error.to_string(), "it holds more than 9 bytes, the most this file may");
+        assert_eq!(
+            error.to_string(),
+            "it holds more than 9 bytes, the most this file may hold"
+        );
         let endless = read_to_string(Path::new("/dev/zero"), SETTINGS).unwrap_err();
-        assert_eq!(endless.to_string(), "it holds more than 4 MiB, the most this file may");
+        assert_eq!(
+            endless.to_string(),
+            "it holds more than 4 MiB, the most this file may hold"
+        );
         std::fs::write(&path, [0xff, 0xfe]).unwrap();
         assert_eq!(
             read_to_string(&path, 10).unwrap_err().kind(),

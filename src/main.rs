@@ -2,10 +2,9 @@
 //! until SIGINT or SIGTERM. Every error ends here as one line and exit code 1
 //! (2 for an unusable command line).
 
-use clap::Parser;
 use clap::error::ErrorKind;
 use std::process::ExitCode;
-use tencentcloud_partner_exporter::config::{Config, Flags};
+use tencentcloud_partner_exporter::config::{self, Config, Flags};
 use tencentcloud_partner_exporter::{app, telemetry};
 
 #[global_allocator]
@@ -24,13 +23,13 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 pub static _rjem_malloc_conf: &u8 = &b"dirty_decay_ms:0,muzzy_decay_ms:0\0"[0];
 
 fn main() -> ExitCode {
-    let flags = match Flags::try_parse() {
+    let flags = match config::parse_from(std::env::args_os()) {
         Ok(flags) => flags,
         Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => e.exit(),
         Err(e) => {
-            // clap adds usage and a hint on further lines; one line is enough.
-            let rendered = e.render().to_string();
-            eprintln!("{}", rendered.lines().next().unwrap_or("error: invalid command line"));
+            // clap adds usage and hints on further lines; one line says what matters.
+            let args: Vec<String> = std::env::args().skip(1).collect();
+            eprintln!("{}", config::one_line(&e, |name| std::env::var(name).ok(), &args));
             return ExitCode::from(2);
         }
     };

@@ -63,7 +63,12 @@ fn systemd_unit_passes_verification() {
 
 #[test]
 fn kubernetes_manifests_pass_strict_validation() {
-    let files = ["deployment.yaml", "service.yaml", "networkpolicy.yaml", "secret.yaml"];
+    let files = [
+        "deployment.yaml",
+        "service.yaml",
+        "networkpolicy.yaml",
+        "examples/secret.yaml",
+    ];
     let paths: Vec<String> = files.iter().map(|f| format!("deploy/kubernetes/{f}")).collect();
     let mut args = vec!["--strict"];
     args.extend(paths.iter().map(String::as_str));
@@ -97,7 +102,7 @@ fn prometheus_rule_is_generated_from_rules_yml() {
         .collect();
     assert!(
         committed.ends_with(&format!("spec:\n{body}")),
-        "deploy/kubernetes/prometheusrule.yaml is out of date: run scripts/gen-prometheusrule"
+        "deploy/kubernetes/prometheusrule.yaml is out of date: run scripts/gen-deploy-files"
     );
     assert!(committed.contains("kind: PrometheusRule"));
 }
@@ -188,5 +193,57 @@ fn the_static_binary_needs_no_shared_library_and_serves_the_demo() {
     assert!(
         served.contains("tencentcloud_partner_customer_credit_remaining_usd{"),
         "the static binary served no customer in demo mode:\n{served}"
+    );
+}
+
+/// `scripts/build-image` builds with the crate's version as the tag and the
+/// commit as the revision, each a build argument the Dockerfile declares,
+/// and pushes the name given; without a registry in the name it refuses to
+/// push, in one line.
+#[test]
+fn the_image_script_bakes_in_the_version_and_revision_and_pushes_the_name_given() {
+    let script = project("scripts/build-image");
+    let image = "registry.example.com:5000/monitoring/tencentcloud-partner-exporter";
+    let output = Command::new(&script)
+        .args(["--dry-run", "--push", image])
+        .env("CONTAINER_ENGINE", "docker")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let commands = String::from_utf8(output.stdout).unwrap();
+    let version = env!("CARGO_PKG_VERSION");
+    let (_, head) = run("git", &["rev-parse", "--short=12", "HEAD"]);
+    let tagged = format!("{image}:{version}");
+    let lines: Vec<&str> = commands.lines().collect();
+    assert_eq!(lines.len(), 2, "{commands}");
+    assert!(lines[0].starts_with("docker build "), "{commands}");
+    assert!(
+        lines[0].contains(&format!("--build-arg VERSION={version} ")),
+        "{commands}"
+    );
+    assert!(
+        lines[0].contains(&format!("--build-arg REVISION={}", head.trim())),
+        "{commands}"
+    );
+    assert!(lines[0].ends_with(&format!("-t {tagged} .")), "{commands}");
+    assert_eq!(lines[1], format!("docker push {tagged}"));
+    let dockerfile = std::fs::read_to_string(project("Dockerfile")).unwrap();
+    for arg in lines[0].split("--build-arg ").skip(1) {
+        let name = arg.split('=').next().unwrap();
+        assert!(
+            dockerfile.contains(&format!("ARG {name}=")),
+            "the Dockerfile has no ARG {name}"
+        );
+    }
+    let refused = Command::new(&script)
+        .args(["--dry-run", "--push", "tencentcloud-partner-exporter"])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    let stderr = String::from_utf8(refused.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("error: --push needs an image name with your registry"),
+        "{stderr}"
     );
 }

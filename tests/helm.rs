@@ -240,12 +240,97 @@ fn the_kustomize_base_renders_and_validates() {
             "Deployment",
             "NetworkPolicy",
             "PrometheusRule",
-            "Secret",
             "Service",
             "ServiceMonitor"
         ]
     );
     assert_valid(&rendered, "kustomize");
+}
+
+/// The README's shell snippets, each with its continued lines joined.
+fn readme_commands() -> Vec<Vec<String>> {
+    let readme = std::fs::read_to_string(project("README.md")).unwrap();
+    readme
+        .split("```sh\n")
+        .skip(1)
+        .map(|block| {
+            let block = block.split("```").next().unwrap().replace("\\\n", " ");
+            block
+                .lines()
+                .map(|line| line.split(" #").next().unwrap().trim().to_owned())
+                .filter(|line| !line.is_empty() && !line.starts_with('#'))
+                .collect()
+        })
+        .collect()
+}
+
+/// The names of the Secrets `rendered` mounts or reads from.
+fn secrets_used(value: &serde_yaml_ng::Value, names: &mut Vec<String>) {
+    match value {
+        serde_yaml_ng::Value::Mapping(map) => {
+            for (key, value) in map {
+                match (key.as_str(), value) {
+                    (Some("secretName"), serde_yaml_ng::Value::String(name)) => names.push(name.clone()),
+                    (Some("secretKeyRef"), ref_) => names.extend(ref_["name"].as_str().map(str::to_owned)),
+                    _ => secrets_used(value, names),
+                }
+            }
+        }
+        serde_yaml_ng::Value::Sequence(items) => items.iter().for_each(|v| secrets_used(v, names)),
+        _ => {}
+    }
+}
+
+/// Run as the README writes them, the kustomize and Helm installs leave the
+/// key the user created in force: what they apply holds no Secret (a
+/// placeholder would replace the key), and the Deployment reads the one the
+/// snippet's `kubectl create secret` made.
+#[test]
+fn the_readmes_installs_leave_the_users_key_in_force() {
+    let mut installs = Vec::new();
+    for commands in readme_commands() {
+        let Some(created) = commands
+            .iter()
+            .find_map(|c| c.split("create secret generic ").nth(1))
+            .map(|rest| rest.split_whitespace().next().unwrap().to_owned())
+        else {
+            continue;
+        };
+        let install = commands
+            .iter()
+            .find(|c| c.contains("apply -k") || c.contains("helm install"));
+        let install = install.expect("a snippet that creates a Secret installs the exporter");
+        let words: Vec<&str> = install.split_whitespace().collect();
+        let rendered = if install.contains("apply -k") {
+            let dir = words[words.iter().position(|w| *w == "-k").unwrap() + 1];
+            let (ok, rendered) = run("kubectl", &["kustomize", dir]);
+            assert!(ok, "kubectl kustomize {dir}:\n{rendered}");
+            rendered
+        } else {
+            let mut args = words[words.iter().position(|w| *w == "install").unwrap() + 1..].to_vec();
+            args.insert(0, "template");
+            let output = Command::new("helm")
+                .args(&args)
+                .current_dir(project(""))
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert!(output.status.success(), "helm {args:?}:\n{stderr}");
+            String::from_utf8(output.stdout).unwrap()
+        };
+        let documents = documents(&rendered);
+        let secrets: Vec<_> = documents.iter().filter(|d| d["kind"] == "Secret").collect();
+        assert!(secrets.is_empty(), "`{install}` would replace the key:\n{secrets:?}");
+        let mut used = Vec::new();
+        documents.iter().for_each(|d| secrets_used(d, &mut used));
+        assert!(!used.is_empty(), "`{install}` reads no Secret");
+        assert!(
+            used.iter().all(|name| *name == created),
+            "`{install}` reads {used:?}, not the {created} just created"
+        );
+        installs.push(install.clone());
+    }
+    assert_eq!(installs.len(), 2, "the Helm and kustomize installs: {installs:?}");
 }
 
 #[test]
@@ -272,5 +357,115 @@ fn the_chart_carries_the_customer_thresholds_file_as_the_exporter_reads_it() {
     assert!(
         !template(&[]).contains("thresholds"),
         "no file unless thresholds are given"
+    );
+}
+
+/// The chart carries copies of the rules and dashboards, not links: helm
+/// warns about every symbolic link at every render. The copies are the
+/// project's files, byte for byte.
+#[test]
+fn the_charts_rules_and_dashboards_are_copies_of_the_projects() {
+    let files = project(&format!("{CHART}/files"));
+    for (copy, source) in [
+        ("rules.yml", "deploy/prometheus/rules.yml"),
+        (
+            "tencentcloud-partner-overview.json",
+            "dashboards/tencentcloud-partner-overview.json",
+        ),
+        (
+            "tencentcloud-partner-customer.json",
+            "dashboards/tencentcloud-partner-customer.json",
+        ),
+    ] {
+        let copy = files.join(copy);
+        assert!(
+            !copy.is_symlink(),
+            "{} is a link: helm warns at every render",
+            copy.display()
+        );
+        assert_eq!(
+            std::fs::read(&copy).unwrap(),
+            std::fs::read(project(source)).unwrap(),
+            "{} is not {source}: run scripts/gen-deploy-files",
+            copy.display()
+        );
+    }
+    let output = Command::new("helm")
+        .args(["template", "t", CHART])
+        .current_dir(project(""))
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "",
+        "helm template says nothing on stderr"
+    );
+}
+
+/// Thresholds and the runbook's address given in values reach the rules the
+/// chart renders; every other rule is rules.yml's, as it is.
+#[test]
+fn the_chart_sets_thresholds_and_the_runbook_address_from_values() {
+    let runbook = "https://git.example.com/monitoring/runbook.md";
+    let rendered = template(&[
+        "--set",
+        "prometheusRule.enabled=true",
+        "--set",
+        "prometheusRule.thresholds.customer_credit_days_left=14",
+        "--set",
+        "prometheusRule.thresholds.spend_spike_min_usd=2.5",
+        "--set",
+        &format!("prometheusRule.runbookUrl={runbook}"),
+    ]);
+    let docs = documents(&rendered);
+    let spec = &docs.iter().find(|d| d["kind"] == "PrometheusRule").unwrap()["spec"];
+    let rules: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(&std::fs::read_to_string(project("deploy/prometheus/rules.yml")).unwrap()).unwrap();
+    let all = |spec: &serde_yaml_ng::Value| -> Vec<serde_yaml_ng::Value> {
+        let groups = spec["groups"].as_sequence().unwrap();
+        groups
+            .iter()
+            .flat_map(|g| g["rules"].as_sequence().unwrap().clone())
+            .collect()
+    };
+    let (given, ours) = (all(spec), all(&rules));
+    assert_eq!(given.len(), ours.len());
+    let mut changed = Vec::new();
+    for (rule, original) in given.iter().zip(&ours) {
+        let name = rule["record"].as_str().or(rule["alert"].as_str()).unwrap();
+        if rule == original {
+            continue;
+        }
+        changed.push(name.to_owned());
+        if rule["alert"].is_string() {
+            let url = rule["annotations"]["runbook_url"].as_str().unwrap();
+            assert!(url.starts_with(&format!("{runbook}#")), "{name}: {url}");
+            assert_eq!(rule["expr"], original["expr"], "{name}");
+        }
+    }
+    let expr = |name: &str| {
+        let rule = given.iter().find(|r| r["record"] == name).unwrap();
+        rule["expr"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(
+        expr("tencentcloud_partner:threshold:customer_credit_days_left"),
+        "vector(14)"
+    );
+    assert_eq!(
+        expr("tencentcloud_partner:threshold:spend_spike_min_usd"),
+        "vector(2.5)"
+    );
+    let alerts = ours.iter().filter(|r| r["alert"].is_string()).count();
+    assert_eq!(
+        changed.len(),
+        alerts + 2,
+        "the two thresholds and every alert's runbook_url: {changed:?}"
+    );
+    let misspelt = "prometheusRule.thresholds.customer_credit_days_lef=14";
+    let (ok, text) = run("helm", &["template", "t", CHART, "--set", misspelt]);
+    assert!(
+        !ok && text.contains("customer_credit_days_lef"),
+        "a misspelt threshold fails:\n{text}"
     );
 }

@@ -44,6 +44,31 @@ fn chromium(profile: &Path, args: &[&str]) -> std::process::Output {
     output
 }
 
+/// The screenshots in docs/ are the ones these tests take: `scripts/reference`
+/// (`UPDATE_REFERENCE=1`) writes them there.
+fn for_the_docs(png: &[u8], name: &str) {
+    if std::env::var_os("UPDATE_REFERENCE").is_some() {
+        std::fs::write(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs").join(name), png).unwrap();
+    }
+}
+
+/// Every screenshot these tests take for the docs is shown where the page
+/// is described.
+#[test]
+fn the_screenshots_are_shown_in_the_docs() {
+    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
+    let text: String = std::fs::read_dir(&docs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "md"))
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect();
+    for name in ["landing.png", "landing-first-start.png"] {
+        assert!(docs.join(name).exists(), "docs/{name}: run scripts/reference");
+        assert!(text.contains(&format!("]({name})")), "no document shows docs/{name}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn landing_page_renders_status_calls_and_customers_closest_to_running_out() {
     let shape = Shape {
@@ -89,6 +114,7 @@ async fn landing_page_renders_status_calls_and_customers_closest_to_running_out(
         "screenshot of {} bytes",
         png.len()
     );
+    for_the_docs(&png, "landing.png");
 
     for text in [
         "Tencent Cloud Partner Exporter",
@@ -193,6 +219,7 @@ async fn landing_page_shows_the_progress_of_a_first_refresh() {
     .unwrap();
     let png = std::fs::read(&shot).expect("chromium wrote a screenshot");
     assert!(png.starts_with(b"\x89PNG") && png.len() > 20_000, "{} bytes", png.len());
+    for_the_docs(&png, "landing-first-start.png");
 
     let row = dom
         .split("<tr>")

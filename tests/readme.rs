@@ -60,11 +60,13 @@ fn every_flag_in_the_documents_exists() {
                 "--validate",
                 "--now",
                 "--set",
+                "--push",
+                "--dry-run",
             ]
             .iter()
             .any(|other| flag.starts_with(other))
             {
-                continue; // flags of cargo, docker, git, helm, kubectl and systemctl in the snippets
+                continue; // flags of cargo, docker, git, helm, kubectl, systemctl and scripts/build-image in the snippets
             }
             assert!(
                 help.contains(&format!("{flag} "))
@@ -166,6 +168,23 @@ fn links(text: &str) -> Vec<&str> {
             rest.find(')').map(|end| &rest[..end])
         })
         .collect()
+}
+
+/// Two headings of one document with the same anchor make GitHub number
+/// the second (`#security-1`): a link to it lands on the first.
+#[test]
+fn every_heading_of_a_document_has_its_own_anchor() {
+    // The changelog's "Added" and "Changed" recur under each release, as
+    // Keep a Changelog has them; nothing links to them.
+    for (doc, text) in documents().into_iter().filter(|(doc, _)| doc != "CHANGELOG.md") {
+        let mut seen = std::collections::HashSet::new();
+        for anchor in anchors(&text) {
+            assert!(
+                seen.insert(anchor.clone()),
+                "{doc} has two headings with the anchor #{anchor}"
+            );
+        }
+    }
 }
 
 #[test]

@@ -213,7 +213,7 @@ pub enum Provider {
 const RENEW_BEFORE: Duration = Duration::from_secs(300);
 
 impl Provider {
-    /// Says where the key comes from, without any part of it but the SecretId.
+    /// Says where the key comes from, without any part of it.
     pub fn describe(&self) -> String {
         match self {
             Provider::Fixed { source, .. } => source.clone(),

@@ -181,16 +181,24 @@ impl Client {
     /// Calls `A` with `request`, waiting for the rate limiter before every
     /// attempt and retrying retryable failures with exponential backoff.
     pub async fn call<A: Action>(&self, request: &A::Request) -> Result<A::Response, Error> {
-        self.call_within::<A>(request, None).await
+        self.call_within::<A>(request, None, |_| {}).await
+    }
+
+    /// The endpoint's host (and port, when not the default), as it is
+    /// signed: what a log line names.
+    pub fn host(&self) -> &str {
+        &self.inner.host
     }
 
     /// [`Client::call`], but retries only while the next attempt would start
     /// within `budget` of the first: a collector refreshing every minute
     /// learns of an outage within about a minute, not after every retry.
+    /// `retrying` hears of each failed attempt that is retried, as it fails.
     pub async fn call_within<A: Action>(
         &self,
         request: &A::Request,
         budget: Option<Duration>,
+        retrying: impl Fn(&Error),
     ) -> Result<A::Response, Error> {
         let body = serde_json::to_vec(request).expect("request types serialize to JSON");
         let retry = self.inner.settings.retry;
@@ -207,7 +215,10 @@ impl Client {
                 Some(deadline) => delay.filter(|d| tokio::time::Instant::now() + *d < deadline),
                 None => delay,
             })
-            .notify(|error, after| tracing::debug!(action = A::NAME, %error, retry_in = ?after, "retrying API call"))
+            .notify(|error, after| {
+                tracing::debug!(action = A::NAME, %error, retry_in = ?after, "retrying API call");
+                retrying(error);
+            })
             .await;
         self.report(A::NAME, &result);
         result

@@ -142,19 +142,13 @@ fn collector_args(kind: Kind, defaults: Defaults) -> Vec<Arg> {
             .default_value(flag_duration(every))
             .value_parser(parse_duration)
             .value_name("DURATION")
+            .help_heading(REFRESH)
             .help(format!(
                 "Within how long the {kind} collector {}.",
                 defaults.full_sweep_help
             ))
     });
     let args = [
-        Arg::new(interval_id(kind))
-            .long(interval_id(kind))
-            .env(env_var(&interval_id(kind)))
-            .default_value(flag_duration(defaults.interval))
-            .value_parser(parse_duration)
-            .value_name("DURATION")
-            .help(format!("Interval between refreshes of {}.", defaults.about)),
         Arg::new(enable_id(kind))
             .long(enable_id(kind))
             .env(env_var(&enable_id(kind)))
@@ -164,17 +158,36 @@ fn collector_args(kind: Kind, defaults: Defaults) -> Vec<Arg> {
             .default_missing_value("true")
             .action(ArgAction::Set)
             .value_parser(BoolishValueParser::new())
+            .hide_possible_values(true)
             .overrides_with(disable_id(kind))
             .value_name("BOOL")
-            .help(format!("Enable the {kind} collector: {}.", defaults.about)),
+            .help_heading(COLLECTORS)
+            .help(format!(
+                "Enable the {kind} collector: {}; --{} disables it.",
+                defaults.about,
+                disable_id(kind)
+            )),
+        // Said in the help of the flag above: one entry per collector.
         Arg::new(disable_id(kind))
             .long(disable_id(kind))
             .action(ArgAction::SetTrue)
             .overrides_with(enable_id(kind))
-            .help(format!("Disable the {kind} collector.")),
+            .hide(true),
+        Arg::new(interval_id(kind))
+            .long(interval_id(kind))
+            .env(env_var(&interval_id(kind)))
+            .default_value(flag_duration(defaults.interval))
+            .value_parser(parse_duration)
+            .value_name("DURATION")
+            .help_heading(REFRESH)
+            .help(format!("Interval between refreshes of {}.", defaults.about)),
     ];
     args.into_iter().chain(full_sweep).collect()
 }
+
+/// The `--help` headings of the collectors' flags.
+pub const COLLECTORS: &str = "Collectors";
+pub const REFRESH: &str = "Refresh";
 
 impl clap::Args for CollectorFlags {
     fn augment_args(command: Command) -> Command {

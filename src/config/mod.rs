@@ -10,7 +10,7 @@ mod flags;
 mod values;
 
 pub use collectors::{Enabled, FullSweeps, Intervals};
-pub use flags::{Flags, LogFormat, LogLevel};
+pub use flags::{Flags, LogFormat, LogLevel, command, one_line, parse_from};
 use values::{check_fraction, parse_duration, parse_endpoint};
 
 pub use crate::api::credentials::CredentialSource;
@@ -34,6 +34,8 @@ pub const DEFAULT_METADATA_URL: &str = "http://metadata.tencentyun.com/latest";
 pub enum Error {
     #[error("--api.secret-id-file and --api.secret-key-file must be given together")]
     HalfAKeyFile,
+    #[error("{set} is set but {missing} is not: set both (or neither, for a key file, a profile or a CAM role)")]
+    HalfAKeyInEnvironment { set: &'static str, missing: &'static str },
     #[error("--customers.uins lists no customer")]
     EmptyUinList,
     #[error("the {0} collector reads the customer list: add --no-collector.{0}, or drop --no-collector.customers")]
@@ -170,6 +172,18 @@ impl Config {
                 secret_key: key.clone(),
             },
             (_, _, Some(_), None) | (_, _, None, Some(_)) => return Err(Error::HalfAKeyFile),
+            (Some(_), None, None, None) => {
+                return Err(Error::HalfAKeyInEnvironment {
+                    set: SECRET_ID_VAR,
+                    missing: SECRET_KEY_VAR,
+                });
+            }
+            (None, Some(_), None, None) => {
+                return Err(Error::HalfAKeyInEnvironment {
+                    set: SECRET_KEY_VAR,
+                    missing: SECRET_ID_VAR,
+                });
+            }
             _ => CredentialSource::Discover {
                 profile: var("HOME").map(|home| PathBuf::from(home).join(".tencentcloud").join("credentials")),
                 metadata_url: flags.metadata_url.clone(),
@@ -345,6 +359,15 @@ mod tests {
         let files = ["--api.secret-id-file=/run/id", "--api.secret-key-file=/run/key"];
         assert!(matches!(source(&files, &none), Ok(CredentialSource::Files { .. })));
         assert!(matches!(source(&files[..1], &none), Err(Error::HalfAKeyFile)));
+        let id_only = |name: &str| (name == SECRET_ID_VAR).then(|| "AKIDtest".to_owned());
+        let half = source(&[], &id_only).err().map(|e| e.to_string());
+        assert_eq!(
+            half.as_deref(),
+            Some(
+                "TENCENTCLOUD_SECRET_ID is set but TENCENTCLOUD_SECRET_KEY is not: set both (or neither, for a key \
+                 file, a profile or a CAM role)"
+            )
+        );
         let home = |name: &str| (name == "HOME").then(|| "/home/partner".to_owned());
         match source(&[], &home) {
             Ok(CredentialSource::Discover { profile, metadata_url }) => {

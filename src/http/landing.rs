@@ -1,7 +1,8 @@
 //! The landing page at `/`: what this is, where the metrics are, how each
 //! collector is doing (with a progress bar while its first refresh runs), the
 //! API calls per action, and the customers closest to running out of credit. Plain server-rendered HTML with inline CSS: no
-//! external assets, no JavaScript.
+//! external assets, no JavaScript; it reloads itself (every 5 s while a
+//! first refresh runs, every minute otherwise).
 
 use super::{AppState, escape};
 use crate::refresh::{Phase, StatusView};
@@ -92,7 +93,10 @@ fn collectors_table(state_: &AppState) -> String {
         .flat_map(|a| a.statuses.iter().map(move |s| (a.name.clone(), s.clone())))
     {
         let v = status.view();
-        let (text, class) = state(&v);
+        let (text, class) = match status.not_answered() {
+            Some(_) => ("no answer from the API", "bad"),
+            None => state(&v),
+        };
         let _ = writeln!(
             rows,
             "<tr><td>{}</td><td>{}</td><td class={class}>{text}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=err>{}</td></tr>",
@@ -105,7 +109,7 @@ fn collectors_table(state_: &AppState) -> String {
                 .map(|d| format!("{:.1} s", d.as_secs_f64()))
                 .unwrap_or_else(|| "-".into()),
             until(v.next_run),
-            escape(v.last_error.as_deref().unwrap_or("")),
+            escape(v.call_error.as_deref().or(v.last_error.as_deref()).unwrap_or("")),
         );
     }
     rows
@@ -154,6 +158,39 @@ fn days_left(remaining: Option<f64>, week: Option<f64>) -> String {
         (Some(remaining), Some(week)) if week > 0.0 => format!("{:.1}", remaining / (week / 7.0)),
         _ => "–".to_owned(),
     }
+}
+
+/// A customer's remark; a dash, greyed, where the partner set none.
+fn remark(text: &str) -> String {
+    if text.trim().is_empty() {
+        "<span class=idle title=\"No remark set\">–</span>".to_owned()
+    } else {
+        escape(text)
+    }
+}
+
+/// Whether `/-/ready` answers 200, and why, as the page says it; and how
+/// often the page reloads itself: every few seconds while a first refresh
+/// runs, so that its progress moves, every minute otherwise.
+fn readiness(state_: &AppState) -> (String, u32) {
+    let accounts = state_.accounts.load();
+    let first_refresh = accounts
+        .iter()
+        .flat_map(|a| a.statuses.iter())
+        .any(|s| !s.completed_once() && s.view().phase == Phase::Refreshing);
+    let reload = if first_refresh { 5 } else { 60 };
+    if accounts.iter().any(|a| a.is_ready()) {
+        let text = "<p><b class=good>Ready</b>: every collector serves values, and <code>/-/ready</code> answers 200. \
+             A first refresh serves what it has read as it goes: until it completes, its Last success says never.</p>";
+        return (text.to_owned(), reload);
+    }
+    let waiting = super::failing(state_, |s| !s.is_ready());
+    let text = format!(
+        "<p><b class=warn>Not ready yet</b>: <code>/-/ready</code> answers 503 until every collector serves values; \
+         waiting for {}.</p>",
+        escape(&waiting.join(", "))
+    );
+    (text, reload)
 }
 
 fn customers_table(state_: &AppState) -> String {
@@ -206,7 +243,7 @@ fn customers_table(state_: &AppState) -> String {
             "<tr><td>{}</td><td>{}</td><td>{}</td><td class=num>{:.2}</td><td class=num>{:.2}</td><td class=\"num {class}\">{:.1} %</td><td class=num>{days}</td></tr>",
             escape(account),
             c.uin,
-            escape(&c.remark),
+            remark(&c.remark),
             c.credit.unwrap_or_default(),
             c.remaining.unwrap_or_default(),
             left * 100.0
@@ -225,14 +262,16 @@ pub(super) async fn page(State(state_): State<AppState>) -> Html<String> {
     } else {
         ""
     };
+    let (ready, reload) = readiness(&state_);
     Html(format!(
         r#"<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<meta http-equiv="refresh" content="{reload}">
 <title>Tencent Cloud Partner Exporter</title>
 <style>
 body{{font:15px/1.45 system-ui,sans-serif;color:#1f2328;max-width:64em;margin:1.5em auto;padding:0 1em}}
 h1{{font-size:1.5em;margin-bottom:.2em}} h2{{font-size:1.1em;margin-top:1.6em}}
-nav a{{margin-right:1.2em}} table{{border-collapse:collapse;width:100%}}
+nav a{{margin-right:1.2em}} table{{border-collapse:collapse;width:100%}} .scroll{{overflow-x:auto}}
 th,td{{border-bottom:1px solid #d0d7de;padding:.35em .6em;text-align:left;vertical-align:top}}
 th{{background:#f6f8fa}} .num{{text-align:right;font-variant-numeric:tabular-nums}}
 .good{{color:#1a7f37;font-weight:600}} .bad{{color:#cf222e;font-weight:600}} .warn{{color:#9a6700;font-weight:600}}
@@ -241,18 +280,19 @@ th{{background:#f6f8fa}} .num{{text-align:right;font-variant-numeric:tabular-num
 footer{{margin-top:2em;color:#57606a;font-size:.9em}}
 </style></head><body>
 <h1>Tencent Cloud Partner Exporter</h1>
-<p>Partner and customer credit, credit allocations and customer vouchers of a Tencent Cloud International partner, for Prometheus.</p>
+<p>Partner and customer credit, allocations, vouchers, account status and daily spend of a Tencent Cloud International partner, for Prometheus.</p>
 {demo}
 <nav><a href="{path}">Metrics</a><a href="/-/healthy">Health</a><a href="/-/ready">Readiness</a></nav>
 <h2>Collectors</h2>
-<table><tr><th>Account</th><th>Collector</th><th>State</th><th>Progress</th><th>Interval</th><th>Last success</th><th>Took</th><th>Next run</th><th>Last error</th></tr>
-{collectors}</table>
+{ready}
+<div class=scroll><table><tr><th>Account</th><th>Collector</th><th>State</th><th>Progress</th><th>Interval</th><th>Last success</th><th>Took</th><th>Next run</th><th>Last error</th></tr>
+{collectors}</table></div>
 <h2>Customers closest to running out of credit</h2>
-<table><tr><th>Account</th><th>UIN</th><th>Remark</th><th class=num>Credit (USD)</th><th class=num>Left (USD)</th><th class=num>Left</th><th class=num title="At the pace of the 7 complete days before today">Days left</th></tr>
-{customers}</table>
+<div class=scroll><table><tr><th>Account</th><th>UIN</th><th>Remark</th><th class=num>Credit (USD)</th><th class=num>Left (USD)</th><th class=num>Left</th><th class=num title="At the pace of the 7 complete days before today">Days left</th></tr>
+{customers}</table></div>
 <h2>API calls since start</h2>
-<table><tr><th>Account</th><th>Action</th><th class=num>Calls</th><th class=num>Throttled</th><th class=num>Errors</th></tr>
-{api}</table>
+<div class=scroll><table><tr><th>Account</th><th>Action</th><th class=num>Calls</th><th class=num>Throttled</th><th class=num>Errors</th></tr>
+{api}</table></div>
 <footer>tencentcloud-partner-exporter {version} ({revision})</footer>
 </body></html>
 "#,

@@ -20,6 +20,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use std::convert::Infallible;
+use std::fmt::Write;
 use std::sync::Arc;
 use std::time::Duration;
 use tower_http::compression::CompressionLayer;
@@ -138,7 +139,16 @@ fn accepts(headers: &HeaderMap, name: header::HeaderName, what: &str) -> bool {
 async fn healthy(State(state): State<AppState>) -> Response {
     let unhealthy = failing(&state, |s| !s.is_healthy());
     if unhealthy.is_empty() {
-        (StatusCode::OK, "Healthy\n").into_response()
+        // Alive, as liveness means: a restart would not bring an answer.
+        let mut body = "Healthy\n".to_owned();
+        let silent = named(&state, crate::refresh::Status::not_answered);
+        if !silent.is_empty() {
+            body.push_str("No answer from the API a minute or more after start:\n");
+            for (collector, why) in silent {
+                let _ = writeln!(body, "  {collector}: {why}");
+            }
+        }
+        (StatusCode::OK, body).into_response()
     } else {
         let message = format!(
             "Unhealthy: refresh task stopped or silent for three intervals: {}\n",
@@ -162,18 +172,25 @@ async fn ready(State(state): State<AppState>) -> Response {
 /// The collectors for which `fails` holds, named as messages name them:
 /// with their account when there are several.
 fn failing(state: &AppState, fails: impl Fn(&crate::refresh::Status) -> bool) -> Vec<String> {
+    let all = named(state, |s| fails(s).then_some(()));
+    all.into_iter().map(|(name, ())| name).collect()
+}
+
+/// What `of` says of each collector that it says something of, with the
+/// collector named as messages name it.
+fn named<T>(state: &AppState, of: impl Fn(&crate::refresh::Status) -> Option<T>) -> Vec<(String, T)> {
     let accounts = state.accounts.load();
     let several = accounts.len() > 1;
     accounts
         .iter()
         .flat_map(|a| a.statuses.iter().map(move |s| (&a.name, s)))
-        .filter(|(_, s)| fails(s))
-        .map(|(account, s)| {
-            if several {
+        .filter_map(|(account, s)| {
+            let name = if several {
                 format!("{account}/{}", s.kind)
             } else {
                 s.kind.name().to_owned()
-            }
+            };
+            Some((name, of(s)?))
         })
         .collect()
 }

@@ -172,11 +172,37 @@ impl Context {
     /// Calls the API. A call retries for at most one of the collector's
     /// intervals, so that an outage fails the refresh, and shows, within
     /// about an interval.
+    /// The first failed call since the last complete refresh is logged at
+    /// once, and each failure shows on the landing page while it is retried.
     pub async fn call<A: Action>(&self, request: &A::Request) -> Result<A::Response, api::Error> {
-        self.inputs
+        let retrying = |error: &api::Error| self.call_failed(A::NAME, error);
+        let result = self
+            .inputs
             .api
-            .call_within::<A>(request, Some(self.status.interval))
-            .await
+            .call_within::<A>(request, Some(self.status.interval), retrying)
+            .await;
+        match &result {
+            Err(error) if !error.is_about_the_subject() => self.call_failed(A::NAME, error),
+            _ => self.status.call_answered(),
+        }
+        result
+    }
+
+    /// Records a failed call; logs the first since the last complete
+    /// refresh, naming the endpoint, unless the client logs it already (an
+    /// error that retrying cannot fix).
+    fn call_failed(&self, action: &'static str, error: &api::Error) {
+        let first = self.status.call_failed(error.to_string());
+        if first && error.is_retryable() {
+            tracing::warn!(
+                account = %self.inputs.account,
+                collector = %self.status.kind,
+                endpoint = self.inputs.api.host(),
+                action,
+                %error,
+                "API call failed; retrying until the collector's interval is up, then the refresh fails"
+            );
+        }
     }
 
     /// Adds one to a counter the collector declares in [`Collector::COUNTERS`].

@@ -14,8 +14,15 @@ use tokio::time::Instant;
 pub struct Status {
     pub kind: Kind,
     pub interval: Duration,
+    /// When the task was made: a minute after, a collector the API never
+    /// answered says so.
+    started: Instant,
     inner: Mutex<StatusView>,
 }
+
+/// How long a collector may go without any answer from the API after the
+/// exporter starts before `/-/healthy` and the landing page say so.
+pub const STARTING: Duration = Duration::from_secs(60);
 
 /// A copy of a collector's status at one moment.
 #[derive(Debug, Clone)]
@@ -43,6 +50,13 @@ pub struct StatusView {
     pub refused: std::collections::BTreeMap<String, u64>,
     /// Anomalies of the listings' answers since the start, by kind.
     pub anomalies: std::collections::BTreeMap<&'static str, u64>,
+    /// Whether the API has answered one of its calls since the start.
+    pub answered_once: bool,
+    /// Why its latest call failed, until a call is answered: shown at once,
+    /// while the call is still retried.
+    pub call_error: Option<String>,
+    /// Whether a failed call was logged since the last complete refresh.
+    failure_logged: bool,
 }
 
 /// How far a refresh that reads items one at a time has come.
@@ -80,6 +94,7 @@ impl Status {
         Self {
             kind,
             interval,
+            started: Instant::now(),
             inner: Mutex::new(StatusView {
                 last_progress: Instant::now(),
                 last_attempt: None,
@@ -94,6 +109,9 @@ impl Status {
                 progress: None,
                 refused: Default::default(),
                 anomalies: Default::default(),
+                answered_once: false,
+                call_error: None,
+                failure_logged: false,
             }),
         }
     }
@@ -114,6 +132,34 @@ impl Status {
             Phase::Waiting => true,
             Phase::Idle | Phase::Refreshing => view.last_progress.elapsed() < self.interval * 3,
         }
+    }
+
+    /// Why the collector has had no answer from the API, a minute or more
+    /// after the start; `None` once one came, before that minute, and while
+    /// it waits for another collector (which then says so itself).
+    pub fn not_answered(&self) -> Option<String> {
+        let view = self.lock();
+        let silent = !view.answered_once && !view.completed_once && self.started.elapsed() >= STARTING;
+        if !silent || view.phase == Phase::Waiting {
+            return None;
+        }
+        let why = view.call_error.as_ref().or(view.last_error.as_ref());
+        Some(why.cloned().unwrap_or_else(|| "no answer from the API yet".to_owned()))
+    }
+
+    /// Records a call the API answered (an item refused is an answer too).
+    pub fn call_answered(&self) {
+        let mut view = self.lock();
+        view.answered_once = true;
+        view.call_error = None;
+    }
+
+    /// Records a call that failed with `error`; whether it is the first
+    /// since the last complete refresh, to be logged.
+    pub fn call_failed(&self, error: String) -> bool {
+        let mut view = self.lock();
+        view.call_error = Some(error);
+        !std::mem::replace(&mut view.failure_logged, true)
     }
 
     /// Puts the task in `phase`.
@@ -148,6 +194,11 @@ impl Status {
             view.last_success = Some(at);
             view.completed_once = true;
         }
+    }
+
+    /// Whether a refresh has completed since the exporter started.
+    pub fn completed_once(&self) -> bool {
+        self.lock().completed_once
     }
 
     /// Whether the collector serves something true: it has published once,
@@ -208,6 +259,9 @@ impl Status {
         view.last_duration = Some(elapsed);
         view.next_run = Some(SystemTime::now() + interval.saturating_sub(elapsed));
         view.last_ok = Some(error.is_none());
+        if error.is_none() {
+            view.failure_logged = false;
+        }
         view.last_error = error;
     }
 
@@ -254,5 +308,33 @@ mod tests {
         assert!(status.is_healthy(), "waiting for a dependency is not being wedged");
         status.lock().phase = Phase::Stopped;
         assert!(!status.is_healthy());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_collector_without_an_answer_a_minute_after_start_says_why() {
+        let status = Status::new(Kind::Customers, Duration::from_secs(300));
+        assert!(
+            status.call_failed("network: connection refused".into()),
+            "the first is logged"
+        );
+        assert!(!status.call_failed("network: connection refused".into()), "once");
+        assert_eq!(status.not_answered(), None, "not within the first minute");
+        tokio::time::advance(STARTING).await;
+        assert_eq!(status.not_answered().as_deref(), Some("network: connection refused"));
+        status.set_phase(Phase::Waiting);
+        assert_eq!(
+            status.not_answered(),
+            None,
+            "waiting for another collector is not silence"
+        );
+        status.set_phase(Phase::Refreshing);
+        status.call_answered();
+        assert_eq!(status.not_answered(), None);
+        assert_eq!(status.view().call_error, None);
+        status.refresh_ended(None, Duration::ZERO, status.interval);
+        assert!(
+            status.call_failed("timeout".into()),
+            "logged again after a complete refresh"
+        );
     }
 }

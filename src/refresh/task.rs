@@ -91,13 +91,19 @@ pub async fn run<C: Collector>(
         let kind = <C::Rows as Rows>::KIND;
         match result {
             Ok(rows) => {
+                let first = !status.completed_once();
                 // Its duration is recorded first: whoever sees the new
                 // success time sees the duration of the same refresh.
                 status.refresh_ended(None, elapsed, schedule.interval);
                 publish(&inputs, &status, Arc::new(rows.into()), schedule.max_age, true).await;
                 status.progressed();
                 out_of_time = false;
-                tracing::debug!(collector = %kind, duration = ?elapsed, "refresh complete");
+                let took = humantime::format_duration(Duration::from_millis(elapsed.as_millis() as u64));
+                if first {
+                    tracing::info!(account = %inputs.account, collector = %kind, %took, "first refresh complete");
+                } else {
+                    tracing::debug!(account = %inputs.account, collector = %kind, %took, "refresh complete");
+                }
             }
             Err(error) => {
                 status.refresh_ended(Some(error.to_string()), elapsed, schedule.interval);
