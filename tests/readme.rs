@@ -328,3 +328,25 @@ fn deploy_commands_name_what_the_files_use() {
         );
     }
 }
+
+/// A table row with more or fewer cells than its header is shown cut or
+/// padded: every row has its header's.
+#[test]
+fn every_row_of_a_table_has_its_headers_cells() {
+    for (doc, text) in documents() {
+        let mut header: Option<usize> = None;
+        let mut in_code = false;
+        for (n, line) in text.lines().enumerate() {
+            if line.starts_with("```") {
+                in_code = !in_code;
+            }
+            if in_code || !line.starts_with('|') {
+                header = None;
+                continue;
+            }
+            let cells = line.trim_end().matches('|').count() - line.matches("\\|").count();
+            let expected = *header.get_or_insert(cells);
+            assert_eq!(cells, expected, "{doc}:{}: {line}", n + 1);
+        }
+    }
+}

@@ -226,3 +226,101 @@ async fn the_metrics_reference_is_what_the_exporter_serves() {
     }
     check_generated("docs/metrics.md", &metrics_reference(&text));
 }
+
+/// The figures the README, docs/operations.md and the deployment files
+/// quote, each in the words it is quoted in, `{key}` standing for the value
+/// docs/performance.md gives under "Figures quoted elsewhere".
+const QUOTES: &[(&str, &str)] = &[
+    ("README.md", "| every customer's credit | {credit} | {credit} |"),
+    (
+        "README.md",
+        "| every voucher's balance, status and expiry | {vouchers} | {vouchers} |",
+    ),
+    ("README.md", "| `/-/ready` answers 200 | {ready} | |"),
+    (
+        "README.md",
+        "| allocations, closest to running out first | {allocations-first} | {allocations} |",
+    ),
+    ("README.md", "| vouchers' usage records | {usage-first} | {usage} |"),
+    ("README.md", "| bills (`--collector.bills`) | {bills-first} | {bills} |"),
+    (
+        "README.md",
+        "| spend: yesterday, today, then the 7-day window | {spend-first} | {spend} |",
+    ),
+    (
+        "docs/operations.md",
+        "the histories take {allocations} at the documented limits, the usage details {usage} and the bills {bills}.",
+    ),
+    (
+        "docs/operations.md",
+        "every customer's credit after {credit}, every voucher's amounts after {vouchers},",
+    ),
+    ("docs/operations.md", "`/-/ready` answers 200 after about {ready}."),
+    (
+        "docs/operations.md",
+        "(measured: histories {allocations}, usage details {usage}; bills {bills})",
+    ),
+    (
+        "docs/operations.md",
+        "Peak RSS is {peak-rss} while a cold start publishes its parts, and {rss} once it is done",
+    ),
+    (
+        "deploy/helm/tencentcloud-partner-exporter/values.yaml",
+        "# {peak-rss} at the peak of a first start, {rss} after.",
+    ),
+    (
+        "deploy/kubernetes/deployment.yaml",
+        "# {peak-rss} at the peak of a first start, {rss} after;",
+    ),
+];
+
+/// Text with each run of white space as one space: a quote may be wrapped.
+fn flowing(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A figure quoted outside docs/performance.md is the one it gives, so that
+/// the documents cannot drift apart as the benchmark moves.
+#[test]
+fn the_figures_quoted_are_those_of_the_latest_benchmark() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let performance = std::fs::read_to_string(root.join("docs/performance.md")).unwrap();
+    let table = performance
+        .split("## Figures quoted elsewhere")
+        .nth(1)
+        .expect("docs/performance.md has its figures quoted elsewhere")
+        .split("\n## ")
+        .next()
+        .unwrap();
+    let figures: Vec<(String, String)> = table
+        .lines()
+        .filter_map(|line| line.strip_prefix("| `"))
+        .map(|line| {
+            let (key, rest) = line.split_once('`').unwrap();
+            let value = rest.trim_end_matches(['|', ' ']).rsplit('|').next().unwrap().trim();
+            (key.to_owned(), value.to_owned())
+        })
+        .collect();
+    assert!(figures.len() >= 10, "{figures:?}");
+    let mut used = std::collections::HashSet::new();
+    for (file, quote) in QUOTES {
+        let mut expected = quote.to_string();
+        for (key, value) in &figures {
+            if expected.contains(&format!("{{{key}}}")) {
+                used.insert(key.as_str());
+                expected = expected.replace(&format!("{{{key}}}"), value);
+            }
+        }
+        assert!(
+            !expected.contains('{'),
+            "{quote}: a key docs/performance.md does not give"
+        );
+        let text = flowing(&std::fs::read_to_string(root.join(file)).unwrap());
+        assert!(
+            text.contains(&flowing(&expected)),
+            "{file} should say {expected:?}, with the figures of docs/performance.md"
+        );
+    }
+    let unused: Vec<_> = figures.iter().filter(|(k, _)| !used.contains(k.as_str())).collect();
+    assert!(unused.is_empty(), "figures no document quotes: {unused:?}");
+}
