@@ -469,3 +469,30 @@ fn the_chart_sets_thresholds_and_the_runbook_address_from_values() {
         "a misspelt threshold fails:\n{text}"
     );
 }
+
+/// The chart's notes say the image names no registry, and what to set, until
+/// `image.repository` names one.
+#[test]
+fn the_charts_notes_say_to_push_the_image_until_a_registry_is_named() {
+    let notes = |args: &[&str]| {
+        let mut all = vec!["install", "t", CHART, "--dry-run=client", "--namespace", "monitoring"];
+        all.extend_from_slice(args);
+        let output = Command::new("helm")
+            .args(&all)
+            .current_dir(project(""))
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        let text = String::from_utf8(output.stdout).unwrap();
+        text.split("NOTES:").nth(1).expect("the chart's notes").to_owned()
+    };
+    let default = notes(&[]);
+    assert!(default.contains("names no registry"), "{default}");
+    assert!(default.contains("scripts/build-image --push"), "{default}");
+    assert!(default.contains("--set image.repository="), "{default}");
+    let pushed = notes(&[
+        "--set",
+        "image.repository=registry.example.com/monitoring/tencentcloud-partner-exporter",
+    ]);
+    assert!(!pushed.contains("names no registry"), "{pushed}");
+}

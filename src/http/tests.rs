@@ -132,6 +132,44 @@ async fn healthy_while_tasks_wait_or_refresh_unhealthy_once_one_stops() {
     assert!(body.ends_with(": vouchers\n"), "{body}");
 }
 
+/// A collector the API has not answered a minute after the start is named
+/// in `/-/healthy`'s body, with why, still with 200: a restart would not help.
+#[tokio::test(start_paused = true)]
+async fn healthy_names_the_collectors_the_api_has_not_answered_a_minute_after_start() {
+    let statuses = statuses();
+    let state = state(
+        vec![Account::idle("default", statuses.clone())],
+        Scripted::answering(Ok(())),
+        false,
+    );
+    statuses[0].call_failed("network: connection refused".into());
+    statuses[1].call_answered();
+    statuses[2].set_phase(Phase::Waiting);
+    assert_eq!(
+        call(state.clone(), "GET", "/-/healthy").await,
+        (StatusCode::OK, "Healthy\n".into()),
+        "not within the first minute"
+    );
+    tokio::time::advance(crate::refresh::STARTING).await;
+    let (code, body) = call(state, "GET", "/-/healthy").await;
+    assert_eq!(code, StatusCode::OK);
+    let lines: Vec<&str> = body.lines().collect();
+    assert_eq!(
+        lines[..3],
+        [
+            "Healthy",
+            "No answer from the API a minute or more after start:",
+            "  partner: network: connection refused"
+        ]
+    );
+    assert!(
+        lines[3..]
+            .iter()
+            .all(|l| !l.contains("customers") && !l.contains("allocations")),
+        "{body}"
+    );
+}
+
 #[tokio::test]
 async fn reload_needs_the_lifecycle_flag_and_reports_the_reloaders_answer() {
     let reloader = Scripted::answering(Ok(()));

@@ -26,7 +26,7 @@ pub mod task;
 
 pub use context::Context;
 pub use error::Error;
-pub use health::{Phase, Progress, Status, StatusView};
+pub use health::{Phase, Progress, STARTING, Status, StatusView};
 pub use items::{HandOver, Items, Key, Outcome, read_each};
 pub use pages::{Anomaly, Page, Walked, walk, walk_checked, walk_pages};
 pub use task::{Schedule, run};
