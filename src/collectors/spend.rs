@@ -145,6 +145,11 @@ impl Collector for Spend {
         let now_api = ctx.api_now();
         let today = now_api.date_naive();
         let mut state = std::mem::take(&mut self.known);
+        if state.today.is_none() {
+            // A refresh dropped past its deadline took the days with it:
+            // every part it published is served, and they are in it.
+            state = served(ctx).unwrap_or_default();
+        }
         if state.today != Some(today) {
             let turned = state.today.is_some();
             turn_day(&mut state, today);
@@ -222,6 +227,12 @@ fn spenders<'c>(
     never_spent: &'c HashSet<u64>,
 ) -> impl Iterator<Item = &'c CustomerRow> + 'c {
     customers.iter().filter(|c| !never_spent.contains(&c.uin))
+}
+
+/// The spend snapshot served, if any.
+fn served(ctx: &Context) -> Option<SpendSnapshot> {
+    let published = ctx.served::<SpendSnapshot>()?;
+    SpendSnapshot::of(&published.snapshot).cloned()
 }
 
 /// The customers whose `HasExpense` is 0 in the status snapshot served.
